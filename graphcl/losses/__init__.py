@@ -1,0 +1,5 @@
+"""Contrastive losses: one small ``nn.Module`` per loss, each with its formula in the docstring."""
+from graphcl.losses.chunked import auto_chunk_size, chunked_logsumexp
+from graphcl.losses.node import DCL, DCLW, InfoNCE, von_mises_fisher_weights
+
+__all__ = ["InfoNCE", "DCL", "DCLW", "von_mises_fisher_weights", "chunked_logsumexp", "auto_chunk_size"]

@@ -1,0 +1,121 @@
+"""Row-chunked log-sum-exp over cosine similarities, with recomputation in backward.
+
+This is the shared kernel of every pairwise contrastive loss in graphcl. For anchors
+``a`` (``[N, d]``, rows already L2-normalised) and candidate sets ``b^(1), ..., b^(m)``
+(each ``[M_c, d]``) it computes, for every anchor ``i``,
+
+.. math::
+    \\mathrm{lse}_i = \\log \\sum_{c=1}^{m} \\sum_{k \\in K_c(i)} \\exp(\\langle a_i, b^{(c)}_k \\rangle / \\tau)
+
+where ``K_c(i)`` is every row of ``b^(c)`` except ``k = i`` when ``exclude_diagonal[c]`` is set
+(the anchor itself in an intra-view set, or the positive in DCL).
+
+Memory: the forward pass visits the anchors in row chunks of ``chunk_size`` and keeps only the
+``[N]`` result; the backward pass recomputes each chunk's similarities from the saved
+log-sum-exp, so peak memory is ``O(chunk_size * sum_c M_c)``, never ``O(N^2)``.
+
+Gradient (per chunk, with ``P_ik = exp(s_ik - lse_i) * g_i`` and ``s_ik = <a_i, b_k> / tau``):
+``dL/da_i = sum_k P_ik b_k / tau`` and ``dL/db_k = sum_i P_ik a_i / tau``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+#: Number of float32 similarity entries one chunk may hold (64 MiB); sets the automatic chunk size.
+DEFAULT_BLOCK_ELEMENTS = 1 << 24
+
+
+def auto_chunk_size(num_anchors: int, num_candidates: int,
+                    block_elements: int = DEFAULT_BLOCK_ELEMENTS) -> int:
+    """Largest row chunk whose ``[chunk, num_candidates]`` similarity block fits ``block_elements``."""
+    return max(1, min(num_anchors, block_elements // max(1, num_candidates)))
+
+
+def _accumulation_dtype(t: Tensor) -> torch.dtype:
+    """float64 stays float64; float16/bfloat16/float32 accumulate in float32."""
+    return torch.float64 if t.dtype == torch.float64 else torch.float32
+
+
+def _similarity_blocks(anchor_rows: Tensor, rows: slice, candidates: Sequence[Tensor],
+                       exclude_diagonal: Sequence[bool], tau: float) -> list[Tensor]:
+    """Scaled similarities of one anchor chunk against every candidate set (diagonal masked)."""
+    blocks = []
+    for cand, exclude in zip(candidates, exclude_diagonal):
+        s = (anchor_rows @ cand.t()).to(_accumulation_dtype(anchor_rows)) / tau
+        if exclude:
+            idx = torch.arange(rows.start, rows.stop, device=s.device)
+            s[idx - rows.start, idx] = float("-inf")
+        blocks.append(s)
+    return blocks
+
+
+class _ChunkedLogSumExp(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, tau: float, chunk_size: int, exclude_diagonal: tuple[bool, ...],
+                anchor: Tensor, *candidates: Tensor) -> Tensor:
+        n = anchor.size(0)
+        lse = anchor.new_empty(n, dtype=_accumulation_dtype(anchor))
+        for start in range(0, n, chunk_size):
+            rows = slice(start, min(start + chunk_size, n))
+            blocks = _similarity_blocks(anchor[rows], rows, candidates, exclude_diagonal, tau)
+            # Streaming combination over candidate sets: one shared max, then sum of partial sums.
+            m = torch.stack([b.amax(dim=1) for b in blocks]).amax(dim=0)
+            m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+            total = sum((b - m[:, None]).exp().sum(dim=1) for b in blocks)
+            lse[rows] = total.log() + m
+        ctx.tau, ctx.chunk_size, ctx.exclude_diagonal = tau, chunk_size, exclude_diagonal
+        ctx.save_for_backward(lse, anchor, *candidates)
+        return lse
+
+    @staticmethod
+    def backward(ctx, grad_lse: Tensor):
+        lse, anchor, *candidates = ctx.saved_tensors
+        tau, chunk_size = ctx.tau, ctx.chunk_size
+        n = anchor.size(0)
+        acc = lse.dtype
+        grad_anchor = torch.zeros_like(anchor, dtype=acc)
+        grad_cands = [torch.zeros_like(c, dtype=acc) for c in candidates]
+        for start in range(0, n, chunk_size):
+            rows = slice(start, min(start + chunk_size, n))
+            a = anchor[rows]
+            a_acc = a.to(acc)
+            blocks = _similarity_blocks(a, rows, candidates, ctx.exclude_diagonal, tau)
+            scale = (grad_lse[rows].to(acc) / tau)[:, None]
+            for c, (block, cand) in enumerate(zip(blocks, candidates)):
+                p = (block - lse[rows, None]).exp() * scale
+                grad_anchor[rows] += p @ cand.to(acc)
+                grad_cands[c] += p.t() @ a_acc
+        return (None, None, None, grad_anchor.to(anchor.dtype),
+                *(g.to(c.dtype) for g, c in zip(grad_cands, candidates)))
+
+
+def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diagonal: Sequence[bool],
+                      tau: float, chunk_size: int | None = None) -> Tensor:
+    """Per-anchor log-sum-exp of ``<a_i, b_k> / tau`` over several candidate sets, in row chunks.
+
+    Args:
+        anchor: ``[N, d]`` anchor embeddings (normalise them first for cosine similarity).
+        candidates: candidate sets ``[M_c, d]``; pass ``anchor`` itself for intra-view negatives
+            (autograd then sums both gradient contributions).
+        exclude_diagonal: per candidate set, whether ``k = i`` is left out (requires ``M_c = N``).
+        tau: temperature.
+        chunk_size: anchors per chunk; ``None`` picks :func:`auto_chunk_size`.
+
+    Returns:
+        ``[N]`` log-sum-exps (float64 for float64 input, float32 otherwise, also for fp16/bf16).
+    """
+    if len(candidates) != len(exclude_diagonal):
+        raise ValueError("one exclude_diagonal flag is needed per candidate set")
+    for cand, exclude in zip(candidates, exclude_diagonal):
+        if exclude and cand.size(0) != anchor.size(0):
+            raise ValueError("exclude_diagonal needs a candidate set with as many rows as anchors")
+    if chunk_size is None:
+        chunk_size = auto_chunk_size(anchor.size(0), sum(c.size(0) for c in candidates))
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    return _ChunkedLogSumExp.apply(float(tau), int(chunk_size), tuple(bool(e) for e in exclude_diagonal),
+                                   anchor, *candidates)

@@ -1,0 +1,159 @@
+"""Node-level contrastive losses between two views: InfoNCE (GRACE), DCL and DCLW.
+
+All of them normalise the embeddings (cosine similarity) and compute their denominators with
+:func:`graphcl.losses.chunked.chunked_logsumexp`, so memory is ``O(chunk_size * N)``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphcl.checks import check_features
+from graphcl.errors import InvalidArgumentError
+from graphcl.losses.chunked import chunked_logsumexp
+
+
+def _check_views(z1: Tensor, z2: Tensor) -> None:
+    check_features(z1, "z1")
+    check_features(z2, "z2")
+    if z1.shape != z2.shape:
+        raise InvalidArgumentError(f"the two views must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    if z1.size(0) < 2:
+        raise InvalidArgumentError(f"a contrastive loss needs at least 2 nodes (negatives), got {z1.size(0)}")
+
+
+def _check_tau(tau: float) -> float:
+    if not tau > 0:
+        raise InvalidArgumentError(f"the temperature tau must be > 0, got {tau}")
+    return float(tau)
+
+
+class InfoNCE(nn.Module):
+    r"""InfoNCE / NT-Xent between two views, as GRACE defines it.
+
+    With :math:`u = \mathrm{norm}(z_1)`, :math:`v = \mathrm{norm}(z_2)`, :math:`s(a, b) = a^\top b / \tau`:
+
+    .. math::
+        \ell(u_i, v_i) = -\log \frac{e^{s(u_i, v_i)}}
+        {\sum_{k} e^{s(u_i, v_k)} + \sum_{k \ne i} e^{s(u_i, u_k)}}
+
+    (the second, intra-view sum only when ``intra_view_negatives``), and the loss is
+    :math:`\frac{1}{2N} \sum_i [\ell(u_i, v_i) + \ell(v_i, u_i)]` when ``symmetric``, else the
+    mean of the first term.
+
+    Zhu et al., "Deep Graph Contrastive Representation Learning" (GRACE), ICML GRL+ 2020;
+    Oord et al., "Representation Learning with Contrastive Predictive Coding", 2018.
+
+    Args:
+        tau: temperature :math:`\tau > 0`.
+        intra_view_negatives: also contrast against the other nodes of the anchor's own view.
+        symmetric: average both directions (view 1 as anchors, then view 2).
+        chunk_size: anchors per chunk of the denominator; ``None`` chooses from ``N``.
+
+    Shapes: ``z1, z2: [N, d]`` -> scalar.
+    """
+
+    def __init__(self, tau: float = 0.5, intra_view_negatives: bool = True, symmetric: bool = True,
+                 chunk_size: int | None = None) -> None:
+        super().__init__()
+        self.tau = _check_tau(tau)
+        self.intra_view_negatives = intra_view_negatives
+        self.symmetric = symmetric
+        self.chunk_size = chunk_size
+
+    def one_way(self, u: Tensor, v: Tensor) -> Tensor:
+        """Per-anchor losses ``[N]`` with ``u`` (normalised) as anchors and ``v`` as the other view."""
+        pos = (u * v).sum(dim=1) / self.tau
+        candidates, exclude = [v], [False]
+        if self.intra_view_negatives:
+            candidates, exclude = [u, v], [True, False]
+        return chunked_logsumexp(u, candidates, exclude, self.tau, self.chunk_size) - pos
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        _check_views(z1, z2)
+        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        loss = self.one_way(u, v)
+        if self.symmetric:
+            loss = 0.5 * (loss + self.one_way(v, u))
+        return loss.mean()
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, intra_view_negatives={self.intra_view_negatives}, symmetric={self.symmetric}"
+
+
+def von_mises_fisher_weights(u: Tensor, v: Tensor, sigma: float) -> Tensor:
+    r"""DCLW's positive weights :math:`w_i = 2 - N \cdot \mathrm{softmax}_i(u_i^\top v_i / \sigma)`.
+
+    Shapes: ``u, v: [N, d]`` (normalised) -> ``[N]``; the weights average to 1.
+    """
+    return 2 - u.size(0) * torch.softmax((u * v).sum(dim=1) / sigma, dim=0)
+
+
+class DCL(nn.Module):
+    r"""Decoupled contrastive loss: InfoNCE with the positive removed from the denominator.
+
+    .. math::
+        \ell_i = -w_i\, s(u_i, v_i) + \log \Big( \sum_{k \ne i} e^{s(u_i, v_k)}
+        + \sum_{k \ne i} e^{s(u_i, u_k)} \Big)
+
+    with :math:`w_i = 1` (DCL). The loss is symmetric: the mean of both directions'
+    :math:`\frac{1}{N}\sum_i \ell_i`, halved (the official code sums the two directions; halving
+    only rescales the learning rate and matches :class:`InfoNCE`).
+
+    Yeh et al., "Decoupled Contrastive Learning", ECCV 2022.
+
+    Shapes: ``z1, z2: [N, d]`` -> scalar.
+    """
+
+    def __init__(self, tau: float = 0.1, intra_view_negatives: bool = True, chunk_size: int | None = None) -> None:
+        super().__init__()
+        self.tau = _check_tau(tau)
+        self.intra_view_negatives = intra_view_negatives
+        self.chunk_size = chunk_size
+
+    def positive_weights(self, u: Tensor, v: Tensor) -> Tensor | None:
+        """Weights :math:`w_i` of the positive term; ``None`` means all ones."""
+        return None
+
+    def one_way(self, u: Tensor, v: Tensor) -> Tensor:
+        pos = (u * v).sum(dim=1) / self.tau
+        weights = self.positive_weights(u, v)
+        if weights is not None:
+            pos = pos * weights
+        candidates, exclude = [v], [True]
+        if self.intra_view_negatives:
+            candidates, exclude = [u, v], [True, True]
+        return chunked_logsumexp(u, candidates, exclude, self.tau, self.chunk_size) - pos
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        _check_views(z1, z2)
+        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        return (0.5 * (self.one_way(u, v) + self.one_way(v, u))).mean()
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, intra_view_negatives={self.intra_view_negatives}"
+
+
+class DCLW(DCL):
+    r"""Weighted DCL: the positive term is weighted by the von Mises-Fisher weights
+
+    .. math:: w_i = 2 - \frac{N\, e^{u_i^\top v_i / \sigma}}{\sum_k e^{u_k^\top v_k / \sigma}},
+
+    which emphasise hard positives (low similarity). See :class:`DCL` for the rest.
+
+    Yeh et al., "Decoupled Contrastive Learning", ECCV 2022.
+    """
+
+    def __init__(self, tau: float = 0.1, sigma: float = 0.5, intra_view_negatives: bool = True,
+                 chunk_size: int | None = None) -> None:
+        super().__init__(tau, intra_view_negatives, chunk_size)
+        if not sigma > 0:
+            raise InvalidArgumentError(f"sigma must be > 0, got {sigma}")
+        self.sigma = float(sigma)
+
+    def positive_weights(self, u: Tensor, v: Tensor) -> Tensor:
+        return von_mises_fisher_weights(u, v, self.sigma)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", sigma={self.sigma}"

@@ -1,0 +1,127 @@
+"""Chunked contrastive losses against naive dense references (values and gradients, float64)."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphcl.errors import InvalidArgumentError
+from graphcl.losses import DCL, DCLW, InfoNCE, auto_chunk_size, chunked_logsumexp
+
+
+def dense_grace(z1, z2, tau, intra=True, symmetric=True):
+    """GRACE's semi_loss written out with the full N x N matrices."""
+    def semi(a, b):
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        refl = torch.exp(a @ a.t() / tau)
+        between = torch.exp(a @ b.t() / tau)
+        denom = between.sum(1) + (refl.sum(1) - refl.diag() if intra else 0)
+        return -torch.log(between.diag() / denom)
+    loss = semi(z1, z2)
+    if symmetric:
+        loss = 0.5 * (loss + semi(z2, z1))
+    return loss.mean()
+
+
+def dense_dcl(z1, z2, tau, sigma=None, intra=True):
+    """The official DCL/DCLW formula with the full matrices (mean of the two directions)."""
+    def one(a, b):
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        cross = a @ b.t()
+        pos = -cross.diag() / tau
+        if sigma is not None:
+            pos = pos * (2 - a.size(0) * torch.softmax((a * b).sum(1) / sigma, dim=0))
+        eye = torch.eye(a.size(0), dtype=torch.bool)
+        blocks = [cross / tau]
+        if intra:
+            blocks.insert(0, a @ a.t() / tau)
+        neg = torch.cat([blk.masked_fill(eye, float("-inf")) for blk in blocks], dim=1)
+        return pos + torch.logsumexp(neg, dim=1)
+    return (0.5 * (one(z1, z2) + one(z2, z1))).mean()
+
+
+def _pair(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    z1 = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
+    return z1, z2
+
+
+def _compare(loss_fn, ref_fn, n, d, seed):
+    z1, z2 = _pair(n, d, seed)
+    ours = loss_fn(z1, z2)
+    g1, g2 = torch.autograd.grad(ours, (z1, z2))
+    ref = ref_fn(z1, z2)
+    r1, r2 = torch.autograd.grad(ref, (z1, z2))
+    assert torch.allclose(ours.double(), ref, atol=1e-9, rtol=1e-9)
+    assert torch.allclose(g1, r1, atol=1e-9, rtol=1e-7)
+    assert torch.allclose(g2, r2, atol=1e-9, rtol=1e-7)
+
+
+@pytest.mark.parametrize("n,d,tau,chunk", [(2, 3, 0.5, 1), (7, 4, 0.2, 3), (33, 16, 0.5, 8),
+                                            (50, 8, 1.0, 50), (64, 5, 0.07, 7), (101, 32, 0.9, None)])
+@pytest.mark.parametrize("intra", [True, False])
+def test_infonce_matches_dense(n, d, tau, chunk, intra):
+    _compare(InfoNCE(tau, intra_view_negatives=intra, chunk_size=chunk),
+             lambda a, b: dense_grace(a, b, tau, intra), n, d, seed=n)
+
+
+def test_infonce_one_direction():
+    _compare(InfoNCE(0.3, symmetric=False, chunk_size=4), lambda a, b: dense_grace(a, b, 0.3, symmetric=False),
+             23, 6, seed=1)
+
+
+@pytest.mark.parametrize("n,tau,chunk", [(5, 0.1, 2), (31, 0.5, 6), (40, 0.2, None)])
+@pytest.mark.parametrize("intra", [True, False])
+def test_dcl_matches_dense(n, tau, chunk, intra):
+    _compare(DCL(tau, intra_view_negatives=intra, chunk_size=chunk), lambda a, b: dense_dcl(a, b, tau, intra=intra),
+             n, 8, seed=n + 1)
+
+
+@pytest.mark.parametrize("n,sigma,chunk", [(6, 0.5, 4), (29, 0.3, 5)])
+def test_dclw_matches_dense(n, sigma, chunk):
+    _compare(DCLW(0.2, sigma=sigma, chunk_size=chunk), lambda a, b: dense_dcl(a, b, 0.2, sigma=sigma), n, 8, seed=n)
+
+
+def test_chunked_logsumexp_with_same_tensor_twice():
+    """Passing the anchor as its own candidate set must sum both gradient paths."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(9, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    lse = chunked_logsumexp(a, [a, a], [True, False], 0.5, chunk_size=2)
+    s = a @ a.t() / 0.5
+    ref = torch.logsumexp(torch.cat([s.masked_fill(torch.eye(9, dtype=torch.bool), float("-inf")), s], 1), 1)
+    w = torch.arange(9, dtype=torch.float64)
+    ours_g, = torch.autograd.grad((lse * w).sum(), a)
+    ref_g, = torch.autograd.grad((ref * w).sum(), a)
+    assert torch.allclose(lse.double(), ref, atol=1e-10)
+    assert torch.allclose(ours_g, ref_g, atol=1e-10)
+
+
+def test_loss_is_finite_for_identical_views_and_low_temperature():
+    z = torch.randn(20, 4, dtype=torch.float64)
+    for loss in (InfoNCE(0.01, chunk_size=3), DCL(0.01), DCLW(0.01)):
+        assert torch.isfinite(loss(z, z.clone()))
+
+
+def test_auto_chunk_size_bounds():
+    assert auto_chunk_size(10, 20) == 10
+    assert auto_chunk_size(100_000, 200_000) == (1 << 24) // 200_000
+    assert auto_chunk_size(5, 10 ** 12) == 1
+
+
+def test_float32_matches_float64_closely():
+    z1, z2 = _pair(40, 8, 3)
+    l64 = InfoNCE(0.5, chunk_size=7)(z1, z2)
+    l32 = InfoNCE(0.5, chunk_size=7)(z1.float(), z2.float())
+    assert abs(l64.item() - l32.item()) < 1e-4
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: InfoNCE(0.0),
+    lambda: DCLW(0.5, sigma=-1),
+    lambda: InfoNCE()(torch.randn(1, 3), torch.randn(1, 3)),
+    lambda: InfoNCE()(torch.randn(4, 3), torch.randn(5, 3)),
+    lambda: InfoNCE()(torch.tensor([[float("nan"), 1.0], [0.0, 1.0]]), torch.randn(2, 2)),
+    lambda: InfoNCE(chunk_size=0)(torch.randn(4, 3), torch.randn(4, 3)),
+])
+def test_bad_input_raises_clear_error(bad):
+    with pytest.raises((InvalidArgumentError, ValueError)):
+        bad()
