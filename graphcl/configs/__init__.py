@@ -1,0 +1,47 @@
+"""Per-method YAML configs: ``defaults`` plus per-dataset overrides with the papers' settings.
+
+Keys are a method's constructor arguments, plus the training keys ``epochs``, ``lr``,
+``weight_decay`` and the evaluation key ``split``.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from graphcl.errors import InvalidArgumentError, UnknownNameError
+
+#: Config keys consumed by the training loop and the evaluation, not by the method constructor.
+RUN_KEYS = {"epochs": int, "lr": float, "weight_decay": float, "split": str}
+
+
+def _read(method: str) -> dict[str, Any]:
+    path = resources.files(__name__) / f"{method.lower()}.yaml"
+    if not path.is_file():
+        raise UnknownNameError(f"no config file for method {method!r} (looked for {path})")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def load_config(method: str, dataset: str | None = None) -> dict[str, Any]:
+    """The method's defaults overridden by the dataset's section (dataset names are case-insensitive)."""
+    raw = _read(method)
+    config = dict(raw.get("defaults", {}))
+    if dataset is not None:
+        config.update(raw.get("datasets", {}).get(dataset.lower(), {}) or {})
+    return config
+
+
+def configured_datasets(method: str) -> list[str]:
+    """Datasets with a dedicated section in the method's config."""
+    return sorted((_read(method).get("datasets") or {}).keys())
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` (value in YAML syntax: ``tau=0.5``, ``conv=gat``, ``dense_features=true``)."""
+    if "=" not in text:
+        raise InvalidArgumentError(f"--set expects key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    if not key.strip():
+        raise InvalidArgumentError(f"--set expects key=value, got {text!r}")
+    return key.strip(), yaml.safe_load(value)

@@ -1,0 +1,100 @@
+"""Message-passing encoders: thin wrappers over ``torch_geometric.nn`` models."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch_geometric.nn.models import GAT, GCN, GIN, MLP, GraphSAGE
+from torch_geometric.nn.resolver import activation_resolver
+
+from graphcl.errors import InvalidArgumentError, UnknownNameError
+
+#: Encoder name -> PyG ``BasicGNN`` class.
+CONVOLUTIONS = {"gcn": GCN, "gat": GAT, "gin": GIN, "sage": GraphSAGE}
+
+
+class GNNEncoder(nn.Module):
+    r"""A stack of GCN / GAT / GIN / GraphSAGE layers with an activation after every layer.
+
+    ``in_channels -> hidden_channels -> ... -> out_channels`` over ``num_layers`` layers;
+    unlike PyG's ``BasicGNN`` the activation is also applied after the last layer when
+    ``act_last`` (as in GRACE / GCA, whose encoder is
+    :math:`H^{(l+1)} = \sigma(\hat D^{-1/2} \hat A \hat D^{-1/2} H^{(l)} W^{(l)})` for every layer).
+
+    Args:
+        in_channels: input feature size.
+        hidden_channels: size of the intermediate layers.
+        out_channels: embedding size ``d``.
+        num_layers: number of message-passing layers (>= 1).
+        conv: ``'gcn'``, ``'gat'``, ``'gin'`` or ``'sage'``.
+        act: activation name understood by PyG's resolver (``'relu'``, ``'prelu'``, ``'rrelu'``, ...).
+        act_last: apply the activation after the last layer too.
+        dropout: dropout between layers.
+        **conv_kwargs: passed to the PyG model (e.g. ``heads=4`` for GAT).
+
+    Shapes: ``x: [N, F]``, ``edge_index: [2, E]``, ``edge_weight: [E]`` (GCN only) -> ``[N, d]``.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
+                 conv: str = "gcn", act: str = "relu", act_last: bool = True, dropout: float = 0.0,
+                 **conv_kwargs) -> None:
+        super().__init__()
+        if conv not in CONVOLUTIONS:
+            raise UnknownNameError(f"unknown convolution {conv!r}; choose one of {sorted(CONVOLUTIONS)}")
+        if num_layers < 1:
+            raise InvalidArgumentError(f"num_layers must be >= 1, got {num_layers}")
+        self.gnn = CONVOLUTIONS[conv](in_channels, hidden_channels, num_layers, out_channels,
+                                      dropout=dropout, act=act, **conv_kwargs)
+        self.act = activation_resolver(act) if act_last else None
+        self.out_channels = out_channels
+
+    def reset_parameters(self) -> None:
+        self.gnn.reset_parameters()
+        if self.act is not None and hasattr(self.act, "reset_parameters"):
+            self.act.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        if edge_weight is not None and self.gnn.supports_edge_weight:
+            h = self.gnn(x, edge_index, edge_weight=edge_weight)
+        else:
+            h = self.gnn(x, edge_index)
+        return self.act(h) if self.act is not None else h
+
+
+class MLPEncoder(nn.Module):
+    """A multi-layer perceptron that ignores the graph (PyG's ``MLP``); a structure-free baseline.
+
+    Shapes: ``x: [N, F]`` -> ``[N, d]``; ``edge_index`` / ``edge_weight`` are accepted and unused.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
+                 act: str = "relu", dropout: float = 0.0) -> None:
+        super().__init__()
+        self.mlp = MLP(in_channels=in_channels, hidden_channels=hidden_channels, out_channels=out_channels,
+                       num_layers=num_layers, act=act, dropout=dropout, norm=None)
+        self.out_channels = out_channels
+
+    def reset_parameters(self) -> None:
+        self.mlp.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None, edge_weight: Tensor | None = None) -> Tensor:
+        return self.mlp(x)
+
+
+class ProjectionHead(nn.Module):
+    r"""Two-layer projection :math:`g(z) = W_2\, \mathrm{ELU}(W_1 z + b_1) + b_2` (GRACE / SimCLR).
+
+    Shapes: ``[N, in_channels] -> [N, out_channels]``.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int | None = None,
+                 act: str = "elu") -> None:
+        super().__init__()
+        self.lin1 = nn.Linear(in_channels, hidden_channels)
+        self.act = activation_resolver(act)
+        self.lin2 = nn.Linear(hidden_channels, out_channels or in_channels)
+
+    def reset_parameters(self) -> None:
+        self.lin1.reset_parameters()
+        self.lin2.reset_parameters()
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.lin2(self.act(self.lin1(z)))

@@ -1,0 +1,115 @@
+"""Node classification by a linear probe on frozen embeddings."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import f1_score
+from torch import Tensor
+from torch_geometric.data import Data
+
+from graphcl.checks import check_features, check_labels
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
+
+Split = tuple[Tensor, Tensor, Tensor]
+
+
+def random_split(num_nodes: int, train_ratio: float = 0.1, val_ratio: float = 0.1, seed: int = 0) -> Split:
+    """A random ``train / val / test`` split of node indices (default 10/10/80) drawn from ``seed``.
+
+    Uses its own generator, so it does not disturb (and is not disturbed by) the training RNG.
+    """
+    if not (0 < train_ratio and 0 < val_ratio and train_ratio + val_ratio < 1):
+        raise InvalidArgumentError(f"need 0 < train_ratio, val_ratio and train+val < 1, got {train_ratio}, {val_ratio}")
+    perm = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(seed))
+    n_train, n_val = int(round(train_ratio * num_nodes)), int(round(val_ratio * num_nodes))
+    return perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+
+
+def public_split(data: Data) -> Split:
+    """The split stored in ``data.train_mask / val_mask / test_mask`` (e.g. Planetoid's public split)."""
+    masks = [data.get(k) for k in ("train_mask", "val_mask", "test_mask")]
+    if any(m is None for m in masks):
+        raise InvalidGraphError(f"dataset {data.get('name', '')!r} has no public split (train/val/test masks); "
+                                "use --split random")
+    masks = [m if m.dim() == 1 else m[:, 0] for m in masks]  # multi-split masks (WikiCS): first split
+    return tuple(m.nonzero().flatten() for m in masks)
+
+
+def linear_probe(embeddings: Tensor, y: Tensor, split: Split, *, epochs: int = 1000, lr: float = 0.01,
+                 weight_decay: float = 0.0, eval_every: int = 20, seed: int = 0) -> dict[str, float]:
+    r"""Logistic regression on frozen embeddings; test scores at the best validation accuracy.
+
+    A linear layer :math:`\hat y = \mathrm{softmax}(W z + b)` is trained full-batch with Adam on
+    the training nodes (cross-entropy). Every ``eval_every`` epochs it is scored on the validation
+    nodes; the reported test accuracy, micro-F1 and macro-F1 are those of the evaluation with the
+    highest validation accuracy (earliest on ties). Test labels never influence the choice.
+    This is the protocol of GRACE / GCA's ``log_regression``.
+
+    Args:
+        embeddings: ``[N, d]`` frozen node embeddings.
+        y: ``[N]`` class indices.
+        split: ``(train_idx, val_idx, test_idx)``.
+
+    Returns:
+        ``{'accuracy', 'micro_f1', 'macro_f1', 'val_accuracy', 'probe_epoch'}`` (fractions in [0, 1]).
+    """
+    check_features(embeddings, "embeddings")
+    y = check_labels(y, embeddings.size(0))
+    train_idx, val_idx, test_idx = (torch.as_tensor(s).long() for s in split)
+    for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx)):
+        if idx.numel() == 0:
+            raise InvalidArgumentError(f"the {name} split is empty")
+        if bool((y[idx] < 0).any()):
+            raise InvalidGraphError(f"the {name} split holds nodes without labels (y < 0); remove them from the split")
+    z = embeddings.detach().float()
+    num_classes = int(y.max()) + 1
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.empty(num_classes, z.size(1))
+    bound = (6 / (z.size(1) + num_classes)) ** 0.5
+    weight.uniform_(-bound, bound, generator=gen)
+    weight = weight.to(z.device).requires_grad_()
+    bias = torch.zeros(num_classes, device=z.device, requires_grad=True)
+    optimizer = torch.optim.Adam([weight, bias], lr=lr, weight_decay=weight_decay)
+    y = y.to(z.device)
+    best = {"val_accuracy": -1.0}
+    for epoch in range(1, epochs + 1):
+        optimizer.zero_grad()
+        F.cross_entropy(F.linear(z[train_idx], weight, bias), y[train_idx]).backward()
+        optimizer.step()
+        if epoch % eval_every == 0 or epoch == epochs:
+            with torch.no_grad():
+                val_acc = (F.linear(z[val_idx], weight, bias).argmax(1) == y[val_idx]).float().mean().item()
+                if val_acc > best["val_accuracy"]:
+                    pred = F.linear(z[test_idx], weight, bias).argmax(1).cpu().numpy()
+                    true = y[test_idx].cpu().numpy()
+                    best = {"accuracy": float((pred == true).mean()),
+                            "micro_f1": float(f1_score(true, pred, average="micro")),
+                            "macro_f1": float(f1_score(true, pred, average="macro")),
+                            "val_accuracy": val_acc, "probe_epoch": epoch}
+    return best
+
+
+def node_classification(embeddings: Tensor, data: Data, split: str = "public", seed: int = 0,
+                        **probe_kwargs) -> dict[str, float]:
+    """Linear-probe node classification with a named split protocol.
+
+    Args:
+        split: ``'public'`` (the dataset's own masks, e.g. Planetoid 20 per class) or
+            ``'random'`` (10/10/80 drawn from ``seed``).
+    """
+    y = check_labels(data.get("y"), data.num_nodes)
+    if split == "public":
+        idx = public_split(data)
+    elif split == "random":
+        labelled = (y >= 0).nonzero().flatten()
+        tr, va, te = random_split(labelled.numel(), seed=seed)
+        idx = (labelled[tr], labelled[va], labelled[te])
+    else:
+        raise InvalidArgumentError(f"unknown split {split!r}; use 'public' or 'random'")
+    return linear_probe(embeddings, y, idx, seed=seed, **probe_kwargs)
+
+
+def split_sizes(split: Split) -> tuple[int, int, int]:
+    """Sizes of a split (for logs and records)."""
+    return tuple(int(np.asarray(s).size) for s in split)

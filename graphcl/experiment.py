@@ -1,0 +1,101 @@
+"""Train a method on a dataset over several seeds, evaluate, and produce one JSON record per seed."""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from torch_geometric import seed_everything
+from torch_geometric.data import Data
+
+from graphcl.configs import RUN_KEYS, load_config
+from graphcl.errors import InvalidArgumentError
+from graphcl.eval.classification import node_classification
+from graphcl.eval.clustering import evaluate_clustering
+from graphcl.methods import build_method
+from graphcl.train import train
+
+log = logging.getLogger(__name__)
+
+#: Evaluation protocols by name -> the metric columns they produce.
+EVALUATIONS = {"node": ("accuracy", "micro_f1", "macro_f1"), "cluster": ("acc", "nmi", "ari", "f1")}
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape a result."""
+    versions = {"python": platform.python_version()}
+    for pkg in ("graphcl", "torch", "torch_geometric", "numpy", "scikit-learn", "scipy"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return versions
+
+
+def evaluate(embeddings, data: Data, evals: Iterable[str], split: str, seed: int) -> dict[str, float]:
+    """Run the named evaluation protocols on frozen embeddings and merge their metrics."""
+    metrics: dict[str, float] = {}
+    for name in evals:
+        if name == "node":
+            metrics.update(node_classification(embeddings, data, split=split, seed=seed))
+        elif name == "cluster":
+            metrics.update(evaluate_clustering(embeddings, data.y, seed=seed))
+        elif name != "none":
+            raise InvalidArgumentError(f"unknown evaluation {name!r}; choose from {sorted(EVALUATIONS)} or none")
+    return metrics
+
+
+def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epochs: int | None = None,
+                   evals: Sequence[str] = ("node",), split: str | None = None, device: str = "cpu",
+                   overrides: dict[str, Any] | None = None, patience: int | None = None,
+                   checkpoint_dir: str | Path | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Train and evaluate ``method`` on ``data`` once per seed.
+
+    The configuration is the method's defaults, then the dataset's section of
+    ``graphcl/configs/<method>.yaml``, then ``overrides``; ``epochs`` and ``split`` override those.
+    Each seed seeds model initialisation, augmentations, the evaluation split (for
+    ``split='random'``) and k-means.
+
+    Returns:
+        One record per seed: ``method, dataset, seed, config, metrics, epochs, final_loss,
+        train_seconds, peak_memory_mb, stopped_early, device, versions``.
+    """
+    dataset = str(data.get("name", "custom"))
+    config = load_config(method, dataset)
+    config.update(overrides or {})
+    if epochs is not None:
+        config["epochs"] = epochs
+    if split is not None:
+        config["split"] = split
+    run = {k: cast(config.pop(k)) for k, cast in RUN_KEYS.items() if k in config}
+    run.setdefault("epochs", 200)
+    run.setdefault("lr", 1e-3)
+    run.setdefault("split", "random")
+    records = []
+    for seed in seeds:
+        seed_everything(seed)
+        model = build_method(method, data.num_features, **config)
+        checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{seed}.pt" if checkpoint_dir else None
+        result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run.get("weight_decay", 0.0),
+                       device=device, seed=seed, patience=patience, checkpoint=checkpoint, progress=progress)
+        embeddings = model.embed(data.to(device)).cpu()
+        metrics = evaluate(embeddings, data.cpu(), evals, run["split"], seed)
+        records.append({
+            "method": method, "dataset": dataset, "seed": seed, "config": {**config, **run},
+            "metrics": metrics, "epochs": result.epochs,
+            "final_loss": result.losses[-1] if result.losses else None,
+            "train_seconds": result.train_seconds, "peak_memory_mb": result.peak_memory_mb,
+            "stopped_early": result.stopped_early, "device": str(device), "versions": package_versions(),
+        })
+        log.info("%s on %s, seed %d: %s", method, dataset, seed, metrics)
+    return records
+
+
+def write_records(records: list[dict[str, Any]], path: str | Path) -> None:
+    """Write records as a JSON list (one object per seed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, indent=2, default=float) + "\n")

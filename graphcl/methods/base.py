@@ -1,0 +1,77 @@
+"""The method interface and the registry that lets the CLI and benchmarks find methods by name."""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, TypeVar
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from graphcl.errors import InvalidArgumentError, UnknownNameError
+
+
+class Method(nn.Module):
+    """A self-supervised recipe: ``loss(data)`` for one training step, ``embed(data)`` for evaluation.
+
+    Subclasses compose augmenters, an encoder and a loss. ``embed`` returns detached node
+    embeddings ``[N, d]`` computed on the un-augmented graph in eval mode.
+    """
+
+    #: Registered name (set by :func:`register_method`).
+    name: str = ""
+
+    def loss(self, data: Data) -> Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def embed(self, data: Data) -> Tensor:
+        raise NotImplementedError
+
+    def setup(self, data: Data) -> None:
+        """Called once by the training loop before the first epoch (e.g. to precompute centralities)."""
+
+
+M = TypeVar("M", bound=type[Method])
+_METHODS: dict[str, type[Method]] = {}
+
+
+def register_method(name: str) -> Callable[[M], M]:
+    """Class decorator: register a :class:`Method` under ``name`` (lower-case)."""
+    def wrap(cls: M) -> M:
+        key = name.lower()
+        if key in _METHODS and _METHODS[key] is not cls:
+            raise ValueError(f"method name {key!r} is already registered by {_METHODS[key].__name__}")
+        cls.name = key
+        _METHODS[key] = cls
+        return cls
+    return wrap
+
+
+def method_names() -> list[str]:
+    """Names of all registered methods."""
+    return sorted(_METHODS)
+
+
+def get_method_class(name: str) -> type[Method]:
+    try:
+        return _METHODS[name.lower()]
+    except KeyError:
+        raise UnknownNameError(f"unknown method {name!r}; registered methods: {', '.join(method_names())}") from None
+
+
+def method_parameters(name: str) -> set[str]:
+    """The constructor arguments a method accepts (besides ``in_channels``)."""
+    sig = inspect.signature(get_method_class(name).__init__)
+    return {p for p in sig.parameters if p not in ("self", "in_channels")}
+
+
+def build_method(name: str, in_channels: int, **params: Any) -> Method:
+    """Instantiate a registered method; unknown parameters raise with the list of valid ones."""
+    cls = get_method_class(name)
+    valid = method_parameters(name)
+    unknown = set(params) - valid
+    if unknown:
+        raise InvalidArgumentError(
+            f"{name} does not take {sorted(unknown)}; its parameters are {sorted(valid)}")
+    return cls(in_channels, **params)

@@ -1,0 +1,97 @@
+"""GRACE and GCA: node-level contrast between two stochastically augmented views."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform, Compose
+
+from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature
+from graphcl.checks import check_graph
+from graphcl.encoders import GNNEncoder, ProjectionHead
+from graphcl.errors import InvalidArgumentError
+from graphcl.losses import InfoNCE
+from graphcl.methods.base import Method, register_method
+
+
+@register_method("grace")
+class GRACE(Method):
+    r"""GRACE: Zhu et al., "Deep Graph Contrastive Representation Learning", ICML GRL+ 2020.
+
+    Two views :math:`\tilde G_1, \tilde G_2` by edge dropping (rates ``drop_edge_1/2``) and feature
+    column masking (``drop_feature_1/2``); a shared GCN encoder
+    ``in -> 2 * embedding_dim -> embedding_dim`` with the activation after every layer; a projection
+    head ``embedding_dim -> projection_dim -> embedding_dim`` (ELU); the symmetric InfoNCE of
+    :class:`graphcl.losses.InfoNCE` with inter- and intra-view negatives at temperature ``tau``.
+    Embeddings for evaluation are the encoder's outputs on the original graph.
+    """
+
+    def __init__(self, in_channels: int, embedding_dim: int = 128, projection_dim: int = 128, num_layers: int = 2,
+                 conv: str = "gcn", activation: str = "relu", drop_edge_1: float = 0.2, drop_edge_2: float = 0.4,
+                 drop_feature_1: float = 0.3, drop_feature_2: float = 0.4, tau: float = 0.4,
+                 chunk_size: int | None = None) -> None:
+        super().__init__()
+        self.encoder = GNNEncoder(in_channels, 2 * embedding_dim, embedding_dim, num_layers, conv=conv,
+                                  act=activation)
+        self.projector = ProjectionHead(embedding_dim, projection_dim, embedding_dim)
+        self.criterion = InfoNCE(tau, chunk_size=chunk_size)
+        self.view_1, self.view_2 = self.make_views(drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2)
+
+    def make_views(self, pe1: float, pe2: float, pf1: float, pf2: float) -> tuple[BaseTransform, BaseTransform]:
+        """The two augmentation pipelines (edge dropping then feature masking)."""
+        return (Compose([DropEdge(pe1), MaskFeature(pf1)]), Compose([DropEdge(pe2), MaskFeature(pf2)]))
+
+    def setup(self, data: Data) -> None:
+        check_graph(data)
+
+    def encode(self, data: Data) -> Tensor:
+        return self.encoder(data.x, data.edge_index, data.get("edge_weight"))
+
+    def loss(self, data: Data) -> Tensor:
+        z1 = self.projector(self.encode(self.view_1(data)))
+        z2 = self.projector(self.encode(self.view_2(data)))
+        return self.criterion(z1, z2)
+
+    @torch.no_grad()
+    def embed(self, data: Data) -> Tensor:
+        was_training = self.training
+        self.eval()
+        z = self.encode(data)
+        self.train(was_training)
+        return z.detach()
+
+
+@register_method("gca")
+class GCA(GRACE):
+    r"""GCA: Zhu et al., "Graph Contrastive Learning with Adaptive Augmentation", WWW 2021.
+
+    GRACE with adaptive views: edges of low-centrality targets and features that are rare among
+    central nodes are dropped more often (:class:`graphcl.augment.AdaptiveDropEdge`,
+    :class:`graphcl.augment.AdaptiveMaskFeature`, probabilities capped at ``threshold``).
+    ``drop_scheme`` is ``'degree'``, ``'pagerank'``, ``'evc'`` or ``'uniform'`` (plain GRACE views);
+    ``dense_features`` uses :math:`|x|` instead of :math:`x \ne 0` for feature weights (WikiCS).
+    """
+
+    def __init__(self, in_channels: int, embedding_dim: int = 256, projection_dim: int = 32, num_layers: int = 2,
+                 conv: str = "gcn", activation: str = "prelu", drop_edge_1: float = 0.3, drop_edge_2: float = 0.4,
+                 drop_feature_1: float = 0.1, drop_feature_2: float = 0.0, tau: float = 0.4,
+                 drop_scheme: str = "degree", threshold: float = 0.7, dense_features: bool = False,
+                 chunk_size: int | None = None) -> None:
+        if drop_scheme not in ("degree", "pagerank", "evc", "uniform"):
+            raise InvalidArgumentError(f"drop_scheme must be degree, pagerank, evc or uniform, got {drop_scheme!r}")
+        self.drop_scheme, self.threshold, self.dense_features = drop_scheme, threshold, dense_features
+        super().__init__(in_channels, embedding_dim, projection_dim, num_layers, conv, activation, drop_edge_1,
+                         drop_edge_2, drop_feature_1, drop_feature_2, tau, chunk_size)
+
+    def make_views(self, pe1: float, pe2: float, pf1: float, pf2: float) -> tuple[BaseTransform, BaseTransform]:
+        if self.drop_scheme == "uniform":
+            return super().make_views(pe1, pe2, pf1, pf2)
+
+        def view(pe: float, pf: float) -> BaseTransform:
+            # Features first: both augmenters score centrality on the original graph's edges.
+            return Compose([
+                AdaptiveMaskFeature(pf, centrality=self.drop_scheme, threshold=self.threshold,
+                                    dense=self.dense_features),
+                AdaptiveDropEdge(pe, centrality=self.drop_scheme, threshold=self.threshold),
+            ])
+        return view(pe1, pf1), view(pe2, pf2)
