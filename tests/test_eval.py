@@ -1,0 +1,103 @@
+"""Evaluation harnesses: clustering metrics against brute force, linear probe, splits, summaries."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
+from graphcl.eval import (cluster_accuracy, clustering_metrics, evaluate_clustering, kmeans, linear_probe,
+                          mean_std, node_classification, public_split, random_split, summarize)
+
+
+def brute_force_acc(y_true, y_pred):
+    """Best accuracy over every injective map from clusters to classes (padded with dummy classes)."""
+    clusters = sorted(set(y_pred))
+    classes = sorted(set(y_true)) + [-(i + 1) for i in range(len(clusters))]
+    best = 0.0
+    for perm in itertools.permutations(classes, len(clusters)):
+        mapping = dict(zip(clusters, perm))
+        best = max(best, np.mean([mapping[c] == t for c, t in zip(y_pred, y_true)]))
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), min_size=1, max_size=12))
+def test_acc_equals_brute_force(pairs):
+    y_true = np.array([p[0] for p in pairs])
+    y_pred = np.array([p[1] for p in pairs])
+    assert cluster_accuracy(y_true, y_pred) == pytest.approx(brute_force_acc(list(y_true), list(y_pred)))
+
+
+def test_acc_does_not_mutate_inputs():
+    y_true = np.array([2, 2, 0, 1, 1, 0])
+    y_pred = torch.tensor([5, 5, 3, 4, 4, 4])
+    t0, p0 = y_true.copy(), y_pred.clone()
+    cluster_accuracy(y_true, y_pred)
+    clustering_metrics(y_true, y_pred)
+    assert np.array_equal(y_true, t0) and torch.equal(y_pred, p0)
+
+
+def test_metrics_invariant_to_cluster_renaming():
+    y = np.array([0, 0, 1, 1, 2, 2, 2])
+    m = clustering_metrics(y, np.array([7, 7, 3, 3, 9, 9, 9]))
+    assert m == pytest.approx({"acc": 1.0, "nmi": 1.0, "ari": 1.0, "f1": 1.0})
+    m = clustering_metrics(y, np.array([0, 1, 1, 1, 2, 2, 0]))
+    assert 0 < m["acc"] < 1 and m["f1"] < 1 and m["ari"] < 1
+
+
+def test_kmeans_recovers_separated_blobs_and_rejects_too_many_clusters():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    x = rng.normal(size=(90, 4)) * 0.1 + np.eye(4)[y] * 5
+    assert evaluate_clustering(torch.tensor(x), y)["acc"] == 1.0
+    with pytest.raises(InvalidArgumentError, match="clusters"):
+        kmeans(x[:5], 6)
+    with pytest.raises(InvalidArgumentError, match="NaN"):
+        kmeans(np.full((4, 2), np.nan), 2)
+
+
+def test_random_split_is_disjoint_complete_and_seeded():
+    a = random_split(100, seed=3)
+    b = random_split(100, seed=3)
+    c = random_split(100, seed=4)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(a[0], c[0])
+    assert [len(s) for s in a] == [10, 10, 80]
+    assert torch.cat(a).sort().values.tolist() == list(range(100))
+
+
+def test_linear_probe_selects_by_validation_and_scores_separable_data():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(200) % 4
+    z = torch.randn(200, 8, generator=g) * 0.1 + torch.eye(8)[y] * 3
+    res = linear_probe(z, y, random_split(200, seed=0), epochs=200)
+    assert res["accuracy"] > 0.98 and res["macro_f1"] > 0.98 and res["val_accuracy"] == 1.0
+    # Unlabelled nodes in a split are refused, labels the wrong length too.
+    y_bad = y.clone(); y_bad[0] = -1
+    with pytest.raises(InvalidGraphError, match="without labels"):
+        linear_probe(z, y_bad, (torch.tensor([0, 1]), torch.tensor([2]), torch.tensor([3])))
+    with pytest.raises(InvalidGraphError):
+        linear_probe(z, y[:10], random_split(200))
+
+
+def test_public_split_requires_masks():
+    from torch_geometric.data import Data
+    data = Data(x=torch.randn(4, 2), y=torch.tensor([0, 1, 0, 1]), num_nodes=4)
+    with pytest.raises(InvalidGraphError, match="--split random"):
+        public_split(data)
+    data.train_mask = torch.tensor([True, True, False, False])
+    data.val_mask = torch.tensor([False, False, True, False])
+    data.test_mask = torch.tensor([False, False, False, True])
+    assert [s.tolist() for s in public_split(data)] == [[0, 1], [2], [3]]
+    assert set(node_classification(torch.eye(4), data, epochs=20)) >= {"accuracy", "micro_f1", "macro_f1"}
+    with pytest.raises(InvalidGraphError, match="no labels"):
+        node_classification(torch.eye(4), Data(x=torch.eye(4)))
+
+
+def test_summary_mean_std():
+    assert mean_std([1.0, 3.0]) == (2.0, 1.0)
+    s = summarize([{"metrics": {"acc": 0.5}, "train_seconds": 1.0}, {"metrics": {"acc": 0.7}, "train_seconds": 3.0}])
+    assert s["acc"][0] == pytest.approx(0.6) and s["train_seconds"] == (2.0, 1.0)
