@@ -1,0 +1,37 @@
+"""Graph augmenters (views): PyG ``BaseTransform`` subclasses mapping ``Data -> Data``.
+
+None of them mutates its input; randomness comes from torch's generator, so ``torch.manual_seed``
+reproduces a view.
+
+* edges: :class:`DropEdge`, :class:`AddEdge`, :class:`AdaptiveDropEdge` (GCA)
+* features: :class:`MaskFeature`, :class:`DropoutFeature`, :class:`GaussianNoise`,
+  :class:`AdaptiveMaskFeature` (GCA)
+* nodes: :class:`DropNode`, :class:`RandomWalkSubgraph` (GraphCL)
+* composition: :class:`Compose` (PyG's), :class:`RandomChoice`
+* centralities for the adaptive augmenters: :mod:`graphcl.augment.centrality`
+"""
+from __future__ import annotations
+
+from graphcl.augment.centrality import degree_centrality, eigenvector_centrality, pagerank
+from graphcl.augment.compose import Compose, RandomChoice
+from graphcl.augment.edge import AdaptiveDropEdge, AddEdge, DropEdge
+from graphcl.augment.feature import AdaptiveMaskFeature, DropoutFeature, GaussianNoise, MaskFeature
+from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
+
+__all__ = [
+    "DropEdge",
+    "AddEdge",
+    "AdaptiveDropEdge",
+    "MaskFeature",
+    "DropoutFeature",
+    "GaussianNoise",
+    "AdaptiveMaskFeature",
+    "DropNode",
+    "RandomWalkSubgraph",
+    "Compose",
+    "RandomChoice",
+    "degree_centrality",
+    "pagerank",
+    "eigenvector_centrality",
+    "random_walk",
+]
