@@ -1,0 +1,216 @@
+"""Cache and mirror locations, staging raw files from the mirror, and guarded downloads.
+
+Environment variables:
+
+* ``GRAPHCL_DATA``: the writable cache root. Default: the ``datasets/`` folder of the source
+  checkout graphcl runs from (its non-catalogue contents are git-ignored), else
+  ``~/.cache/graphcl``.
+* ``GRAPHCL_MIRROR``: an optional read-only folder of raw files laid out like the project's
+  ``shared/datasets`` mirror. Files are *copied* from it into the cache and checked against the
+  catalogue's sha256; nothing is ever written into the mirror.
+* ``GRAPHCL_OFFLINE``: set to ``1`` to never try a download.
+* ``GRAPHCL_DOWNLOAD_TIMEOUT``: seconds to wait for a connection or a stalled read (default 10).
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from graphcl.data.catalogue import RawFile, _checkout_datasets_dir
+from graphcl.errors import DatasetIntegrityError, GraphclError
+
+log = logging.getLogger(__name__)
+
+ENV_DATA = "GRAPHCL_DATA"
+ENV_MIRROR = "GRAPHCL_MIRROR"
+ENV_OFFLINE = "GRAPHCL_OFFLINE"
+ENV_TIMEOUT = "GRAPHCL_DOWNLOAD_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0
+
+
+class DownloadError(GraphclError):
+    """A download could not be made (no network, HTTP error, timeout). Internal: the registry
+    turns it into a :class:`~graphcl.errors.DatasetUnavailableError` naming the missing files."""
+
+
+def cache_root(root: str | os.PathLike | None = None) -> Path:
+    """The writable cache root: ``root`` if given, else ``$GRAPHCL_DATA``, else the checkout's
+    ``datasets/`` folder, else ``~/.cache/graphcl``."""
+    if root is not None:
+        return Path(root).expanduser().resolve()
+    env = os.environ.get(ENV_DATA)
+    if env:
+        return Path(env).expanduser().resolve()
+    checkout = _checkout_datasets_dir()
+    if checkout is not None:
+        return checkout
+    return Path.home() / ".cache" / "graphcl"
+
+
+def mirror_root() -> Path | None:
+    """The read-only mirror named by ``$GRAPHCL_MIRROR`` (relative paths resolve against the
+    current directory), or :obj:`None` if unset."""
+    env = os.environ.get(ENV_MIRROR)
+    if not env:
+        return None
+    return Path(env).expanduser().resolve()
+
+
+def offline() -> bool:
+    """Whether ``$GRAPHCL_OFFLINE`` forbids downloads."""
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def download_timeout() -> float:
+    """Seconds to wait for a connection or a stalled read (``$GRAPHCL_DOWNLOAD_TIMEOUT``)."""
+    try:
+        return float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _atomic_target(dest: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``dest`` and move it onto ``dest`` only on success, so an
+    interrupted copy or download never leaves a half-written file that looks cached."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=".partial-", dir=dest.parent))
+    try:
+        tmp = tmp_dir / dest.name
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _write_member(zip_path: Path, member: str, target: Path, origin: str | None = None) -> None:
+    """Extract ``member`` of ``zip_path`` to ``target``; a ``.npy`` member becomes text rows."""
+    with zipfile.ZipFile(zip_path) as archive:
+        try:
+            payload = archive.read(member)
+        except KeyError as err:
+            raise DatasetIntegrityError(
+                f"{origin or zip_path} has no member `{member}`: it is a different version of this archive "
+                "(replace it, or supply the file by hand)") from err
+    if member.endswith(".npy"):
+        array = np.load(io.BytesIO(payload), allow_pickle=False)
+        fmt = "%d" if np.issubdtype(array.dtype, np.integer) else "%.8g"
+        np.savetxt(target, array, fmt=fmt)
+    else:
+        target.write_bytes(payload)
+
+
+def stage_from_mirror(raw: RawFile, mirror: Path, dest: Path) -> None:
+    """Copy one raw file from the mirror into the cache (extracting a zip member if the manifest
+    names one), after checking the mirror file's sha256 against the manifest.
+
+    Raises:
+        DatasetIntegrityError: if the checksum differs (nothing is written to the cache).
+    """
+    source = mirror / raw.mirror
+    if raw.sha256:
+        found = sha256sum(source)
+        if found != raw.sha256:
+            raise DatasetIntegrityError(
+                f"checksum mismatch for mirror file {source}: expected sha256 {raw.sha256}, found {found}; "
+                "the mirror copy is corrupt or a different version (replace it, or unset GRAPHCL_MIRROR "
+                "to download the file instead)")
+    with _atomic_target(dest) as tmp:
+        if raw.member:
+            _write_member(source, raw.member, tmp)
+        else:
+            shutil.copyfile(source, tmp)
+    log.info("staged %s from the mirror into %s", source, dest)
+
+
+def _endpoint(url: str) -> tuple[str, int]:
+    """The (host, port) a request to ``url`` connects to first, honouring ``*_proxy`` variables."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxy_parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return proxy_parts.hostname or "", proxy_parts.port or 8080
+    return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def probe_host(host: str, port: int, timeout: float) -> None:
+    """Open (and close) a TCP connection to ``host:port`` within ``timeout`` seconds.
+
+    Raises:
+        DownloadError: if the host cannot be resolved or reached.
+    """
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        raise DownloadError(f"cannot reach {host}:{port} ({err}); is this machine offline?") from err
+
+
+@contextmanager
+def network_guard(urls: Iterable[str]) -> Iterator[None]:
+    """Run a download so that it fails fast and cleanly.
+
+    Refuses when ``$GRAPHCL_OFFLINE`` is set, checks that every host in ``urls`` answers within
+    ``$GRAPHCL_DOWNLOAD_TIMEOUT`` seconds before anything starts, bounds stalled reads by the same
+    timeout (the process-wide socket default is set for the duration of the block), and turns
+    network errors (``urllib``, ``http.client``, sockets, SSL, truncated archives) into
+    :class:`DownloadError`.
+    """
+    if offline():
+        raise DownloadError(f"downloads are disabled ({ENV_OFFLINE} is set)")
+    timeout = download_timeout()
+    for host, port in sorted({_endpoint(url) for url in urls}):
+        probe_host(host, port, timeout)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        yield
+    except (OSError, http.client.HTTPException, zipfile.BadZipFile, EOFError) as err:
+        raise DownloadError(f"{type(err).__name__}: {err}") from err
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def download_file(url: str, dest: Path, sha256: str | None = None, member: str | None = None) -> None:
+    """Download ``url`` to ``dest`` with PyG's :func:`~torch_geometric.data.download_url`
+    (atomically; call it inside :func:`network_guard`), checking ``sha256`` when given. If
+    ``member`` is given, ``url`` is a zip and only that member is kept."""
+    from torch_geometric.data import download_url
+
+    with _atomic_target(dest) as tmp:
+        fetched = tmp.with_name(tmp.name + ".download")
+        download_url(url, str(tmp.parent), log=False, filename=fetched.name)
+        if sha256:
+            found = sha256sum(fetched)
+            if found != sha256:
+                raise DatasetIntegrityError(
+                    f"checksum mismatch for {url}: expected sha256 {sha256}, found {found}; the file at "
+                    "the source changed or the download was corrupted (retry, or supply the file by hand)")
+        if member:
+            _write_member(fetched, member, tmp, origin=url)
+        else:
+            os.replace(fetched, tmp)
+    log.info("downloaded %s to %s", url, dest)

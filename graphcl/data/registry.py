@@ -1,0 +1,291 @@
+"""The dataset registry: names -> catalogue entries -> loaders.
+
+Lookup order for a registered dataset:
+
+1. the cache (``root`` argument, else ``$GRAPHCL_DATA``, else the checkout's ``datasets/``
+   folder, else ``~/.cache/graphcl``);
+2. the read-only mirror ``$GRAPHCL_MIRROR``: missing raw files are copied into the cache under
+   the names the loader expects, after checking their sha256 against the catalogue;
+3. the canonical source (PyG's ``download_url`` for PyG and SDCN files, ``ogb``'s own download
+   for OGB), failing fast when offline.
+
+If all three fail, :class:`~graphcl.errors.DatasetUnavailableError` names the missing files and
+the folder to put them in.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch_geometric.data import Data
+
+from graphcl.data import cache, loaders
+from graphcl.data.catalogue import STAT_NAMES, DatasetInfo, RawFile, read_catalogue
+from graphcl.data.files import load_graph_files
+from graphcl.errors import DatasetIntegrityError, DatasetUnavailableError, UnknownNameError
+
+log = logging.getLogger(__name__)
+
+#: Loader per catalogue ``family``: ``(entry, dataset cache folder) -> Data``.
+LOADERS: dict[str, Callable[[DatasetInfo, Path], Data]] = {
+    "planetoid": loaders.load_planetoid,
+    "citationfull": loaders.load_citationfull,
+    "amazon": loaders.load_amazon,
+    "coauthor": loaders.load_coauthor,
+    "wikics": loaders.load_wikics,
+    "ogb": loaders.load_ogb_node,
+    "sdcn": loaders.load_sdcn,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------------------------
+
+def get_dataset_info(name: str) -> DatasetInfo:
+    """The catalogue entry of a dataset name or alias (case-insensitive).
+
+    Raises:
+        UnknownNameError: listing close matches.
+    """
+    key = name.strip().lower()
+    catalogue = read_catalogue()
+    if key in catalogue:
+        return catalogue[key]
+    for info in catalogue.values():
+        if key in info.aliases:
+            return info
+    choices = list(catalogue) + [a for info in catalogue.values() for a in info.aliases]
+    close = difflib.get_close_matches(key, choices, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownNameError(
+        f"unknown dataset {name!r}.{hint} Run `graphcl datasets` to list all registered names, or pass "
+        "the path of a folder or file holding your own graph.")
+
+
+def _looks_like_path(name_or_path: str) -> bool:
+    """Whether to treat the argument as a user path rather than a registered name.
+
+    An existing path wins when it is written like one (a separator, a suffix, ``.`` or ``~``);
+    a bare word that is both a registered name and a folder in the current directory loads the
+    registered dataset (write ``./name`` for the folder).
+    """
+    path = Path(name_or_path).expanduser()
+    if not path.exists():
+        return False
+    separators = [s for s in (os.sep, os.altsep) if s]
+    if any(s in name_or_path for s in separators) or path.suffix or name_or_path.startswith((".", "~")):
+        return True
+    try:
+        get_dataset_info(name_or_path)
+    except UnknownNameError:
+        return True
+    log.info("%r is both a registered dataset and a path here; loading the registered dataset "
+             "(pass ./%s to load the folder)", name_or_path, name_or_path)
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Availability
+# --------------------------------------------------------------------------------------------
+
+def _file_source(raw: RawFile, folder: Path, mirror: Path | None) -> str:
+    """Where a raw file would come from now: ``cache``, ``mirror``, ``download`` or ``missing``."""
+    if (folder / raw.name).exists():
+        return "cache"
+    if mirror is not None and raw.mirror and (mirror / raw.mirror).is_file():
+        return "mirror"
+    if raw.url:
+        return "download"
+    return "missing"
+
+
+def availability(info: DatasetInfo, root: str | os.PathLike | None = None) -> str:
+    """``'cache'``, ``'mirror'``, ``'download only'`` or ``'missing'`` for a catalogue entry."""
+    folder = cache.cache_root(root) / info.cache_dir
+    sources = {_file_source(raw, folder, cache.mirror_root()) for raw in info.files}
+    if "missing" in sources:
+        return "missing"
+    if "download" in sources:
+        return "download only"
+    if "mirror" in sources:
+        return "mirror"
+    return "cache"
+
+
+def list_datasets(root: str | os.PathLike | None = None) -> list[DatasetInfo]:
+    """Every registered dataset with its catalogue metadata and ``available_locally`` filled in
+    for the current cache (``root`` or ``$GRAPHCL_DATA``) and mirror (``$GRAPHCL_MIRROR``)."""
+    return [replace(info, available_locally=availability(info, root)) for info in read_catalogue().values()]
+
+
+# --------------------------------------------------------------------------------------------
+# Obtaining raw files
+# --------------------------------------------------------------------------------------------
+
+def _missing(info: DatasetInfo, folder: Path) -> list[RawFile]:
+    return [raw for raw in info.files if not (folder / raw.name).exists()]
+
+
+def _unavailable(info: DatasetInfo, folder: Path, missing: list[RawFile], reason: str) -> DatasetUnavailableError:
+    """The error that tells the user exactly which files to put where."""
+    mirror = cache.mirror_root()
+    lines = [f"dataset {info.name!r} is not available: not in the cache, not in the mirror, and {reason}.",
+             f"Missing files (put them into {folder}{os.sep}):"]
+    by_url: dict[str | None, list[RawFile]] = {}
+    for raw in missing:
+        by_url.setdefault(raw.url if raw.url and not raw.url_member else None, []).append(raw)
+    for url, group in by_url.items():
+        if url is not None and len(group) > 1:  # one archive unpacks into several files
+            lines.append(f"  - {', '.join(raw.name for raw in group)}  (unpacked from {url})")
+            continue
+        for raw in group:
+            where = [f"source: {raw.url}" + (f", member {raw.url_member}" if raw.url_member else "")
+                     if raw.url else "no download source known"]
+            if raw.note:
+                where.append(raw.note)
+            lines.append(f"  - {raw.name}  ({'; '.join(where)})")
+    in_mirror = [raw for raw in missing if raw.mirror]
+    if in_mirror:
+        state = f"currently {mirror}" if mirror else "currently unset"
+        lines.append(f"Or set GRAPHCL_MIRROR ({state}) to a read-only mirror laid out like shared/datasets that holds "
+                     + ", ".join(raw.mirror + (f" (member {raw.member})" if raw.member else "") for raw in in_mirror)
+                     + ".")
+    lines.append("The cache folder is chosen by the root= argument, else GRAPHCL_DATA.")
+    return DatasetUnavailableError("\n".join(lines))
+
+
+def _stage_from_mirror(info: DatasetInfo, folder: Path) -> None:
+    """Copy what the mirror holds of the missing raw files into the cache (checksums verified)."""
+    mirror = cache.mirror_root()
+    if mirror is None:
+        return
+    if not mirror.is_dir():
+        log.warning("GRAPHCL_MIRROR=%s is not a folder; ignoring it", mirror)
+        return
+    for raw in _missing(info, folder):
+        if raw.mirror and (mirror / raw.mirror).is_file():
+            cache.stage_from_mirror(raw, mirror, folder / raw.name)
+
+
+def _download(info: DatasetInfo, folder: Path, missing: list[RawFile]) -> Data | None:
+    """Download the missing files; for OGB (``options.download: library``) run the loader, which
+    downloads through ``ogb``, and return its Data."""
+    no_source = [raw for raw in missing if not raw.url]
+    if no_source:
+        raise _unavailable(info, folder, missing, "no download source is known for "
+                           + ", ".join(raw.name for raw in no_source))
+    try:
+        with cache.network_guard({raw.url for raw in missing}):
+            if info.options.get("download") == "library":
+                return LOADERS[info.family](info, folder)
+            for raw in missing:
+                cache.download_file(raw.url, folder / raw.name, raw.url_sha256, raw.url_member)
+    except cache.DownloadError as err:
+        raise _unavailable(info, folder, _missing(info, folder), f"the download failed ({err})") from err
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+def dataset_stats(data: Data) -> dict[str, int]:
+    """The statistics the catalogue records, measured on a loaded graph."""
+    return {
+        "num_nodes": int(data.num_nodes),
+        "num_edges": int(data.edge_index.size(1)),
+        "num_features": int(data.x.size(1)) if data.x is not None else 0,
+        "num_classes": int(data.num_classes),
+    }
+
+
+def verify_stats(info: DatasetInfo, data: Data, folder: Path) -> None:
+    """Compare a loaded graph with its catalogue entry.
+
+    Raises:
+        DatasetIntegrityError: naming each statistic that differs, expected vs found.
+    """
+    found = dataset_stats(data)
+    diffs = [f"{key}: expected {getattr(info, key)}, found {found[key]}"
+             for key in STAT_NAMES if getattr(info, key) is not None and found[key] != getattr(info, key)]
+    if diffs:
+        raise DatasetIntegrityError(
+            f"dataset {info.name!r} does not match its catalogue entry ({'; '.join(diffs)}). The cached files "
+            f"are probably corrupt or from another version: delete {folder} and load again (or pass "
+            "check_stats=False to skip this check).")
+
+
+def _finalize(data: Data, name: str) -> Data:
+    """Common dtypes and metadata: float32 ``x``, int64 1-D ``y``, ``num_classes``, ``name``."""
+    if data.x is not None and data.x.dtype != torch.float32:
+        data.x = data.x.float()
+    data.edge_index = data.edge_index.long()
+    if data.y is not None:
+        data.y = data.y.long().view(-1)
+        if "num_classes" not in data:
+            labelled = data.y[data.y >= 0]
+            data.num_classes = int(labelled.max()) + 1 if labelled.numel() else 0
+    data.name = name
+    return data
+
+
+def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None, *,
+                 check_stats: bool = True) -> Data:
+    r"""Load a registered dataset by name, or a user graph from a path.
+
+    Args:
+        name_or_path (str or PathLike): A registered name or alias (case-insensitive, see
+            :func:`list_datasets`), or an existing folder / ``.zip`` / ``.pt`` holding a user
+            graph (formats in :mod:`graphcl.data.files`).
+        root (str or PathLike, optional): Cache root to use instead of ``$GRAPHCL_DATA`` (e.g. a
+            folder already holding ``ogbn_arxiv/raw/...``). (default: :obj:`None`)
+        check_stats (bool, optional): Compare nodes / edges / features / classes with the catalogue
+            and raise on a mismatch. Turn off for hand-made or subsampled copies.
+            (default: :obj:`True`)
+
+    Returns:
+        Data: ``x`` (float32), ``edge_index`` (int64), ``y`` (int64, 1-D, classes from 0),
+        ``num_classes`` (int) and ``name`` (canonical name); Planetoid and OGB graphs keep their
+        ``train_mask`` / ``val_mask`` / ``test_mask``.
+
+    Raises:
+        UnknownNameError: the name is not registered (close matches are suggested).
+        DatasetUnavailableError: the files are in neither cache nor mirror and cannot be downloaded.
+        DatasetIntegrityError: a checksum or a statistic differs from the catalogue.
+        InvalidGraphError: a user graph is malformed.
+    """
+    text = os.fspath(name_or_path)
+    if _looks_like_path(text):
+        return load_graph_files(text)
+    info = get_dataset_info(text)
+    folder = cache.cache_root(root) / info.cache_dir
+    data = None
+    if _missing(info, folder):
+        _stage_from_mirror(info, folder)
+    missing = _missing(info, folder)
+    if missing:
+        data = _download(info, folder, missing)
+        still = _missing(info, folder)
+        if still and data is None:
+            raise _unavailable(info, folder, still, "the download did not produce them")
+    if data is None:
+        data = LOADERS[info.family](info, folder)
+    data = _finalize(data, info.name)
+    if check_stats:
+        verify_stats(info, data, folder)
+    return data
+
+
+def remove_cached(name: str, root: str | os.PathLike | None = None) -> Path:
+    """Delete a dataset's cache folder (raw and processed files) and return its path."""
+    info = get_dataset_info(name)
+    folder = cache.cache_root(root) / info.cache_dir
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
