@@ -20,7 +20,16 @@ from graphcl.augment._utils import (check_positive_int, check_probability, forma
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidGraphError
 
-__all__ = ["DropEdge", "AddEdge", "AdaptiveDropEdge"]
+__all__ = ["DropEdge", "AddEdge", "AdaptiveDropEdge", "sample_non_edges"]
+
+
+def _edge_subgraph(data: Data, keep: Tensor) -> Data:
+    """``data.edge_subgraph`` with an index rather than a mask: PyG masks ``edge_index`` (a
+    ``[2, E]`` tensor, cat dim 1) through a transposed boolean index, which costs milliseconds
+    even on small graphs; ``index_select`` does not."""
+    if keep.dtype == torch.bool:
+        keep = keep.nonzero().view(-1)
+    return data.edge_subgraph(keep)
 
 
 class DropEdge(BaseTransform):
@@ -60,7 +69,7 @@ class DropEdge(BaseTransform):
             sel = torch.cat([torch.ones(half, dtype=torch.bool, device=new_index.device),
                              flipped[0] != flipped[1]])
             new_index, kept = new_index[:, sel], kept.view(-1)[sel]
-        out = data.edge_subgraph(kept)
+        out = _edge_subgraph(data, kept)
         out.edge_index = new_index
         return out
 
@@ -248,7 +257,7 @@ class AdaptiveDropEdge(BaseTransform):
         if prob.numel() == 0:
             return data
         keep = torch.bernoulli(1.0 - prob).to(torch.bool)
-        return data.edge_subgraph(keep)
+        return _edge_subgraph(data, keep)
 
     def __repr__(self) -> str:
         return format_repr(self, p=self.p, centrality=self.centrality, threshold=self.threshold,
