@@ -22,6 +22,7 @@ order (so 1-based labels become 0-based); negative labels mark unlabelled nodes 
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -376,16 +377,32 @@ def _zip_members(path: Path) -> dict[str, Callable[[], bytes]]:
     return {n: (lambda n=n: archive.read(n)) for n in archive.namelist() if not n.endswith("/")}
 
 
+def pyg_safe_globals() -> contextlib.AbstractContextManager:
+    """Allow-list, for the duration of a block, the PyG classes that a pickled ``Data`` refers
+    to, so ``torch.load(weights_only=True)`` (the default since torch 2.6) can read processed
+    files written by libraries that save whole ``Data`` objects (OGB). No other class is allowed,
+    so the load stays free of arbitrary code execution."""
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import EdgeStorage, GlobalStorage, NodeStorage
+
+    safe_globals = getattr(torch.serialization, "safe_globals", None)
+    if safe_globals is None:  # torch < 2.5: weights_only defaults to False there
+        return contextlib.nullcontext()
+    return safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage, NodeStorage, EdgeStorage])
+
+
 def read_pt(path: Path) -> Data:
     """Format (d): a ``.pt`` file holding a PyG :class:`~torch_geometric.data.Data` (or its
     ``to_dict()``, or the ``(dict, slices, cls)`` tuple :meth:`InMemoryDataset.save` writes for
     one graph). Loaded with ``weights_only=True``: no arbitrary code runs."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with pyg_safe_globals():
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
         raise InvalidGraphError(
-            f"{path}: cannot load it as a saved PyG Data ({err}); save the graph with "
-            "torch.save(data.to_dict(), path) or torch.save(data, path)") from err
+            f"{path}: cannot load it as a saved PyG Data without running pickled code ({reason}); save the "
+            "graph with torch.save(data, path) or torch.save(data.to_dict(), path)") from err
     if isinstance(obj, (tuple, list)) and obj and isinstance(obj[0], (dict, Data)):
         obj = obj[0]
     if isinstance(obj, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
@@ -18,7 +19,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import index_to_mask, to_undirected
 
 from graphcl.data.catalogue import DatasetInfo
-from graphcl.data.files import read_sdcn
+from graphcl.data.files import pyg_safe_globals, read_sdcn
 from graphcl.errors import DatasetIntegrityError
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,12 @@ def load_wikics(info: DatasetInfo, folder: Path) -> Data:
 
 @contextlib.contextmanager
 def _ogb_quiet_and_safe() -> Iterator[None]:
-    """Keep OGB from prompting or chatting: ``decide_download`` (which asks ``input()`` above
-    1 GB) always agrees, and OGB's ``print`` output goes to the debug log."""
+    """Keep OGB from prompting or chatting and let it load its processed file: ``decide_download``
+    (which asks ``input()`` above 1 GB) always agrees, OGB's ``print`` output goes to the debug
+    log, and its bare ``torch.load`` gets the PyG classes it needs allow-listed."""
     buffer = io.StringIO()
     with mock.patch("ogb.nodeproppred.dataset_pyg.decide_download", lambda url: True), \
-            contextlib.redirect_stdout(buffer):
+            contextlib.redirect_stdout(buffer), pyg_safe_globals():
         yield
     for line in buffer.getvalue().splitlines():
         log.debug("ogb: %s", line)
@@ -82,13 +84,18 @@ def load_ogb_node(info: DatasetInfo, folder: Path) -> Data:
 
     OGB asks ``input()`` when an existing folder lacks its ``RELEASE_v*.txt`` marker; this is
     caught beforehand and raised as :class:`~graphcl.errors.DatasetIntegrityError` instead.
-    Its processed file is loaded by PyG's default ``torch.load(weights_only=True)``, which works
-    because PyG allow-lists its ``Data`` classes (``torch.serialization.add_safe_globals``).
+    OGB reads its processed file with a bare ``torch.load``, which under torch >= 2.6 means
+    ``weights_only=True`` and fails on PyG's ``DataEdgeAttr``/``GlobalStorage``; those classes are
+    allow-listed for this call only (``torch.serialization.safe_globals``), never
+    ``weights_only=False``.
     """
     from ogb.nodeproppred import PygNodePropPredDataset
 
     name = info.options.get("ogb_name", info.name)
     release = info.options.get("release_marker")
+    if folder.is_dir() and release and not (folder / release).exists():
+        if not any(p.is_file() for p in folder.rglob("*")):
+            shutil.rmtree(folder)  # empty skeleton left by an interrupted download
     if folder.is_dir() and release and not (folder / release).exists():
         raise DatasetIntegrityError(
             f"{folder} exists but has no {release}: an incomplete or outdated OGB download. Delete the folder "
@@ -99,7 +106,7 @@ def load_ogb_node(info: DatasetInfo, folder: Path) -> Data:
     data = dataset[0]
     num_nodes = data.num_nodes
     out = Data(x=data.x, edge_index=to_undirected(data.edge_index, num_nodes=num_nodes),
-               y=data.y.view(-1), num_nodes=num_nodes)
+               y=data.y.view(-1), num_classes=int(dataset.num_classes))
     for mask_name, key in (("train_mask", "train"), ("val_mask", "valid"), ("test_mask", "test")):
         out[mask_name] = index_to_mask(torch.as_tensor(split[key]).long(), size=num_nodes)
     if getattr(data, "node_year", None) is not None:

@@ -136,7 +136,8 @@ def _missing(info: DatasetInfo, folder: Path) -> list[RawFile]:
 def _unavailable(info: DatasetInfo, folder: Path, missing: list[RawFile], reason: str) -> DatasetUnavailableError:
     """The error that tells the user exactly which files to put where."""
     mirror = cache.mirror_root()
-    lines = [f"dataset {info.name!r} is not available: not in the cache, not in the mirror, and {reason}.",
+    count = f"{len(missing)} raw file{'s are' if len(missing) > 1 else ' is'}"
+    lines = [f"dataset {info.name!r} is not available: {count} in neither the cache nor the mirror, and {reason}.",
              f"Missing files (put them into {folder}{os.sep}):"]
     by_url: dict[str | None, list[RawFile]] = {}
     for raw in missing:
