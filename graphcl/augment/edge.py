@@ -20,7 +20,7 @@ from graphcl.augment._utils import (check_positive_int, check_probability, forma
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidGraphError
 
-__all__ = ["DropEdge", "AddEdge", "AdaptiveDropEdge", "sample_non_edges"]
+__all__ = ["DropEdge", "AddEdge", "AdaptiveDropEdge", "sample_non_edges", "pair_keys"]
 
 
 def _edge_subgraph(data: Data, keep: Tensor) -> Data:
@@ -77,19 +77,39 @@ class DropEdge(BaseTransform):
         return format_repr(self, p=self.p, force_undirected=self.force_undirected)
 
 
-def _unique_in_order(t: Tensor) -> Tensor:
-    """Distinct values of 1-D ``t`` in order of first appearance (no sort bias)."""
+def _unique_in_order(t: Tensor, exclude: Tensor | None = None) -> Tensor:
+    """Distinct values of 1-D ``t`` in order of first appearance (no sort bias), leaving out the
+    values found in the sorted tensor ``exclude``."""
     if t.numel() == 0:
         return t
-    uniq, inv = torch.unique(t, return_inverse=True)
+    uniq, inv = torch.unique(t, return_inverse=True)  # sorted, so the look-up below is cache-friendly
     pos = torch.arange(t.numel(), device=t.device)
     first = torch.full((uniq.numel(),), t.numel(), dtype=torch.long, device=t.device)
     first.scatter_reduce_(0, inv, pos, reduce="amin")
+    if exclude is not None:
+        first = first[~_contains(exclude, uniq)]
     return t[first.sort().values]
 
 
+def pair_keys(edge_index: Tensor, num_nodes: int, undirected: bool = False) -> Tensor:
+    """Sorted distinct keys ``u * N + v`` of the non-loop edges (``u < v`` pairs when ``undirected``)."""
+    row, col = edge_index[0], edge_index[1]
+    no_loop = row != col
+    row, col = row[no_loop], col[no_loop]
+    if undirected:
+        row, col = torch.minimum(row, col), torch.maximum(row, col)
+    return torch.unique(row * num_nodes + col)
+
+
+def _contains(sorted_keys: Tensor, query: Tensor) -> Tensor:
+    if sorted_keys.numel() == 0:
+        return torch.zeros_like(query, dtype=torch.bool)
+    pos = torch.searchsorted(sorted_keys, query).clamp(max=sorted_keys.numel() - 1)
+    return sorted_keys[pos] == query
+
+
 def sample_non_edges(edge_index: Tensor, num_nodes: int, num_samples: int, force_undirected: bool = False,
-                     max_rounds: int = 10) -> Tensor:
+                     max_rounds: int = 10, existing: Tensor | None = None) -> Tensor:
     r"""Sample ``num_samples`` distinct node pairs that are not edges of the graph and not self-loops.
 
     Uniform over the non-edges, drawn with torch's generator on ``edge_index``'s device by
@@ -98,23 +118,17 @@ def sample_non_edges(edge_index: Tensor, num_nodes: int, num_samples: int, force
     ``num_samples // 2`` unordered pairs absent in both directions and returns both directions
     (the first half ``u -> v``, the second ``v -> u``). Same contract as
     :func:`torch_geometric.utils.negative_sampling`, which draws from Python's ``random`` module
-    instead and so is not reproduced by ``torch.manual_seed``.
+    instead and so is not reproduced by ``torch.manual_seed``. ``existing`` may pass
+    :func:`pair_keys` precomputed (it is the expensive part on large graphs).
     """
     device = edge_index.device
     n = int(num_nodes)
-    empty = torch.empty((2, 0), dtype=torch.long, device=device)
     target = num_samples // 2 if force_undirected else num_samples
     if n < 2 or target <= 0:
-        return empty
-    row, col = edge_index[0], edge_index[1]
-    no_loop = row != col
-    row, col = row[no_loop], col[no_loop]
-    if force_undirected:
-        row, col = torch.minimum(row, col), torch.maximum(row, col)
-        population = n * (n - 1) // 2
-    else:
-        population = n * (n - 1)
-    existing = torch.unique(row * n + col)
+        return torch.empty((2, 0), dtype=torch.long, device=device)
+    if existing is None:
+        existing = pair_keys(edge_index, n, force_undirected)
+    population = n * (n - 1) // 2 if force_undirected else n * (n - 1)
     available = population - existing.numel()
     target = min(target, available)
     accepted = torch.empty(0, dtype=torch.long, device=device)
@@ -129,11 +143,8 @@ def sample_non_edges(edge_index: Tensor, num_nodes: int, num_samples: int, force
         c = c + (c >= r).long()  # uniform over the ordered pairs r != c
         if force_undirected:
             r, c = torch.minimum(r, c), torch.maximum(r, c)
-        key = r * n + c
-        key = key[~torch.isin(key, existing)]
-        if accepted.numel():
-            key = key[~torch.isin(key, accepted)]
-        accepted = torch.cat([accepted, _unique_in_order(key)[:need]])
+        # earlier acceptances come first, so they survive the de-duplication unchanged
+        accepted = _unique_in_order(torch.cat([accepted, r * n + c]), exclude=existing)[:target]
     pairs = torch.stack([accepted // n, accepted % n])
     if force_undirected:
         pairs = torch.cat([pairs, pairs.flip(0)], dim=1)
@@ -165,6 +176,7 @@ class AddEdge(BaseTransform):
     def __init__(self, p: float = 0.2, force_undirected: bool = False) -> None:
         self.p = check_probability("p", p)
         self.force_undirected = bool(force_undirected)
+        self._cache = C.TensorKeyedCache()  # the sorted keys of the existing edges, per graph
 
     def forward(self, data: Data) -> Data:
         data = require_data(data, "AddEdge")
@@ -173,7 +185,12 @@ class AddEdge(BaseTransform):
         num_new = round(edge_index.size(1) * self.p)
         if num_new == 0:
             return data
-        new = sample_non_edges(edge_index, num_nodes, num_new, self.force_undirected)
+        extra = (num_nodes, self.force_undirected)
+        existing = self._cache.get([edge_index], extra)
+        if existing is None:
+            existing = pair_keys(edge_index, num_nodes, self.force_undirected)
+            self._cache.put([edge_index], existing, extra)
+        new = sample_non_edges(edge_index, num_nodes, num_new, self.force_undirected, existing=existing)
         if new.size(1) == 0:
             return data
         edge_keys = [k for k in data.keys() if k != "edge_index" and data.is_edge_attr(k)]

@@ -15,6 +15,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import cumsum, degree, index_sort
 
+from graphcl.augment import centrality as C
 from graphcl.augment._utils import check_positive_int, check_probability, format_repr, require_data, \
     require_num_nodes
 from graphcl.checks import check_edge_index
@@ -145,6 +146,7 @@ class RandomWalkSubgraph(BaseTransform):
                 raise InvalidArgumentError("root_ratio must be in (0, 1], got 0")
         self.root_ratio = root_ratio
         self.walk_length = check_positive_int("walk_length", walk_length, minimum=0)
+        self._cache = C.TensorKeyedCache()  # the CSR of the last graph
 
     def _num_roots(self, num_nodes: int) -> int:
         if self.num_roots is not None:
@@ -160,9 +162,13 @@ class RandomWalkSubgraph(BaseTransform):
         edge_index = data.edge_index
         if edge_index is None:
             edge_index = torch.empty((2, 0), dtype=torch.long, device=device)
-        check_edge_index(edge_index, num_nodes, allow_duplicates=True)
+        csr = self._cache.get([edge_index], num_nodes)
+        if csr is None:
+            check_edge_index(edge_index, num_nodes, allow_duplicates=True)
+            csr = to_csr(edge_index, num_nodes)
+            self._cache.put([edge_index], csr, num_nodes)
+        rowptr, col = csr
         roots = torch.randperm(num_nodes, device=device)[: self._num_roots(num_nodes)]
-        rowptr, col = to_csr(edge_index, num_nodes)
         walks = random_walk(rowptr, col, roots, self.walk_length)
         keep = torch.zeros(num_nodes, dtype=torch.bool, device=device)
         keep[walks.reshape(-1)] = True
