@@ -65,7 +65,7 @@ class _ChunkedLogSumExp(torch.autograd.Function):
             # Streaming combination over candidate sets: one shared max, then sum of partial sums.
             m = torch.stack([b.amax(dim=1) for b in blocks]).amax(dim=0)
             m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-            total = sum((b - m[:, None]).exp().sum(dim=1) for b in blocks)
+            total = sum(b.sub_(m[:, None]).exp_().sum(dim=1) for b in blocks)
             lse[rows] = total.log() + m
         ctx.tau, ctx.chunk_size, ctx.exclude_diagonal = tau, chunk_size, exclude_diagonal
         ctx.save_for_backward(lse, anchor, *candidates)
@@ -86,7 +86,7 @@ class _ChunkedLogSumExp(torch.autograd.Function):
             blocks = _similarity_blocks(a, rows, candidates, ctx.exclude_diagonal, tau)
             scale = (grad_lse[rows].to(acc) / tau)[:, None]
             for c, (block, cand) in enumerate(zip(blocks, candidates)):
-                p = (block - lse[rows, None]).exp() * scale
+                p = block.sub_(lse[rows, None]).exp_().mul_(scale)
                 grad_anchor[rows] += p @ cand.to(acc)
                 grad_cands[c] += p.t() @ a_acc
         return (None, None, None, grad_anchor.to(anchor.dtype),
