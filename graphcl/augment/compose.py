@@ -5,9 +5,8 @@ turn). PyG 2.8 has no random-choice transform, hence :class:`RandomChoice`.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
-
 import math
+from typing import Callable, Sequence
 
 import torch
 from torch_geometric.data import Data, HeteroData

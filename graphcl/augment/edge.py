@@ -154,8 +154,9 @@ def sample_non_edges(edge_index: Tensor, num_nodes: int, num_samples: int, force
 class AddEdge(BaseTransform):
     r"""Add ``round(p * |E|)`` random edges that are not in the graph (no self-loops, no duplicates).
 
-    .. math:: \tilde{E} = E \cup E_{+}, \quad E_{+} \subset (V \times V) \setminus (E \cup \{(v, v)\}),\
-              |E_{+}| = \mathrm{round}(p |E|)
+    .. math::
+        \tilde{E} = E \cup E_{+}, \quad E_{+} \subset (V \times V) \setminus (E \cup \{(v, v)\}),
+        \quad |E_{+}| = \mathrm{round}(p |E|)
 
     with :math:`E_{+}` uniform among the non-edges. With ``force_undirected=True``,
     ``round(p|E|) // 2`` new pairs are added in both directions. The original edges come first,
@@ -188,6 +189,7 @@ class AddEdge(BaseTransform):
         extra = (num_nodes, self.force_undirected)
         existing = self._cache.get([edge_index], extra)
         if existing is None:
+            check_edge_index(edge_index, num_nodes, allow_duplicates=True)
             existing = pair_keys(edge_index, num_nodes, self.force_undirected)
             self._cache.put([edge_index], existing, extra)
         new = sample_non_edges(edge_index, num_nodes, num_new, self.force_undirected, existing=existing)
