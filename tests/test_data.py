@@ -31,6 +31,7 @@ from graphcl.errors import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+REAL_PROBE = cache.probe_host
 
 ALL_NAMES = {
     "cora", "citeseer", "pubmed", "citationfull-cora", "citationfull-cora_ml", "citationfull-citeseer",
@@ -205,8 +206,8 @@ def test_download_only_dataset_offline_names_file_and_folder(tmp_path: Path) -> 
         load_dataset("wikics")
     assert time.perf_counter() - start < 10
     message = str(info.value)
-    assert "data.json" in message and str(tmp_path / "cache" / "WikiCS") in message
-    assert "GRAPHCL_MIRROR" not in message or "data.json" in message
+    assert "raw/data.json" in message and str(tmp_path / "cache" / "WikiCS") in message
+    assert "wiki-cs-dataset" in message  # the canonical source
 
 
 def test_offline_switch_refuses_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,8 +217,7 @@ def test_offline_switch_refuses_downloads(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_unreachable_host_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.undo()  # the real probe, against a closed local port
-    monkeypatch.setenv("GRAPHCL_DOWNLOAD_TIMEOUT", "2")
+    monkeypatch.setattr(cache, "probe_host", REAL_PROBE)  # the real probe, against a closed local port
     start = time.perf_counter()
     with pytest.raises(cache.DownloadError, match="127.0.0.1"):
         with cache.network_guard(["http://127.0.0.1:9/data.json"]):

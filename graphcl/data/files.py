@@ -143,22 +143,26 @@ def read_features(path: Path) -> np.ndarray:
 
 
 def read_labels(path: Path, num_nodes: int | None = None) -> np.ndarray:
-    """Read labels: one per node in order, or ``node label`` pairs (unlisted nodes get ``-1``)."""
+    """Read labels: one per node in order, one-hot rows, or ``node label`` pairs (nodes not
+    listed get ``-1``)."""
     if path.suffix == ".npy":
         labels = np.asarray(_load_npy(path.read_bytes(), path))
     else:
         labels = read_table(path, dtype=np.float64)
-    if labels.ndim == 2 and labels.shape[1] == 2 and num_nodes is not None and labels.shape[0] != num_nodes:
-        pairs = _as_int(labels, path, "node ids and labels")
-        if pairs[:, 0].min() < 0 or pairs[:, 0].max() >= num_nodes:
-            raise InvalidGraphError(f"{path}: label pair refers to node {int(pairs[:, 0].max())}, outside [0, {num_nodes - 1}]")
-        out = np.full(num_nodes, -1, dtype=np.int64)
-        out[pairs[:, 0]] = pairs[:, 1]
-        return out
-    if labels.ndim == 2 and labels.shape[1] > 1:
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim == 2:
         if np.isin(labels, (0, 1)).all() and (labels.sum(1) == 1).all():
             return labels.argmax(1).astype(np.int64)  # one-hot rows
-        raise InvalidGraphError(f"{path}: labels must be one integer per line (or `node label` pairs, or one-hot rows), "
+        if labels.shape[1] == 2 and num_nodes is not None:
+            pairs = _as_int(labels, path, "node ids and labels")
+            if pairs[:, 0].min() < 0 or pairs[:, 0].max() >= num_nodes:
+                bad = int(pairs[:, 0].min() if pairs[:, 0].min() < 0 else pairs[:, 0].max())
+                raise InvalidGraphError(f"{path}: a `node label` pair refers to node {bad}, outside [0, {num_nodes - 1}]")
+            out = np.full(num_nodes, -1, dtype=np.int64)
+            out[pairs[:, 0]] = pairs[:, 1]
+            return out
+        raise InvalidGraphError(f"{path}: labels must be one integer per line, `node label` pairs or one-hot rows, "
                                 f"got {labels.shape[1]} columns")
     return _as_int(labels.reshape(-1), path, "labels")
 
@@ -399,11 +403,17 @@ def read_pt(path: Path) -> Data:
         with pyg_safe_globals():
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+        reason = next((line for line in lines if "Unsupported global" in line), lines[0])
         raise InvalidGraphError(
             f"{path}: cannot load it as a saved PyG Data without running pickled code ({reason}); save the "
             "graph with torch.save(data, path) or torch.save(data.to_dict(), path)") from err
     if isinstance(obj, (tuple, list)) and obj and isinstance(obj[0], (dict, Data)):
+        slices = obj[1] if len(obj) > 1 and isinstance(obj[1], dict) else {}
+        num_graphs = max((len(v) - 1 for v in slices.values() if hasattr(v, "__len__")), default=1)
+        if num_graphs > 1:
+            raise InvalidGraphError(f"{path}: holds a dataset of {num_graphs} graphs; graphcl's node-level loaders "
+                                    "need one graph (save dataset[i] instead)")
         obj = obj[0]
     if isinstance(obj, dict):
         obj = Data.from_dict(obj)

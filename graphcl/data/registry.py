@@ -189,7 +189,8 @@ def _download(info: DatasetInfo, folder: Path, missing: list[RawFile]) -> Data |
             for raw in missing:
                 cache.download_file(raw.url, folder / raw.name, raw.url_sha256, raw.url_member)
     except cache.DownloadError as err:
-        raise _unavailable(info, folder, _missing(info, folder), f"the download failed ({err})") from err
+        # `from None`: the message says what failed; the urllib traceback would only bury it.
+        raise _unavailable(info, folder, _missing(info, folder), f"the download failed ({err})") from None
     return None
 
 
