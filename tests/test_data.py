@@ -8,11 +8,16 @@ downloaded and nothing waits on a socket.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
+import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +27,7 @@ import torch
 from torch_geometric.data import Data
 
 from graphcl.data import cache, get_dataset_info, list_datasets, load_dataset, registry
-from graphcl.data.catalogue import STAT_NAMES, read_catalogue
+from graphcl.data.catalogue import STAT_NAMES, DatasetInfo, RawFile, read_catalogue
 from graphcl.errors import (
     DatasetIntegrityError,
     DatasetUnavailableError,
@@ -223,6 +228,64 @@ def test_unreachable_host_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
         with cache.network_guard(["http://127.0.0.1:9/data.json"]):
             pass
     assert time.perf_counter() - start < 5
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def local_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """A local HTTP server (the canonical-source stand-in) and the folder it serves."""
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(cache, "probe_host", REAL_PROBE)
+    www = tmp_path / "www"
+    www.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(www)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", www
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_from_canonical_source(local_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                        tmp_path: Path) -> None:
+    base, www = local_server
+    x, edges, labels = _toy()
+    np.savetxt(www / "toy.txt", x)
+    np.savetxt(www / "toy_graph.txt", edges, fmt="%d")
+    with zipfile.ZipFile(www / "labels.zip", "w") as archive:
+        archive.writestr("inner/toy_label.txt", "\n".join(map(str, labels)))
+    graph_sha = hashlib.sha256((www / "toy_graph.txt").read_bytes()).hexdigest()
+    info = DatasetInfo(
+        name="toy", family="sdcn", cache_dir="SDCN/toy", options={"sdcn_name": "toy"},
+        files=(RawFile("toy.txt", url=f"{base}/toy.txt"),
+               RawFile("toy_label.txt", url=f"{base}/labels.zip", url_member="inner/toy_label.txt"),
+               RawFile("toy_graph.txt", url=f"{base}/toy_graph.txt", url_sha256=graph_sha)),
+        num_nodes=6, num_edges=10, num_features=3, num_classes=3)
+    monkeypatch.setattr(registry, "get_dataset_info", lambda name: info)
+    _check_toy(load_dataset("toy"), "toy")
+    folder = tmp_path / "cache" / "SDCN" / "toy"
+    assert sorted(p.name for p in folder.iterdir()) == ["toy.txt", "toy_graph.txt", "toy_label.txt"]
+
+    shutil.rmtree(folder)  # a source whose bytes changed is refused, and nothing is cached
+    bad = replace(info, files=info.files[:2] + (replace(info.files[2], url_sha256="0" * 64),))
+    monkeypatch.setattr(registry, "get_dataset_info", lambda name: bad)
+    with pytest.raises(DatasetIntegrityError, match="checksum mismatch"):
+        load_dataset("toy")
+    assert not (folder / "toy_graph.txt").exists()
+
+    shutil.rmtree(folder)
+    missing = replace(info, files=(replace(info.files[0], url=f"{base}/nope.txt"),) + info.files[1:])
+    monkeypatch.setattr(registry, "get_dataset_info", lambda name: missing)
+    with pytest.raises(DatasetUnavailableError, match="404") as err:
+        load_dataset("toy")
+    assert "toy.txt" in str(err.value) and str(folder) in str(err.value)
 
 
 @pytest.mark.mirror

@@ -118,7 +118,13 @@ def catalogue_dir() -> Path | Traversable:
     checkout = _checkout_datasets_dir()
     if checkout is not None:
         return checkout
-    return importlib.resources.files("graphcl.catalogue")
+    try:
+        return importlib.resources.files("graphcl.catalogue")
+    except ModuleNotFoundError as err:
+        raise GraphclError(
+            "the dataset catalogue is missing: graphcl runs neither from a source checkout with datasets/*.yaml "
+            "nor from an installation that ships the `graphcl.catalogue` package data; reinstall graphcl "
+            "from its source tree (pip install .)") from err
 
 
 def _parse_manifest(raw: dict[str, Any], origin: str) -> DatasetInfo:
