@@ -204,7 +204,7 @@ def dataset_stats(data: Data) -> dict[str, int]:
         "num_nodes": int(data.num_nodes),
         "num_edges": int(data.edge_index.size(1)),
         "num_features": int(data.x.size(1)) if data.x is not None else 0,
-        "num_classes": int(data.num_classes),
+        "num_classes": int(data.num_classes) if "num_classes" in data else 0,
     }
 
 
