@@ -44,7 +44,7 @@ def _similarity_blocks(anchor_rows: Tensor, rows: slice, candidates: Sequence[Te
     """Scaled similarities of one anchor chunk against every candidate set (diagonal masked)."""
     blocks = []
     for cand, exclude in zip(candidates, exclude_diagonal):
-        s = (anchor_rows @ cand.t()).to(_accumulation_dtype(anchor_rows)) / tau
+        s = (anchor_rows @ cand.t()).to(_accumulation_dtype(anchor_rows)).div_(tau)
         if exclude:
             idx = torch.arange(rows.start, rows.stop, device=s.device)
             s[idx - rows.start, idx] = float("-inf")
