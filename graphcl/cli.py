@@ -39,7 +39,7 @@ def _datasets(args: argparse.Namespace) -> int:
     rows = list_datasets()
     print(f"{'name':24} {'available':14} {'nodes':>9} {'edges':>10} {'features':>9} {'classes':>8}")
     for info in rows:
-        print(f"{info.name:24} {info.available:14} {_fmt(info.num_nodes):>9} {_fmt(info.num_edges):>10} "
+        print(f"{info.name:24} {info.available_locally:14} {_fmt(info.num_nodes):>9} {_fmt(info.num_edges):>10} "
               f"{_fmt(info.num_features):>9} {_fmt(info.num_classes):>8}")
     print("\nA path to a folder or file (edge list + features + labels, SDCN, .npy/.zip, .pt) works "
           "wherever a dataset name does.")
