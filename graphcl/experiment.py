@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
-from graphcl.configs import RUN_KEYS, load_config
+from graphcl.configs import load_config, split_config
 from graphcl.errors import InvalidArgumentError
 from graphcl.eval.classification import node_classification
 from graphcl.eval.clustering import evaluate_clustering
@@ -70,16 +70,13 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         config["epochs"] = epochs
     if split is not None:
         config["split"] = split
-    run = {k: cast(config.pop(k)) for k, cast in RUN_KEYS.items() if k in config}
-    run.setdefault("epochs", 200)
-    run.setdefault("lr", 1e-3)
-    run.setdefault("split", "random")
+    config, run = split_config(config)
     records = []
     for seed in seeds:
         seed_everything(seed)
         model = build_method(method, data.num_features, **config)
         checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{seed}.pt" if checkpoint_dir else None
-        result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run.get("weight_decay", 0.0),
+        result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run["weight_decay"],
                        device=device, seed=seed, patience=patience, checkpoint=checkpoint, progress=progress)
         embeddings = model.embed(data.to(device)).cpu()
         metrics = evaluate(embeddings, data.cpu(), evals, run["split"], seed)

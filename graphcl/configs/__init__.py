@@ -37,6 +37,15 @@ def configured_datasets(method: str) -> list[str]:
     return sorted((_read(method).get("datasets") or {}).keys())
 
 
+def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a config into ``(method_parameters, run_settings)``; run settings get their defaults
+    (``epochs`` 200, ``lr`` 1e-3, ``weight_decay`` 0, ``split`` 'random') where the config is silent."""
+    params = {k: v for k, v in config.items() if k not in RUN_KEYS}
+    run: dict[str, Any] = {"epochs": 200, "lr": 1e-3, "weight_decay": 0.0, "split": "random"}
+    run.update({k: RUN_KEYS[k](v) for k, v in config.items() if k in RUN_KEYS})
+    return params, run
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``key=value`` (value in YAML syntax: ``tau=0.5``, ``conv=gat``, ``dense_features=true``)."""
     if "=" not in text:
