@@ -37,14 +37,17 @@ def public_split(data: Data) -> Split:
 
 
 def linear_probe(embeddings: Tensor, y: Tensor, split: Split, *, epochs: int = 1000, lr: float = 0.01,
-                 weight_decay: float = 0.0, eval_every: int = 20, seed: int = 0) -> dict[str, float]:
+                 weight_decay: float = 0.0, eval_every: int = 20, normalize: bool | None = None,
+                 seed: int = 0) -> dict[str, float]:
     r"""Logistic regression on frozen embeddings; test scores at the best validation accuracy.
 
     A linear layer :math:`\hat y = \mathrm{softmax}(W z + b)` is trained full-batch with Adam on
     the training nodes (cross-entropy). Every ``eval_every`` epochs it is scored on the validation
     nodes; the reported test accuracy, micro-F1 and macro-F1 are those of the evaluation with the
     highest validation accuracy (earliest on ties). Test labels never influence the choice.
-    This is the protocol of GRACE / GCA's ``log_regression``.
+    This is the protocol of GCA's ``log_regression``; ``normalize=True`` first L2-normalises the
+    rows, as GRACE's own evaluation does, and ``normalize=None`` tries both and keeps the one with
+    the higher validation accuracy.
 
     Args:
         embeddings: ``[N, d]`` frozen node embeddings.
@@ -52,8 +55,13 @@ def linear_probe(embeddings: Tensor, y: Tensor, split: Split, *, epochs: int = 1
         split: ``(train_idx, val_idx, test_idx)``.
 
     Returns:
-        ``{'accuracy', 'micro_f1', 'macro_f1', 'val_accuracy', 'probe_epoch'}`` (fractions in [0, 1]).
+        ``{'accuracy', 'micro_f1', 'macro_f1', 'val_accuracy', 'probe_epoch', 'probe_normalized'}``
+        (scores as fractions in [0, 1]).
     """
+    if normalize is None:
+        runs = [linear_probe(embeddings, y, split, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                             eval_every=eval_every, normalize=flag, seed=seed) for flag in (False, True)]
+        return max(runs, key=lambda r: r["val_accuracy"])  # first (raw) wins ties
     check_features(embeddings, "embeddings")
     y = check_labels(y, embeddings.size(0))
     train_idx, val_idx, test_idx = (torch.as_tensor(s).long() for s in split)
@@ -63,6 +71,8 @@ def linear_probe(embeddings: Tensor, y: Tensor, split: Split, *, epochs: int = 1
         if bool((y[idx] < 0).any()):
             raise InvalidGraphError(f"the {name} split holds nodes without labels (y < 0); remove them from the split")
     z = embeddings.detach().float()
+    if normalize:
+        z = F.normalize(z, dim=1)
     num_classes = int(y.max()) + 1
     gen = torch.Generator().manual_seed(seed)
     weight = torch.empty(num_classes, z.size(1))
@@ -86,7 +96,8 @@ def linear_probe(embeddings: Tensor, y: Tensor, split: Split, *, epochs: int = 1
                     best = {"accuracy": float((pred == true).mean()),
                             "micro_f1": float(f1_score(true, pred, average="micro")),
                             "macro_f1": float(f1_score(true, pred, average="macro")),
-                            "val_accuracy": val_acc, "probe_epoch": epoch}
+                            "val_accuracy": val_acc, "probe_epoch": epoch,
+                            "probe_normalized": float(bool(normalize))}
     return best
 
 
