@@ -125,3 +125,25 @@ def test_float32_matches_float64_closely():
 def test_bad_input_raises_clear_error(bad):
     with pytest.raises((InvalidArgumentError, ValueError)):
         bad()
+
+
+@pytest.mark.parametrize("intra,exclude,chunk", [(True, False, 3), (False, True, 4), (True, True, 5), (False, False, 64)])
+def test_two_view_logsumexp_both_outputs_match_dense(intra, exclude, chunk):
+    from graphcl.losses.chunked import two_view_logsumexp
+    n, tau = 17, 0.3
+    u, v = _pair(n, 5, 11)
+    eye = torch.eye(n, dtype=torch.bool)
+    cross = (u @ v.t() / tau).masked_fill(eye, float("-inf")) if exclude else u @ v.t() / tau
+    ref_u = torch.cat([cross] + ([(u @ u.t() / tau).masked_fill(eye, float("-inf"))] if intra else []), 1)
+    ref_v = torch.cat([cross.t()] + ([(v @ v.t() / tau).masked_fill(eye, float("-inf"))] if intra else []), 1)
+    w_u, w_v = torch.linspace(0.5, 2, n, dtype=torch.float64), torch.linspace(3, -1, n, dtype=torch.float64)
+    lse_u, lse_v = two_view_logsumexp(u, v, tau, intra, exclude, chunk_size=chunk)
+    ours = (lse_u * w_u).sum() + (lse_v * w_v).sum()
+    ref = (torch.logsumexp(ref_u, 1) * w_u).sum() + (torch.logsumexp(ref_v, 1) * w_v).sum()
+    assert torch.allclose(ours, ref, atol=1e-10)
+    for a, b in zip(torch.autograd.grad(ours, (u, v)), torch.autograd.grad(ref, (u, v), retain_graph=True)):
+        assert torch.allclose(a, b, atol=1e-10)
+    # Only one output used: the other's gradient is zero, not missing.
+    g = torch.autograd.grad(two_view_logsumexp(u, v, tau, intra, exclude, chunk_size=chunk)[1].sum(), (u, v))
+    r = torch.autograd.grad(torch.logsumexp(ref_v, 1).sum(), (u, v))
+    assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(g, r))

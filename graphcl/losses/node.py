@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from graphcl.checks import check_features
 from graphcl.errors import InvalidArgumentError
-from graphcl.losses.chunked import chunked_logsumexp
+from graphcl.losses.chunked import chunked_logsumexp, two_view_logsumexp
 
 
 def _check_views(z1: Tensor, z2: Tensor) -> None:
@@ -73,10 +73,11 @@ class InfoNCE(nn.Module):
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         _check_views(z1, z2)
         u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-        loss = self.one_way(u, v)
-        if self.symmetric:
-            loss = 0.5 * (loss + self.one_way(v, u))
-        return loss.mean()
+        if not self.symmetric:
+            return self.one_way(u, v).mean()
+        pos = (u * v).sum(dim=1) / self.tau
+        lse_u, lse_v = two_view_logsumexp(u, v, self.tau, self.intra_view_negatives, chunk_size=self.chunk_size)
+        return (0.5 * (lse_u + lse_v) - pos).mean()
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, intra_view_negatives={self.intra_view_negatives}, symmetric={self.symmetric}"
@@ -116,20 +117,17 @@ class DCL(nn.Module):
         """Weights :math:`w_i` of the positive term; ``None`` means all ones."""
         return None
 
-    def one_way(self, u: Tensor, v: Tensor) -> Tensor:
-        pos = (u * v).sum(dim=1) / self.tau
-        weights = self.positive_weights(u, v)
-        if weights is not None:
-            pos = pos * weights
-        candidates, exclude = [v], [True]
-        if self.intra_view_negatives:
-            candidates, exclude = [u, v], [True, True]
-        return chunked_logsumexp(u, candidates, exclude, self.tau, self.chunk_size) - pos
-
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         _check_views(z1, z2)
         u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-        return (0.5 * (self.one_way(u, v) + self.one_way(v, u))).mean()
+        pos = (u * v).sum(dim=1) / self.tau
+        pos_u, pos_v = pos, pos
+        weights_u, weights_v = self.positive_weights(u, v), self.positive_weights(v, u)
+        if weights_u is not None:
+            pos_u, pos_v = pos * weights_u, pos * weights_v
+        lse_u, lse_v = two_view_logsumexp(u, v, self.tau, self.intra_view_negatives, exclude_positive=True,
+                                          chunk_size=self.chunk_size)
+        return (0.5 * ((lse_u - pos_u) + (lse_v - pos_v))).mean()
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, intra_view_negatives={self.intra_view_negatives}"
