@@ -8,6 +8,8 @@ for that dataset, and scores the frozen embeddings with a linear probe on the pu
 """
 import argparse
 
+from torch_geometric.transforms import NormalizeFeatures
+
 from graphcl.configs import load_config, split_config
 from graphcl.data import load_dataset
 from graphcl.eval import evaluate_clustering, node_classification, results_table, summarize
@@ -22,8 +24,10 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--epochs", type=int, help="default: the paper's setting for the dataset")
     args = parser.parse_args(argv)
 
-    data = load_dataset(args.dataset)
     params, run = split_config(load_config("grace", args.dataset))
+    data = load_dataset(args.dataset)
+    if run["normalize_features"]:
+        data = NormalizeFeatures()(data)  # row-normalised features, as GRACE loads Planetoid
     epochs = args.epochs or run["epochs"]
     print(f"{args.dataset}: {data.num_nodes} nodes, {data.num_edges} edges; GRACE {params}")
 

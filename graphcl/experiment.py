@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
+from torch_geometric.transforms import NormalizeFeatures
 
 from graphcl.configs import load_config, split_config
 from graphcl.errors import InvalidArgumentError
@@ -71,6 +72,8 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
     if split is not None:
         config["split"] = split
     config, run = split_config(config)
+    if run["normalize_features"]:
+        data = NormalizeFeatures()(data)  # a new Data: the caller's features are untouched
     records = []
     for seed in seeds:
         seed_everything(seed)

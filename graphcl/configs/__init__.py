@@ -1,7 +1,9 @@
 """Per-method YAML configs: ``defaults`` plus per-dataset overrides with the papers' settings.
 
 Keys are a method's constructor arguments, plus the training keys ``epochs``, ``lr``,
-``weight_decay`` and the evaluation key ``split``.
+``weight_decay``, the preprocessing key ``normalize_features`` (row-normalise the features with
+PyG's ``NormalizeFeatures`` before training, as GRACE and GCA load their datasets) and the
+evaluation key ``split``.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import yaml
 from graphcl.errors import InvalidArgumentError, UnknownNameError
 
 #: Config keys consumed by the training loop and the evaluation, not by the method constructor.
-RUN_KEYS = {"epochs": int, "lr": float, "weight_decay": float, "split": str}
+RUN_KEYS = {"epochs": int, "lr": float, "weight_decay": float, "split": str, "normalize_features": bool}
 
 
 def _read(method: str) -> dict[str, Any]:
@@ -39,9 +41,11 @@ def configured_datasets(method: str) -> list[str]:
 
 def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a config into ``(method_parameters, run_settings)``; run settings get their defaults
-    (``epochs`` 200, ``lr`` 1e-3, ``weight_decay`` 0, ``split`` 'random') where the config is silent."""
+    (``epochs`` 200, ``lr`` 1e-3, ``weight_decay`` 0, ``split`` 'random', ``normalize_features``
+    false) where the config is silent."""
     params = {k: v for k, v in config.items() if k not in RUN_KEYS}
-    run: dict[str, Any] = {"epochs": 200, "lr": 1e-3, "weight_decay": 0.0, "split": "random"}
+    run: dict[str, Any] = {"epochs": 200, "lr": 1e-3, "weight_decay": 0.0, "split": "random",
+                           "normalize_features": False}
     run.update({k: RUN_KEYS[k](v) for k, v in config.items() if k in RUN_KEYS})
     return params, run
 
