@@ -56,7 +56,7 @@ def measure(impl: str, n: int, d: int, repeats: int) -> dict:
         z1.grad = z2.grad = None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"impl": impl, "n": n, "d": d, "seconds": statistics.median(times), "peak_mb": peak - base,
-            "chunk": auto_chunk_size(n, 2 * n) if impl == "chunked" else n, "loss": float(loss)}
+            "chunk": auto_chunk_size(n, 3 * n) if impl == "chunked" else n, "loss": float(loss)}
 
 
 def dense_lower_bound_gib(n: int) -> float:
