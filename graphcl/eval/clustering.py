@@ -31,6 +31,18 @@ def best_label_mapping(y_true, y_pred) -> dict[int, int]:
     return {int(clusters[r]): int(classes[c]) for r, c in zip(rows, cols)}
 
 
+def _matched_predictions(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(y_true, y_pred, mapped)`` with ``mapped`` the predictions translated to classes by
+    :func:`best_label_mapping` (-1 for clusters left without a class)."""
+    y_true, y_pred = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
+    if y_true.size != y_pred.size:
+        raise InvalidArgumentError(f"y_true has {y_true.size} entries, y_pred {y_pred.size}")
+    if y_true.size == 0:
+        raise InvalidArgumentError("cannot score an empty clustering")
+    mapping = best_label_mapping(y_true, y_pred)
+    return y_true, y_pred, np.array([mapping.get(int(c), -1) for c in y_pred])
+
+
 def cluster_accuracy(y_true, y_pred) -> float:
     """ACC: the fraction of nodes whose cluster, mapped to a class by the best one-to-one map, is right.
 
@@ -39,23 +51,13 @@ def cluster_accuracy(y_true, y_pred) -> float:
     over one-to-one maps ``m`` (found with ``scipy.optimize.linear_sum_assignment``). Clusters
     left without a class (more clusters than classes) count as wrong.
     """
-    y_true, y_pred = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
-    if y_true.size != y_pred.size:
-        raise InvalidArgumentError(f"y_true has {y_true.size} entries, y_pred {y_pred.size}")
-    if y_true.size == 0:
-        raise InvalidArgumentError("cannot score an empty clustering")
-    mapping = best_label_mapping(y_true, y_pred)
-    mapped = np.array([mapping.get(int(c), -1) for c in y_pred])
+    y_true, _, mapped = _matched_predictions(y_true, y_pred)
     return float((mapped == y_true).mean())
 
 
 def clustering_metrics(y_true, y_pred) -> dict[str, float]:
     """ACC, NMI (arithmetic), ARI and macro-F1 after the ACC matching; fractions in [0, 1]."""
-    y_true, y_pred = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
-    if y_true.size != y_pred.size:
-        raise InvalidArgumentError(f"y_true has {y_true.size} entries, y_pred {y_pred.size}")
-    mapping = best_label_mapping(y_true, y_pred)
-    mapped = np.array([mapping.get(int(c), -1) for c in y_pred])
+    y_true, y_pred, mapped = _matched_predictions(y_true, y_pred)
     return {
         "acc": float((mapped == y_true).mean()),
         "nmi": float(normalized_mutual_info_score(y_true, y_pred)),

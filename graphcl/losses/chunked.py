@@ -143,8 +143,8 @@ class _TwoViewLogSumExp(torch.autograd.Function):
             col_max = new_max
             row_blocks = [c]
             if intra:
-                a, b = _similarity_blocks(u[rows], rows, [u], [True], tau)[0], \
-                    _similarity_blocks(v[rows], rows, [v], [True], tau)[0]
+                (a,) = _similarity_blocks(u[rows], rows, [u], [True], tau)
+                (b,) = _similarity_blocks(v[rows], rows, [v], [True], tau)
                 lse_v_rows[rows] = torch.logsumexp(b, dim=1)
                 row_blocks.append(a)
             m = torch.stack([blk.amax(dim=1) for blk in row_blocks]).amax(dim=0)

@@ -121,13 +121,12 @@ class DCL(nn.Module):
         _check_views(z1, z2)
         u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
         pos = (u * v).sum(dim=1) / self.tau
-        pos_u, pos_v = pos, pos
-        weights_u, weights_v = self.positive_weights(u, v), self.positive_weights(v, u)
-        if weights_u is not None:
-            pos_u, pos_v = pos * weights_u, pos * weights_v
+        weights = self.positive_weights(u, v)  # symmetric in (u, v): one set serves both directions
+        if weights is not None:
+            pos = pos * weights
         lse_u, lse_v = two_view_logsumexp(u, v, self.tau, self.intra_view_negatives, exclude_positive=True,
                                           chunk_size=self.chunk_size)
-        return (0.5 * ((lse_u - pos_u) + (lse_v - pos_v))).mean()
+        return (0.5 * (lse_u + lse_v) - pos).mean()
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, intra_view_negatives={self.intra_view_negatives}"
