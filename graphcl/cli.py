@@ -20,11 +20,15 @@ def _train(args: argparse.Namespace) -> int:
     records = run_experiment(args.method, data, seeds=args.seeds, epochs=args.epochs, evals=args.eval,
                              split=args.split, device=args.device, overrides=overrides, patience=args.patience,
                              checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
-    metrics = [m for e in args.eval for m in EVALUATIONS.get(e, ())] + ["train_seconds", "peak_memory_mb"]
+    metrics = [m for e in args.eval for m in EVALUATIONS.get(e, ())]
+    metrics += [f"q_{m}" for m in EVALUATIONS["cluster"] if f"q_{m}" in records[0]["metrics"]]
+    metrics += ["train_seconds", "peak_memory_mb"]
     split = records[0]["config"].get("split") if "node" in args.eval else None
     label = f"{args.method} on {records[0]['dataset']}" + (f" ({split} split)" if split else "")
     print()
     print(results_table([(label, summarize(records), len(records))], metrics))
+    if any(m.startswith("q_") for m in metrics):
+        print("\nacc/nmi/ari/f1: k-means on the embeddings; q_*: the method's own clusters (argmax of Q)")
     print("\nmean ± std over seeds; scores in %, train_seconds in s, peak_memory_mb in MiB "
           f"({'process RSS' if args.device == 'cpu' else 'device allocations'})")
     if args.out:

@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import torch
+from torch import Tensor
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
 from torch_geometric.transforms import NormalizeFeatures
@@ -15,8 +18,9 @@ from torch_geometric.transforms import NormalizeFeatures
 from graphcl.configs import load_config, split_config
 from graphcl.errors import InvalidArgumentError
 from graphcl.eval.classification import node_classification
-from graphcl.eval.clustering import evaluate_clustering
-from graphcl.methods import build_method
+from graphcl.eval.clustering import clustering_metrics, evaluate_clustering
+from graphcl.eval.collapse import direction_concentration
+from graphcl.methods import build_method, method_parameters
 from graphcl.train import train
 
 log = logging.getLogger(__name__)
@@ -36,17 +40,39 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def evaluate(embeddings, data: Data, evals: Iterable[str], split: str, seed: int) -> dict[str, float]:
-    """Run the named evaluation protocols on frozen embeddings and merge their metrics."""
+def evaluate(embeddings, data: Data, evals: Iterable[str], split: str, seed: int,
+             predicted_clusters: Tensor | None = None) -> dict[str, float]:
+    """Run the named evaluation protocols on frozen embeddings and merge their metrics.
+
+    ``'cluster'`` scores k-means on the embeddings (``acc, nmi, ari, f1``) and, for methods that
+    predict clusters themselves (``argmax q`` of SCGC / PamC), those too (``q_acc, q_nmi, ...``).
+    """
     metrics: dict[str, float] = {}
     for name in evals:
         if name == "node":
             metrics.update(node_classification(embeddings, data, split=split, seed=seed))
         elif name == "cluster":
             metrics.update(evaluate_clustering(embeddings, data.y, seed=seed))
+            if predicted_clusters is not None:
+                labelled = data.y >= 0
+                scores = clustering_metrics(data.y[labelled].cpu().numpy(),
+                                            predicted_clusters[labelled].cpu().numpy())
+                metrics.update({f"q_{k}": v for k, v in scores.items()})
         elif name != "none":
             raise InvalidArgumentError(f"unknown evaluation {name!r}; choose from {sorted(EVALUATIONS)} or none")
     return metrics
+
+
+def number_of_classes(data: Data) -> int:
+    """K for clustering methods: ``data.num_classes`` if set, else the number of distinct labels."""
+    k = data.get("num_classes")
+    if k is None:
+        y = data.get("y")
+        if y is None:
+            raise InvalidArgumentError("the graph has no labels to take the number of clusters from; "
+                                       "pass it with --set num_clusters=K")
+        k = int(torch.unique(y[y >= 0]).numel())
+    return int(k)
 
 
 def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epochs: int | None = None,
@@ -62,7 +88,9 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
 
     Returns:
         One record per seed: ``method, dataset, seed, config, metrics, epochs, final_loss,
-        train_seconds, peak_memory_mb, stopped_early, device, versions``.
+        train_seconds, peak_memory_mb, stopped_early, direction_concentration, device, versions``
+        (a warning is issued when the embeddings collapsed: concentration > 0.99, see
+        :func:`graphcl.eval.direction_concentration`).
     """
     dataset = str(data.get("name", "custom"))
     config = load_config(method, dataset)
@@ -71,6 +99,8 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         config["epochs"] = epochs
     if split is not None:
         config["split"] = split
+    if "num_clusters" in method_parameters(method) and "num_clusters" not in config:
+        config["num_clusters"] = number_of_classes(data)
     config, run = split_config(config)
     if run["normalize_features"]:
         data = NormalizeFeatures()(data)  # a new Data: the caller's features are untouched
@@ -82,13 +112,20 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run["weight_decay"],
                        device=device, seed=seed, patience=patience, checkpoint=checkpoint, progress=progress)
         embeddings = model.embed(data.to(device)).cpu()
-        metrics = evaluate(embeddings, data.cpu(), evals, run["split"], seed)
+        predicted = model.predict(data.to(device)).cpu() if hasattr(model, "predict") else None
+        metrics = evaluate(embeddings, data.cpu(), evals, run["split"], seed, predicted)
+        concentration = direction_concentration(embeddings)
+        if concentration > 0.99:
+            warnings.warn(f"{method} on {dataset}, seed {seed}: the embeddings collapsed (mean direction "
+                          f"concentration {concentration:.3f}; final loss {result.losses[-1] if result.losses else None}). "
+                          f"Lower the learning rate (now {run['lr']}) with --set lr=..., or train longer.",
+                          stacklevel=2)
         records.append({
             "method": method, "dataset": dataset, "seed": seed, "config": {**config, **run},
             "metrics": metrics, "epochs": result.epochs,
             "final_loss": result.losses[-1] if result.losses else None,
             "train_seconds": result.train_seconds, "peak_memory_mb": result.peak_memory_mb,
-            "stopped_early": result.stopped_early, "device": str(device), "versions": package_versions(),
+            "stopped_early": result.stopped_early, "direction_concentration": concentration, "device": str(device), "versions": package_versions(),
         })
         log.info("%s on %s, seed %d: %s", method, dataset, seed, metrics)
     return records

@@ -101,3 +101,17 @@ def test_summary_mean_std():
     assert mean_std([1.0, 3.0]) == (2.0, 1.0)
     s = summarize([{"metrics": {"acc": 0.5}, "train_seconds": 1.0}, {"metrics": {"acc": 0.7}, "train_seconds": 3.0}])
     assert s["acc"][0] == pytest.approx(0.6) and s["train_seconds"] == (2.0, 1.0)
+
+
+def test_direction_concentration_spots_collapse():
+    from graphcl.eval import direction_concentration, is_collapsed
+    spread = torch.randn(500, 16, generator=torch.Generator().manual_seed(0))
+    assert direction_concentration(spread) < 0.2 and not is_collapsed(spread)
+    same = torch.ones(50, 4) * torch.rand(50, 1)
+    assert direction_concentration(same) == pytest.approx(1.0) and is_collapsed(same)
+    assert is_collapsed(torch.zeros(10, 4))
+    half_dead = torch.cat([torch.zeros(5, 4), torch.eye(4).repeat(2, 1)[:5]])
+    assert 0.5 < direction_concentration(half_dead) < 0.99
+    # Its square is the mean pairwise cosine similarity (self-pairs included) when no row is zero.
+    zn = torch.nn.functional.normalize(spread[:40], dim=1)
+    assert direction_concentration(spread[:40]) ** 2 == pytest.approx((zn @ zn.T).mean().item(), abs=1e-5)

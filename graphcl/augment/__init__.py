@@ -7,6 +7,7 @@ reproduces a view.
 * features: :class:`MaskFeature`, :class:`DropoutFeature`, :class:`GaussianNoise`,
   :class:`AdaptiveMaskFeature` (GCA)
 * nodes: :class:`DropNode`, :class:`RandomWalkSubgraph` (GraphCL)
+* structure: :class:`StructuralPositives`, :func:`adjacency_power` (SCGC / PamC positives)
 * composition: :class:`Compose` (PyG's), :class:`RandomChoice`
 * centralities for the adaptive augmenters: :mod:`graphcl.augment.centrality`
 """
@@ -17,6 +18,7 @@ from graphcl.augment.compose import Compose, RandomChoice
 from graphcl.augment.edge import AdaptiveDropEdge, AddEdge, DropEdge
 from graphcl.augment.feature import AdaptiveMaskFeature, DropoutFeature, GaussianNoise, MaskFeature
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
+from graphcl.augment.structure import StructuralPositives, adjacency_power, row_normalized_adjacency
 
 __all__ = [
     "DropEdge",
@@ -34,4 +36,7 @@ __all__ = [
     "pagerank",
     "eigenvector_centrality",
     "random_walk",
+    "StructuralPositives",
+    "adjacency_power",
+    "row_normalized_adjacency",
 ]

@@ -25,7 +25,7 @@ class GNNEncoder(nn.Module):
         out_channels: embedding size ``d``.
         num_layers: number of message-passing layers (>= 1).
         conv: ``'gcn'``, ``'gat'``, ``'gin'`` or ``'sage'``.
-        act: activation name understood by PyG's resolver (``'relu'``, ``'prelu'``, ``'rrelu'``, ...).
+        act: activation name understood by PyG's resolver (``'relu'``, ``'prelu'``, ...) or a module.
         act_last: apply the activation after the last layer too.
         dropout: dropout between layers.
         **conv_kwargs: passed to the PyG model (e.g. ``heads=4`` for GAT).
@@ -34,7 +34,7 @@ class GNNEncoder(nn.Module):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
-                 conv: str = "gcn", act: str = "relu", act_last: bool = True, dropout: float = 0.0,
+                 conv: str = "gcn", act: str | nn.Module = "relu", act_last: bool = True, dropout: float = 0.0,
                  **conv_kwargs) -> None:
         super().__init__()
         if conv not in CONVOLUTIONS:
@@ -43,13 +43,14 @@ class GNNEncoder(nn.Module):
             raise InvalidArgumentError(f"num_layers must be >= 1, got {num_layers}")
         self.gnn = CONVOLUTIONS[conv](in_channels, hidden_channels, num_layers, out_channels,
                                       dropout=dropout, act=act, **conv_kwargs)
-        self.act = activation_resolver(act) if act_last else None
+        # One activation module for every layer (a PReLU's slope is shared, as in GRACE / GCA).
+        self.act = self.gnn.act if act_last else None
         self.out_channels = out_channels
 
     def reset_parameters(self) -> None:
         self.gnn.reset_parameters()
-        if self.act is not None and hasattr(self.act, "reset_parameters"):
-            self.act.reset_parameters()
+        if hasattr(self.gnn.act, "reset_parameters"):
+            self.gnn.act.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         if edge_weight is not None and self.gnn.supports_edge_weight:

@@ -7,7 +7,10 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 #: Metrics stored as fractions in records and printed as percentages in tables.
-PERCENT_METRICS = {"accuracy", "micro_f1", "macro_f1", "val_accuracy", "acc", "nmi", "ari", "f1"}
+_CLUSTER_METRICS = {"acc", "nmi", "ari", "f1"}
+#: Metrics stored as fractions and printed as percentages (``q_*``: a method's own clusters).
+PERCENT_METRICS = {"accuracy", "micro_f1", "macro_f1", "val_accuracy", *_CLUSTER_METRICS,
+                   *(f"q_{m}" for m in _CLUSTER_METRICS)}
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

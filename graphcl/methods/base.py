@@ -61,9 +61,19 @@ def get_method_class(name: str) -> type[Method]:
 
 
 def method_parameters(name: str) -> set[str]:
-    """The constructor arguments a method accepts (besides ``in_channels``)."""
-    sig = inspect.signature(get_method_class(name).__init__)
-    return {p for p in sig.parameters if p not in ("self", "in_channels")}
+    """The constructor arguments a method accepts (besides ``in_channels``).
+
+    A constructor that forwards ``**kwargs`` to its parent also accepts the parent's arguments.
+    """
+    names: set[str] = set()
+    for cls in get_method_class(name).__mro__:
+        if "__init__" not in vars(cls) or not issubclass(cls, Method):
+            continue
+        params = inspect.signature(cls.__init__).parameters.values()
+        names |= {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break  # no **kwargs: this constructor's arguments are all there is
+    return names - {"self", "in_channels"}
 
 
 def build_method(name: str, in_channels: int, **params: Any) -> Method:

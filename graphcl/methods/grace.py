@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform, Compose
 
@@ -12,6 +12,16 @@ from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError
 from graphcl.losses import InfoNCE
 from graphcl.methods.base import Method, register_method
+
+
+#: GCA's ``'rrelu'`` is ``F.rrelu`` called with its default ``training=False``: a leaky ReLU whose
+#: negative slope is the mean of RReLU's bounds, (1/8 + 1/3) / 2, not a randomised one.
+RRELU_EVAL_SLOPE = (1 / 8 + 1 / 3) / 2
+
+
+def resolve_activation(name: str) -> str | nn.Module:
+    """The encoder activation for a config name, with ``'rrelu'`` as GRACE / GCA evaluate it."""
+    return nn.LeakyReLU(RRELU_EVAL_SLOPE) if name == "rrelu" else name
 
 
 @register_method("grace")
@@ -32,7 +42,7 @@ class GRACE(Method):
                  chunk_size: int | None = None) -> None:
         super().__init__()
         self.encoder = GNNEncoder(in_channels, 2 * embedding_dim, embedding_dim, num_layers, conv=conv,
-                                  act=activation)
+                                  act=resolve_activation(activation))
         self.projector = ProjectionHead(embedding_dim, projection_dim, embedding_dim)
         self.criterion = InfoNCE(tau, chunk_size=chunk_size)
         self.view_1, self.view_2 = self.make_views(drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2)

@@ -1,0 +1,160 @@
+r"""Cluster-level objectives: Student-t soft assignment, DEC's KL, SCGC's neighbour contrast, PamC.
+
+Conventions shared by :class:`NeighbourContrast` and :class:`MetaNodeContrast`: similarities are
+cosines, :math:`s_{ij} = \cos(z_i, z_j)`, and a pair of an item with itself enters every sum with
+its similarity masked to 0 (so it contributes :math:`e^0 = 1`, weighted by :math:`\hat A_{ii}` in the
+positive sum), as the official SCGC and PamC code (after Graph-MLP) does. This keeps every
+logarithm finite, including for isolated nodes, whose only positive is themselves.
+``tau`` is a temperature (logits are :math:`s / \tau`); the official code's ``--tau`` multiplies
+the similarities instead, so its ``tau = t`` is our ``tau = 1 / t``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.utils import scatter
+
+from graphcl.errors import InvalidArgumentError
+from graphcl.losses.chunked import chunked_logsumexp
+
+
+def _check_tau(tau: float) -> float:
+    if not tau > 0:
+        raise InvalidArgumentError(f"tau must be > 0, got {tau}")
+    return float(tau)
+
+
+def student_t_assignment(z: Tensor, centers: Tensor, nu: float = 1.0) -> Tensor:
+    r"""DEC's soft assignment :math:`q_{ik} \propto (1 + \lVert z_i - \mu_k \rVert^2 / \nu)^{-(\nu + 1)/2}`.
+
+    Rows sum to 1. The squared distances use :math:`\lVert z\rVert^2 + \lVert\mu\rVert^2 - 2 z^\top\mu`,
+    so memory is ``O(N K)``, never ``O(N K d)``. Shapes: ``z [N, d]``, ``centers [K, d]`` -> ``[N, K]``.
+    (Xie et al., "Unsupervised Deep Embedding for Clustering Analysis", ICML 2016.)
+    """
+    dist2 = (z.pow(2).sum(1, keepdim=True) + centers.pow(2).sum(1) - 2.0 * z @ centers.T).clamp_min(0.0)
+    q = (1.0 + dist2 / nu).pow(-(nu + 1.0) / 2.0)
+    return q / q.sum(1, keepdim=True)
+
+
+@torch.no_grad()
+def target_distribution(q: Tensor) -> Tensor:
+    r"""DEC's sharpened target :math:`p_{ik} = \frac{q_{ik}^2 / f_k}{\sum_{k'} q_{ik'}^2 / f_{k'}}`, :math:`f_k = \sum_i q_{ik}`.
+
+    Detached (a fixed target for the epoch). Shapes: ``[N, K] -> [N, K]``.
+    """
+    weight = q.pow(2) / q.sum(0).clamp_min(torch.finfo(q.dtype).tiny)
+    return weight / weight.sum(1, keepdim=True)
+
+
+class ClusteringKL(nn.Module):
+    r"""DEC's clustering loss :math:`\mathrm{KL}(P \Vert Q) = \frac1N \sum_i \sum_k p_{ik} \log\frac{p_{ik}}{q_{ik}}`.
+
+    ``forward(q, p)`` with ``q, p: [N, K]`` (``p`` from :func:`target_distribution`) -> scalar.
+    """
+
+    def forward(self, q: Tensor, p: Tensor) -> Tensor:
+        if q.shape != p.shape:
+            raise InvalidArgumentError(f"q and p must have the same shape, got {tuple(q.shape)} and {tuple(p.shape)}")
+        log_q = q.clamp_min(torch.finfo(q.dtype).tiny).log()
+        return F.kl_div(log_q, p, reduction="batchmean")
+
+
+def log_positive_mass(z_normalized: Tensor, pos_index: Tensor, pos_weight: Tensor, tau: float) -> Tensor:
+    r"""Per node :math:`\log \sum_j \hat A_{ij}\, e^{s_{ij}/\tau}` over the sparse positives, :math:`s_{ii} := 0`.
+
+    Edge-wise: both ends of every positive pair are gathered, the weighted terms are combined by a
+    scatter log-sum-exp onto the source node. ``O(P d)`` time and memory for ``P`` positive pairs.
+
+    Shapes: ``z_normalized [N, d]`` (unit rows), ``pos_index [2, P]``, ``pos_weight [P]`` -> ``[N]``.
+    """
+    n = z_normalized.size(0)
+    src, dst = pos_index
+    keep = pos_weight > 0
+    if not bool(keep.all()):
+        src, dst, pos_weight = src[keep], dst[keep], pos_weight[keep]
+    has_positive = torch.zeros(n, dtype=torch.bool, device=z_normalized.device)
+    has_positive[src] = True
+    if not bool(has_positive.all()):
+        missing = (~has_positive).nonzero().flatten()
+        raise InvalidArgumentError(
+            f"{missing.numel()} nodes have no positive pair (first: {missing[:5].tolist()}); build the positives "
+            "with graphcl.augment.adjacency_power, which gives every node at least its self-loop")
+    sim = (z_normalized[src] * z_normalized[dst]).sum(1)
+    sim = torch.where(src == dst, torch.zeros_like(sim), sim)
+    logits = sim / tau + pos_weight.to(sim.dtype).log()
+    peak = scatter(logits.detach(), src, dim=0, dim_size=n, reduce="max")
+    total = scatter((logits - peak[src]).exp(), src, dim=0, dim_size=n, reduce="sum")
+    return total.log() + peak
+
+
+class NeighbourContrast(nn.Module):
+    r"""SCGC's neighbour contrast (SCGC: :math:`\hat A^r`; SCGC*'s IAC: :math:`\sum_{k \le r}\hat A^k`).
+
+    .. math::
+        \mathcal L = -\frac1N \sum_i \log
+            \frac{\sum_j \hat A_{ij}\, e^{s_{ij}/\tau}}{\sum_j e^{s_{ij}/\tau}},
+        \qquad s_{ij} = \cos(z_i, z_j),\ s_{ii} := 0.
+
+    The numerator runs edge-wise over the sparse positives (:func:`log_positive_mass`); the
+    denominator over all nodes runs in row chunks with recomputation in backward
+    (:func:`graphcl.losses.chunked_logsumexp`), so peak memory is ``O(chunk x N)``.
+    (Kulatilleke et al., "SCGC: Self-Supervised Contrastive Graph Clustering", 2022.)
+
+    ``forward(z [N, d], pos_index [2, P], pos_weight [P])`` -> scalar.
+    """
+
+    def __init__(self, tau: float = 1.0, chunk_size: int | None = None) -> None:
+        super().__init__()
+        self.tau = _check_tau(tau)
+        self.chunk_size = chunk_size
+
+    def forward(self, z: Tensor, pos_index: Tensor, pos_weight: Tensor) -> Tensor:
+        zn = F.normalize(z, dim=1)
+        log_num = log_positive_mass(zn, pos_index, pos_weight, self.tau)
+        off_diagonal = chunked_logsumexp(zn, [zn], [True], self.tau, self.chunk_size)
+        log_den = torch.logaddexp(torch.zeros_like(off_diagonal), off_diagonal)  # + e^{s_ii} = 1
+        return (log_den - log_num).mean()
+
+
+def meta_nodes(z: Tensor, assignment: Tensor) -> Tensor:
+    r"""PamC's meta-nodes :math:`c_k = \sum_i a_{ik} z_i` (cluster sums). Shapes: ``[N, d], [N, K] -> [K, d]``."""
+    return assignment.to(z.dtype).T @ z
+
+
+class MetaNodeContrast(nn.Module):
+    r"""PamC: positives edge-wise over the sparse neighbourhood, negatives through K meta-nodes.
+
+    .. math::
+        \mathcal L = -\frac1N \sum_i \log \sum_j \hat A_{ij}\, e^{s_{ij}/\tau}
+            + \frac1{K'} \sum_{k} \log \sum_{k'} e^{\cos(c_k, c_{k'})/\tau},
+        \qquad c_k = \sum_i a_{ik} z_i,
+
+    with the self-pairs' similarities masked to 0 (:math:`s_{ii} := 0`, :math:`\cos(c_k, c_k) := 0`)
+    and the sums over meta-nodes restricted to the :math:`K'` non-empty ones (an emptied hard
+    cluster has no summary; it is left out instead of producing a NaN). ``O(P d + N K d + K^2 d)``.
+    Assignments ``a`` are hard (one-hot of the detached :math:`\arg\max_k q_{ik}`, as the official
+    code) or soft (:math:`q` itself, as the paper describes); pass whichever ``[N, K]`` matrix.
+    (Kulatilleke et al., "Efficient block contrastive learning via parameter-free meta-node
+    approximation", 2022.)
+
+    ``forward(z [N, d], assignment [N, K], pos_index [2, P], pos_weight [P])`` -> scalar.
+    """
+
+    def __init__(self, tau: float = 1.0) -> None:
+        super().__init__()
+        self.tau = _check_tau(tau)
+
+    def forward(self, z: Tensor, assignment: Tensor, pos_index: Tensor, pos_weight: Tensor) -> Tensor:
+        if assignment.dim() != 2 or assignment.size(0) != z.size(0):
+            raise InvalidArgumentError(
+                f"assignment must be [N, K] with N = {z.size(0)}, got {tuple(assignment.shape)}")
+        zn = F.normalize(z, dim=1)
+        positive = log_positive_mass(zn, pos_index, pos_weight, self.tau).mean()
+        centers = meta_nodes(z, assignment)
+        nonempty = assignment.detach().sum(0) > 0
+        cn = F.normalize(centers[nonempty], dim=1)
+        self_pairs = torch.eye(cn.size(0), dtype=torch.bool, device=cn.device)
+        logits = (cn @ cn.T / self.tau).masked_fill(self_pairs, 0.0)
+        negative = torch.logsumexp(logits, dim=1).mean()
+        return negative - positive

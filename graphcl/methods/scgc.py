@@ -1,0 +1,190 @@
+r"""Deep graph clustering with structural contrast: SCGC, SCGC* and PamC.
+
+All three start from SDCN's autoencoder pretrained by reconstruction
+(:func:`graphcl.encoders.pretrained_autoencoder`), place K cluster centres by k-means on the
+pretrained embeddings, and train with DEC's self-training KL between the Student-t soft
+assignment Q and its sharpened target P (refreshed every epoch) plus a structural contrast:
+
+* ``scgc`` (Kulatilleke et al., "SCGC: Self-Supervised Contrastive Graph Clustering", 2022):
+  :math:`\beta\,\mathrm{KL}(P\Vert Q) + \alpha\,\mathcal L_{NC}(\hat A^r) + \mathrm{MSE}(\hat X, X)`,
+  the whole autoencoder.
+* ``scgc-star`` (SCGC*): :math:`\beta\,\mathrm{KL} + \alpha\,\mathcal L_{IAC}(\sum_{k\le r}\hat A^k)`,
+  the encoder only.
+* ``pamc`` (Kulatilleke et al., "Efficient block contrastive learning via parameter-free
+  meta-node approximation", 2022): :math:`\beta\,\mathrm{KL} + \alpha\,\mathcal L_{PamC}`, the
+  encoder only, negatives through K meta-nodes, so the loss is linear in N.
+
+Predicted clusters: :meth:`DeepClustering.predict` (``argmax_k q_ik``, as the papers) and k-means
+on :meth:`DeepClustering.embed`. The temperature ``tau`` is a temperature: the official
+``--tau t`` (which multiplies the cosine) is ``tau = 1 / t`` here (see graphcl/configs/scgc.yaml).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from sklearn.cluster import KMeans
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from graphcl.augment.structure import adjacency_power
+from graphcl.checks import check_graph, check_num_clusters
+from graphcl.encoders.autoencoder import SDCNAutoencoder, pretrained_autoencoder
+from graphcl.errors import InvalidArgumentError
+from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, student_t_assignment,
+                                    target_distribution)
+from graphcl.methods.base import Method, register_method
+
+log = logging.getLogger(__name__)
+
+
+class DeepClustering(Method):
+    """Shared machinery of SCGC, SCGC* and PamC: pretrained autoencoder, centres, KL, positives.
+
+    Args:
+        in_channels: feature size.
+        num_clusters: K (the experiment runner fills it with the number of classes when unset).
+        embedding_dim: ``n_z``.
+        hidden: autoencoder hidden sizes.
+        order: r, the power of :math:`\\hat A` used for positives.
+        top_k: keep at most this many positives per node and power (``None``: exact).
+        tau: contrast temperature.
+        alpha, beta: weights of the contrast and of the KL term.
+        nu: Student-t degrees of freedom (1 in DEC / SDCN).
+        pretrain_epochs, pretrain_batch_size, pretrain_lr: autoencoder pretraining.
+        pretrain_seed: seed of the pretraining (``None``: the run's seed, ``torch.initial_seed()``).
+        kmeans_init: k-means restarts for the initial centres.
+    """
+
+    #: Whether the decoder and the reconstruction loss are used (SCGC).
+    reconstruct: bool = False
+    #: Whether positives are cumulative powers (IAC).
+    cumulative: bool = True
+
+    def __init__(self, in_channels: int, num_clusters: int = 2, embedding_dim: int = 10,
+                 hidden: Sequence[int] = (500, 500, 2000), order: int = 1, top_k: int | None = None,
+                 tau: float = 4.0, alpha: float = 1.0, beta: float = 0.1, nu: float = 1.0, pretrain_epochs: int = 30,
+                 pretrain_batch_size: int = 256, pretrain_lr: float = 1e-3, pretrain_seed: int | None = None,
+                 kmeans_init: int = 20) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise InvalidArgumentError(f"num_clusters must be >= 1, got {num_clusters}")
+        if order < 1:
+            raise InvalidArgumentError(f"order must be >= 1, got {order}")
+        self.num_clusters, self.order, self.top_k = num_clusters, order, top_k
+        self.alpha, self.beta, self.nu = alpha, beta, nu
+        self.hidden, self.embedding_dim = tuple(hidden), embedding_dim
+        self.pretrain = {"epochs": pretrain_epochs, "batch_size": pretrain_batch_size, "lr": pretrain_lr}
+        self.pretrain_seed, self.kmeans_init = pretrain_seed, kmeans_init
+        self.autoencoder = SDCNAutoencoder(in_channels, embedding_dim, hidden, decoder=self.reconstruct)
+        self.centers = nn.Parameter(torch.zeros(num_clusters, embedding_dim))
+        self.kl = ClusteringKL()
+        self.register_buffer("pos_index", torch.empty(2, 0, dtype=torch.long), persistent=False)
+        self.register_buffer("pos_weight", torch.empty(0), persistent=False)
+        #: Filled by :meth:`setup`: k-means clusters of the pretrained embeddings, pretraining losses.
+        self.initial_clusters: Tensor | None = None
+        self.pretrain_losses: list[float] | None = None
+
+    def setup(self, data: Data) -> None:
+        """Pretrain (or load) the autoencoder, place the centres by k-means, build the positives."""
+        check_graph(data)
+        check_num_clusters(self.num_clusters, data.num_nodes)
+        seed = self.pretrain_seed if self.pretrain_seed is not None else torch.initial_seed() % 2 ** 32
+        pretrained, self.pretrain_losses = pretrained_autoencoder(
+            data.x, seed=seed, embedding_dim=self.embedding_dim, hidden=self.hidden, **self.pretrain)
+        own = self.autoencoder.state_dict()
+        self.autoencoder.load_state_dict({k: v for k, v in pretrained.state_dict().items() if k in own})
+        with torch.no_grad():
+            z = self.autoencoder.encode(data.x).float().cpu().numpy()
+        kmeans = KMeans(self.num_clusters, n_init=self.kmeans_init, random_state=seed).fit(z)
+        self.centers.data.copy_(torch.as_tensor(kmeans.cluster_centers_, dtype=self.centers.dtype))
+        self.initial_clusters = torch.as_tensor(kmeans.labels_)
+        index, weight = adjacency_power(data.edge_index, data.num_nodes, self.order, self.cumulative, self.top_k)
+        self.pos_index, self.pos_weight = index.to(data.x.device), weight.to(data.x.device)
+
+    def _check_ready(self) -> None:
+        if self.pos_index.numel() == 0:
+            raise InvalidArgumentError(f"{self.name}: call setup(data) (the training loop does) before loss()")
+
+    def soft_assignment(self, z: Tensor) -> Tensor:
+        """Student-t soft assignment ``q [N, K]`` of embeddings ``z``."""
+        return student_t_assignment(z, self.centers, self.nu)
+
+    def contrast(self, z: Tensor, q: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def loss(self, data: Data) -> Tensor:
+        self._check_ready()
+        x_hat, z = self.autoencoder(data.x)
+        q = self.soft_assignment(z)
+        p = target_distribution(q.detach())  # refreshed every epoch, from this epoch's Q
+        total = self.beta * self.kl(q, p) + self.alpha * self.contrast(z, q)
+        if self.reconstruct:
+            total = total + F.mse_loss(x_hat, data.x)
+        return total
+
+    @torch.no_grad()
+    def embed(self, data: Data) -> Tensor:
+        was_training = self.training
+        self.eval()
+        z = self.autoencoder.encode(data.x)
+        self.train(was_training)
+        return z.detach()
+
+    @torch.no_grad()
+    def predict(self, data: Data) -> Tensor:
+        """Cluster of every node: :math:`\\arg\\max_k q_{ik}` (as SCGC / PamC report). ``[N]``."""
+        return self.soft_assignment(self.embed(data)).argmax(1)
+
+
+@register_method("scgc")
+class SCGC(DeepClustering):
+    r"""SCGC: whole autoencoder, :math:`\beta\,\mathrm{KL} + \alpha\,\mathcal L_{NC}(\hat A^r) + \mathrm{MSE}`.
+
+    See :class:`DeepClustering` for the arguments and :class:`graphcl.losses.NeighbourContrast`
+    for the contrast (denominator over all nodes in row chunks of ``chunk_size``).
+    """
+
+    reconstruct = True
+    cumulative = False
+
+    def __init__(self, in_channels: int, num_clusters: int = 2, chunk_size: int | None = None, **kwargs) -> None:
+        super().__init__(in_channels, num_clusters, **kwargs)
+        self.criterion = NeighbourContrast(kwargs.get("tau", 4.0), chunk_size=chunk_size)
+
+    def contrast(self, z: Tensor, q: Tensor) -> Tensor:
+        return self.criterion(z, self.pos_index, self.pos_weight)
+
+
+@register_method("scgc-star")
+class SCGCStar(SCGC):
+    r"""SCGC*: encoder only, :math:`\beta\,\mathrm{KL} + \alpha\,\mathcal L_{IAC}(\sum_{k \le r} \hat A^k)`."""
+
+    reconstruct = False
+    cumulative = True
+
+
+@register_method("pamc")
+class PamC(DeepClustering):
+    r"""PamC: encoder only, :math:`\beta\,\mathrm{KL} + \alpha\,\mathcal L_{PamC}` with IAC positives.
+
+    Args:
+        assignment: ``'hard'`` (one-hot of the detached :math:`\arg\max q`, as the official code)
+            or ``'soft'`` (:math:`Q` itself, differentiable, as the paper describes) meta-nodes.
+        **kwargs: see :class:`DeepClustering`.
+    """
+
+    cumulative = True
+
+    def __init__(self, in_channels: int, num_clusters: int = 2, assignment: str = "hard", **kwargs) -> None:
+        if assignment not in ("hard", "soft"):
+            raise InvalidArgumentError(f"assignment must be 'hard' or 'soft', got {assignment!r}")
+        super().__init__(in_channels, num_clusters, **kwargs)
+        self.assignment = assignment
+        self.criterion = MetaNodeContrast(kwargs.get("tau", 4.0))
+
+    def contrast(self, z: Tensor, q: Tensor) -> Tensor:
+        a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q
+        return self.criterion(z, a, self.pos_index, self.pos_weight)

@@ -1,0 +1,146 @@
+"""Cluster-level pieces against naive dense references: structural positives, SCGC, PamC, DEC."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphcl.augment import StructuralPositives, adjacency_power, row_normalized_adjacency
+from graphcl.errors import InvalidArgumentError
+from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, student_t_assignment,
+                            target_distribution)
+
+
+def random_graph(n, m, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, n, (2, m), generator=g)
+
+
+def dense_a_hat(edge_index, n):
+    a = np.zeros((n, n))
+    a[edge_index[0].numpy(), edge_index[1].numpy()] = 1
+    a = np.maximum(a, a.T)
+    np.fill_diagonal(a, 1)
+    return a / a.sum(1, keepdims=True)
+
+
+def to_dense(index, weight, n):
+    out = np.zeros((n, n))
+    np.add.at(out, (index[0].numpy(), index[1].numpy()), weight.double().numpy())
+    return out
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("cumulative", [False, True])
+def test_adjacency_power_equals_dense_matrix_powers(order, cumulative):
+    n = 23
+    edge_index = torch.cat([random_graph(n - 3, 40, order), torch.tensor([[4, 4, 5], [4, 6, 6]])], 1)  # loop, dups,
+    a = dense_a_hat(edge_index, n)                                                                      # 3 isolated
+    expected = sum(np.linalg.matrix_power(a, k) for k in range(1, order + 1)) if cumulative \
+        else np.linalg.matrix_power(a, order)
+    index, weight = adjacency_power(edge_index, n, order, cumulative)
+    np.testing.assert_allclose(to_dense(index, weight, n), expected, atol=1e-6)
+    assert np.allclose(row_normalized_adjacency(edge_index, n).sum(1), 1)
+
+
+def test_top_k_keeps_the_largest_entries_of_every_row():
+    n, k = 30, 4
+    edge_index = random_graph(n, 120, 1)
+    exact = to_dense(*adjacency_power(edge_index, n, 1), n)
+    index, weight = adjacency_power(edge_index, n, 1, top_k=k)
+    pruned = to_dense(index, weight, n)
+    assert (np.count_nonzero(pruned, axis=1) <= k).all()
+    for i in range(n):
+        kept = pruned[i][pruned[i] > 0]
+        dropped = exact[i][(exact[i] > 0) & (pruned[i] == 0)]
+        assert dropped.size == 0 or kept.min() >= dropped.max() - 1e-12
+        np.testing.assert_allclose(pruned[i][pruned[i] > 0], exact[i][pruned[i] > 0])
+
+
+def test_structural_positives_transform_leaves_input_untouched(tiny_graph):
+    before = tiny_graph.clone()
+    out = StructuralPositives(order=2, cumulative=True)(tiny_graph)
+    assert "pos_index" not in tiny_graph and torch.equal(tiny_graph.edge_index, before.edge_index)
+    assert out.pos_index.size(1) == out.pos_weight.numel() > tiny_graph.edge_index.size(1)
+    with pytest.raises(InvalidArgumentError, match="order"):
+        StructuralPositives(order=0)
+
+
+def dense_masked_cosine(z):
+    zn = F.normalize(z, dim=1)
+    return zn @ zn.T * (1 - torch.eye(z.size(0), dtype=z.dtype))
+
+
+def dense_scgc(z, a, tau):  # the official Ncontrast, with tau as a temperature
+    s = torch.exp(dense_masked_cosine(z) / tau)
+    return -torch.log((s * a).sum(1) / s.sum(1)).mean()
+
+
+def dense_pamc(z, assignment, a, tau):
+    pos = (torch.exp(dense_masked_cosine(z) / tau) * a).sum(1)
+    c = assignment.T @ z
+    c = c[assignment.detach().sum(0) > 0]
+    neg = torch.exp(dense_masked_cosine(c) / tau).sum(1)
+    return -torch.log(pos).mean() + torch.log(neg).mean()
+
+
+@pytest.mark.parametrize("n,d,tau,chunk", [(7, 3, 1.0, 2), (23, 5, 0.25, 4), (40, 8, 4.0, 7), (33, 4, 0.5, None)])
+@pytest.mark.parametrize("cumulative", [False, True])
+def test_neighbour_contrast_matches_dense_reference(n, d, tau, chunk, cumulative):
+    edge_index = random_graph(n - 1, 3 * n, n)  # node n-1 isolated
+    index, weight = adjacency_power(edge_index, n, 2, cumulative)
+    a = torch.from_numpy(to_dense(index, weight, n))
+    z = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(d), requires_grad=True)
+    ours = NeighbourContrast(tau, chunk_size=chunk)(z, index, weight.double())
+    ref = dense_scgc(z, a, tau)
+    assert torch.allclose(ours, ref, atol=1e-9)
+    g_ours, = torch.autograd.grad(ours, z)
+    g_ref, = torch.autograd.grad(ref, z)
+    assert torch.allclose(g_ours, g_ref, atol=1e-9)
+
+
+@pytest.mark.parametrize("n,d,k,tau", [(9, 3, 2, 1.0), (31, 6, 4, 0.5), (50, 10, 6, 2.0)])
+@pytest.mark.parametrize("soft", [False, True])
+def test_meta_node_contrast_matches_dense_reference(n, d, k, tau, soft):
+    gen = torch.Generator().manual_seed(n)
+    edge_index = random_graph(n, 2 * n, k)
+    index, weight = adjacency_power(edge_index, n, 1, True)
+    a = torch.from_numpy(to_dense(index, weight, n))
+    z = torch.randn(n, d, dtype=torch.float64, generator=gen, requires_grad=True)
+    centers = torch.randn(k, d, dtype=torch.float64, generator=gen, requires_grad=True)
+    q = student_t_assignment(z, centers)
+    assignment = q if soft else F.one_hot(q.detach().argmax(1), k).double()
+    ours = MetaNodeContrast(tau)(z, assignment, index, weight.double())
+    ref = dense_pamc(z, assignment, a, tau)
+    assert torch.allclose(ours, ref, atol=1e-9)
+    params = [z, centers] if soft else [z]
+    for g_ours, g_ref in zip(torch.autograd.grad(ours, params, retain_graph=True), torch.autograd.grad(ref, params)):
+        assert torch.allclose(g_ours, g_ref, atol=1e-9)
+
+
+def test_meta_node_contrast_with_an_empty_cluster_is_finite():
+    z = torch.randn(12, 4, requires_grad=True)
+    assignment = F.one_hot(torch.tensor([0, 1] * 6), 3).float()  # cluster 2 is empty
+    index, weight = adjacency_power(random_graph(12, 20, 0), 12, 1)
+    loss = MetaNodeContrast(0.5)(z, assignment, index, weight)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
+
+
+def test_positives_must_cover_every_node():
+    z = torch.randn(5, 3)
+    with pytest.raises(InvalidArgumentError, match="no positive"):
+        NeighbourContrast(1.0)(z, torch.tensor([[0, 1], [1, 0]]), torch.ones(2))
+
+
+def test_student_t_target_and_kl_match_their_formulas():
+    gen = torch.Generator().manual_seed(0)
+    z, mu = torch.randn(20, 5, generator=gen, dtype=torch.float64), torch.randn(3, 5, generator=gen, dtype=torch.float64)
+    naive = 1.0 / (1.0 + ((z[:, None] - mu[None]) ** 2).sum(2))
+    naive = naive / naive.sum(1, keepdim=True)
+    q = student_t_assignment(z, mu)
+    assert torch.allclose(q, naive, atol=1e-12)
+    p = target_distribution(q)
+    w = q ** 2 / q.sum(0)
+    assert torch.allclose(p, w / w.sum(1, keepdim=True)) and torch.allclose(p.sum(1), torch.ones(20, dtype=p.dtype))
+    kl = ClusteringKL()(q, p)
+    assert torch.allclose(kl, (p * (p / q).log()).sum() / 20)
