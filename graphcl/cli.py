@@ -1,4 +1,5 @@
-"""The ``graphcl`` command: ``graphcl train METHOD --dataset NAME ...`` and ``graphcl datasets``."""
+"""The ``graphcl`` command: ``graphcl train METHOD --dataset NAME ...``, ``graphcl bench SUITE``,
+``graphcl datasets``."""
 from __future__ import annotations
 
 import argparse
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="write the per-seed records to this JSON file")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
+
+    b = sub.add_parser("bench", help="run a benchmark suite and write its tables")
+    suites = b.add_subparsers(dest="suite", required=True)
+    from graphcl.bench import clustering
+    c = suites.add_parser("clustering", help="clustering ACC/NMI/ARI/F1, final vs oracle epoch selection",
+                          description=clustering.__doc__.splitlines()[0])
+    clustering.add_arguments(c)
+    c.set_defaults(func=clustering.main)
 
     d = sub.add_parser("datasets", help="list registered datasets and whether they are available locally")
     d.set_defaults(func=_datasets)

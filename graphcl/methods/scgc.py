@@ -86,6 +86,8 @@ class DeepClustering(Method):
         #: Filled by :meth:`setup`: k-means clusters of the pretrained embeddings, pretraining losses.
         self.initial_clusters: Tensor | None = None
         self.pretrain_losses: list[float] | None = None
+        #: Q of the last :meth:`loss` call (before that step's update), detached ``[N, K]``.
+        self.last_assignment: Tensor | None = None
 
     def setup(self, data: Data) -> None:
         """Pretrain (or load) the autoencoder, place the centres by k-means, build the positives."""
@@ -119,7 +121,8 @@ class DeepClustering(Method):
         self._check_ready()
         x_hat, z = self.autoencoder(data.x)
         q = self.soft_assignment(z)
-        p = target_distribution(q.detach())  # refreshed every epoch, from this epoch's Q
+        self.last_assignment = q.detach()
+        p = target_distribution(self.last_assignment)  # refreshed every epoch, from this epoch's Q
         total = self.beta * self.kl(q, p) + self.alpha * self.contrast(z, q)
         if self.reconstruct:
             total = total + F.mse_loss(x_hat, data.x)

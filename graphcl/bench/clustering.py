@@ -1,0 +1,299 @@
+"""The clustering benchmark suite: every method x dataset x seed, honest and oracle selection side by side.
+
+``graphcl bench clustering [--methods ...] [--datasets ...] [--seeds N] [--quick] [--out DIR]``
+
+Selection modes (both reported for every trained method):
+
+* ``final`` (honest, the default): the model after the last epoch.
+* ``oracle`` (flagged in every table): the epoch with the best *test* ACC, the protocol SCGC, PamC,
+  SDCN, DCRN and HSAN report. Deep clustering methods are scored every epoch on their own
+  clusters (``argmax q`` before that epoch's update, as the official code does); embedding methods
+  (GRACE, GCA) by k-means every ``eval_every`` epochs.
+
+Predictions: deep clustering methods give ``argmax q`` and k-means on ``z``; embedding methods
+k-means on their embeddings; ``kmeans-raw`` is k-means on the input features (no training).
+Outputs under ``--out``: ``clustering.md``, ``clustering.csv``, ``clustering_tsne.png`` (t-SNE of
+one run's final embeddings coloured by predicted cluster) and ``records/clustering-*.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch_geometric import seed_everything
+from torch_geometric.data import Data
+from torch_geometric.transforms import NormalizeFeatures
+
+from graphcl.configs import load_config, split_config
+from graphcl.errors import InvalidArgumentError
+from graphcl.eval.clustering import clustering_metrics, kmeans
+from graphcl.eval.summary import format_cell, mean_std
+from graphcl.experiment import number_of_classes, package_versions
+from graphcl.methods import build_method, method_names, method_parameters
+from graphcl.profiling import PeakMemory
+from graphcl.train import train
+
+log = logging.getLogger(__name__)
+
+METRICS = ("acc", "nmi", "ari", "f1")
+BASELINE = "kmeans-raw"
+DEFAULT_METHODS = (BASELINE, "grace", "gca", "scgc", "scgc-star", "pamc")
+DEFAULT_DATASETS = ("acm", "dblp", "cite", "cora", "usps", "hhar", "reut")
+#: ``--quick``: one small dataset, 2 seeds, few epochs (a smoke run, not a result).
+QUICK = {"datasets": ("dblp",), "seeds": 2, "epochs": 4, "pretrain_epochs": 2, "methods": DEFAULT_METHODS}
+
+
+@dataclass
+class Run:
+    """One method x dataset x seed: predictions scored in each selection mode."""
+
+    method: str
+    dataset: str
+    seed: int
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> metrics
+    oracle_epoch: int | None = None
+    epochs: int = 0
+    train_seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    curve: list[float] = field(default_factory=list)  # per-evaluation test ACC (oracle mode's candidates)
+    config: dict[str, Any] = field(default_factory=dict)
+    embeddings: np.ndarray | None = None
+    predicted: np.ndarray | None = None
+
+
+def _score(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    labelled = y >= 0
+    return clustering_metrics(y[labelled], np.asarray(pred)[labelled])
+
+
+def run_baseline(data: Data, seed: int) -> Run:
+    """k-means on the raw features."""
+    y = data.y.numpy()
+    k = number_of_classes(data)
+    with PeakMemory("cpu") as mem:
+        t0 = time.perf_counter()
+        pred = kmeans(data.x, k, n_init=10, seed=seed)
+        seconds = time.perf_counter() - t0
+    run = Run(BASELINE, str(data.name), seed, train_seconds=seconds, peak_memory_mb=mem.peak_mb,
+              config={"num_clusters": k, "n_init": 10}, embeddings=data.x.numpy(), predicted=pred)
+    run.scores["final (k-means)"] = _score(y, pred)
+    return run
+
+
+def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None, eval_every: int = 10,
+               overrides: dict[str, Any] | None = None, device: str = "cpu", progress: bool = False) -> Run:
+    """Train ``method`` with its configuration for ``data`` and score it in both selection modes."""
+    dataset = str(data.get("name", "custom"))
+    config = load_config(method, dataset)
+    config.update(overrides or {})
+    if epochs is not None:
+        config["epochs"] = epochs
+    if "num_clusters" in method_parameters(method) and "num_clusters" not in config:
+        config["num_clusters"] = number_of_classes(data)
+    params, run_settings = split_config(config)
+    params = {k: v for k, v in params.items() if k in method_parameters(method)}
+    if run_settings["normalize_features"]:
+        data = NormalizeFeatures()(data)
+    y = data.y.numpy()
+    k = number_of_classes(data)
+    seed_everything(seed)
+    model = build_method(method, data.num_features, **params)
+    own_clusters = hasattr(model, "predict")
+    curve: list[tuple[int, dict[str, float]]] = []
+
+    def on_epoch_end(epoch: int, loss: float) -> None:
+        if own_clusters:  # Q of this epoch's forward pass, i.e. before its update (official protocol)
+            curve.append((epoch - 1, _score(y, model.last_assignment.argmax(1).cpu().numpy())))
+        elif epoch % eval_every == 0:
+            z = model.embed(data.to(device)).cpu()
+            curve.append((epoch, _score(y, kmeans(z, k, n_init=3, seed=seed))))
+
+    result = train(model, data, epochs=run_settings["epochs"], lr=run_settings["lr"],
+                   weight_decay=run_settings["weight_decay"], device=device, seed=seed, progress=progress,
+                   on_epoch_end=on_epoch_end)
+    data = data.to(device)
+    z = model.embed(data).cpu()
+    run = Run(method, dataset, seed, epochs=result.epochs, train_seconds=result.train_seconds,
+              peak_memory_mb=result.peak_memory_mb, config={**params, **run_settings}, embeddings=z.numpy())
+    z_pred = kmeans(z, k, n_init=10, seed=seed)
+    if own_clusters:
+        q_pred = model.predict(data).cpu().numpy()
+        run.scores["final (argmax q)"] = _score(y, q_pred)
+        curve.append((result.epochs, run.scores["final (argmax q)"]))
+        run.predicted = q_pred
+    else:
+        curve.append((result.epochs, _score(y, z_pred)))
+        run.predicted = z_pred
+    run.scores["final (k-means)"] = _score(y, z_pred)
+    best_epoch, best = max(curve, key=lambda item: item[1]["acc"])
+    run.scores["oracle"] = best
+    run.oracle_epoch = best_epoch
+    run.curve = [round(s["acc"], 5) for _, s in curve]
+    return run
+
+
+MODES = ("final (argmax q)", "final (k-means)", "oracle")
+ORACLE_FLAG = "oracle ⚠ best epoch by test ACC"
+
+
+def _rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Aggregate runs into one row per (dataset, method, mode)."""
+    rows = []
+    keys = sorted({(r.dataset, r.method) for r in runs}, key=lambda dm: (dm[0], DEFAULT_METHODS.index(dm[1])
+                                                                        if dm[1] in DEFAULT_METHODS else 99))
+    for dataset, method in keys:
+        group = [r for r in runs if r.dataset == dataset and r.method == method]
+        for mode in MODES:
+            if mode not in group[0].scores:
+                continue
+            row: dict[str, Any] = {"dataset": dataset, "method": method,
+                                   "mode": ORACLE_FLAG if mode == "oracle" else mode, "seeds": len(group)}
+            for m in METRICS:
+                row[m] = mean_std([r.scores[mode][m] for r in group])
+            row["epochs"] = group[0].epochs
+            row["train_seconds"] = mean_std([r.train_seconds for r in group])
+            row["peak_memory_mb"] = mean_std([r.peak_memory_mb for r in group])
+            if mode == "oracle":
+                row["oracle_epochs"] = [r.oracle_epoch for r in group]
+            rows.append(row)
+    return rows
+
+
+def write_results(runs: Sequence[Run], out: Path, *, title_note: str = "") -> dict[str, Path]:
+    """Write ``clustering.md``, ``clustering.csv`` and per-run records under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = _rows(runs)
+    columns = ("acc", "nmi", "ari", "f1", "train_seconds", "peak_memory_mb")
+    lines = ["# Clustering benchmark", "",
+             "ACC / NMI / ARI / macro-F1 in %, mean ± std over seeds; train seconds and peak memory (MiB, "
+             "process RSS on CPU) per run. `final`: the model after the last epoch (honest). "
+             f"`{ORACLE_FLAG}`: the epoch chosen by test labels, the protocol of the SCGC / PamC / SDCN "
+             "papers, shown only for comparison with published numbers.", ""]
+    if title_note:
+        lines += [title_note, ""]
+    lines += ["| dataset | method | mode | seeds | epochs | ACC | NMI | ARI | F1 | seconds | peak MiB |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        cells = [format_cell(c, *row[c]) for c in columns]
+        lines.append(f"| {row['dataset']} | {row['method']} | {row['mode']} | {row['seeds']} | {row['epochs']} | "
+                     + " | ".join(cells) + " |")
+    md = out / "clustering.md"
+    md.write_text("\n".join(lines) + "\n")
+    csv_path = out / "clustering.csv"
+    with csv_path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "method", "mode", "seeds", "epochs"] + [f"{c}_{s}" for c in columns
+                                                                      for s in ("mean", "std")])
+        for row in rows:
+            w.writerow([row["dataset"], row["method"], row["mode"], row["seeds"], row["epochs"]]
+                       + [v for c in columns for v in row[c]])
+    records = out / "records"
+    records.mkdir(exist_ok=True)
+    for dataset in sorted({r.dataset for r in runs}):
+        payload = [{"method": r.method, "dataset": r.dataset, "seed": r.seed, "scores": r.scores,
+                    "oracle_epoch": r.oracle_epoch, "epochs": r.epochs, "train_seconds": r.train_seconds,
+                    "peak_memory_mb": r.peak_memory_mb, "acc_curve": r.curve, "config": r.config,
+                    "versions": package_versions()} for r in runs if r.dataset == dataset]
+        (records / f"clustering-{dataset}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    return {"markdown": md, "csv": csv_path, "records": records}
+
+
+def plot_embedding(run: Run, path: Path, max_points: int = 2000, seed: int = 0) -> Path:
+    """A t-SNE map of ``run``'s final embeddings coloured by its predicted clusters (PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    x, pred = run.embeddings, run.predicted
+    rng = np.random.default_rng(seed)
+    if x.shape[0] > max_points:
+        keep = rng.choice(x.shape[0], max_points, replace=False)
+        x, pred = x[keep], pred[keep]
+    xy = TSNE(n_components=2, init="pca", random_state=seed, perplexity=min(30.0, (x.shape[0] - 1) / 3)).fit_transform(
+        np.asarray(x, dtype=np.float32))
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.scatter(xy[:, 0], xy[:, 1], c=pred, cmap="tab10", s=4)
+    acc = run.scores.get("final (argmax q)", run.scores["final (k-means)"])["acc"]
+    ax.set_title(f"{run.method} on {run.dataset}, seed {run.seed}: final clusters (ACC {100 * acc:.1f}%)")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
+              epochs: int | None = None, overrides: dict[str, Any] | None = None, device: str = "cpu",
+              progress: bool = True, title_note: str = "") -> list[Run]:
+    """Run every method x dataset x seed, writing the tables after each dataset (so partial runs count)."""
+    from graphcl.data import load_dataset
+
+    unknown = [m for m in methods if m != BASELINE and m not in method_names()]
+    if unknown:
+        raise InvalidArgumentError(f"unknown methods {unknown}; choose from {[BASELINE, *method_names()]}")
+    runs: list[Run] = []
+    for dataset in datasets:
+        data = load_dataset(dataset)
+        for method in methods:
+            for seed in seeds:
+                t0 = time.perf_counter()
+                if method == BASELINE:
+                    run = run_baseline(data, seed)
+                else:
+                    over = {k: v for k, v in (overrides or {}).items() if k in method_parameters(method)}
+                    run = run_method(method, data, seed, epochs=epochs, overrides=over, device=device)
+                runs.append(run)
+                if progress:
+                    modes = ", ".join(f"{m} {100 * s['acc']:.2f}" for m, s in run.scores.items())
+                    print(f"{dataset:10s} {method:10s} seed {seed}: ACC {modes} "
+                          f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        write_results(runs, out, title_note=title_note)
+    trained = [r for r in runs if r.method != BASELINE]
+    if trained:
+        best = max(trained, key=lambda r: r.scores["final (k-means)"]["acc"])
+        plot_embedding(best, out / "clustering_tsne.png")
+    return runs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--methods", nargs="+", help=f"default: {' '.join(DEFAULT_METHODS)}")
+    parser.add_argument("--datasets", nargs="+", help=f"default: {' '.join(DEFAULT_DATASETS)}")
+    parser.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default 10)")
+    parser.add_argument("--epochs", type=int, help="override every method's epochs (say so when reporting)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: one small dataset, 2 seeds, a few epochs (not a result)")
+    parser.add_argument("--out", default="benchmarks/results", help="output folder (default benchmarks/results)")
+    parser.add_argument("--device", default="cpu")
+
+
+def main(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    note = ""
+    if args.quick:
+        methods = args.methods or QUICK["methods"]
+        datasets = args.datasets or QUICK["datasets"]
+        seeds = range(args.seeds or QUICK["seeds"])
+        epochs = args.epochs or QUICK["epochs"]
+        overrides["pretrain_epochs"] = QUICK["pretrain_epochs"]
+        note = (f"**Quick smoke run** ({epochs} epochs, autoencoder pretrained {QUICK['pretrain_epochs']} "
+                "epochs): checks the pipeline, not a result.")
+    else:
+        methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or DEFAULT_DATASETS
+        seeds, epochs = range(args.seeds or 10), args.epochs
+        if epochs is not None:
+            note = f"Every method trained for {epochs} epochs (not the configs' numbers)."
+    run_suite(list(methods), list(datasets), list(seeds), Path(args.out), epochs=epochs, overrides=overrides,
+              device=args.device, title_note=note)
+    print(f"\nwrote {Path(args.out) / 'clustering.md'}, clustering.csv, clustering_tsne.png, records/")
+    print((Path(args.out) / "clustering.md").read_text())
+    return 0

@@ -1,0 +1,36 @@
+"""The clustering benchmark suite end to end (``graphcl bench clustering --quick``) on the mirror."""
+import csv
+import json
+
+import pytest
+
+from graphcl.cli import main
+
+
+@pytest.mark.mirror
+def test_clustering_bench_quick_writes_tables_records_and_plot(mirror, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    assert main(["bench", "clustering", "--quick", "--out", str(out)]) == 0
+    md = (out / "clustering.md").read_text()
+    assert "oracle ⚠" in md and "Quick smoke run" in md
+    rows = list(csv.DictReader((out / "clustering.csv").open()))
+    methods = {r["method"] for r in rows}
+    assert methods == {"kmeans-raw", "grace", "gca", "scgc", "scgc-star", "pamc"}
+    for r in rows:
+        assert 0.0 <= float(r["acc_mean"]) <= 1.0 and int(r["seeds"]) == 2
+    modes = {r["mode"] for r in rows if r["method"] == "pamc"}
+    assert modes == {"final (argmax q)", "final (k-means)", "oracle ⚠ best epoch by test ACC"}
+    records = json.loads((out / "records" / "clustering-dblp.json").read_text())
+    pamc = [r for r in records if r["method"] == "pamc"]
+    # Oracle mode picks the best test ACC among the evaluated epochs, which include the final one.
+    for r in pamc:
+        assert r["scores"]["oracle"]["acc"] == max(r["acc_curve"]) >= r["scores"]["final (argmax q)"]["acc"]
+    assert (out / "clustering_tsne.png").stat().st_size > 10_000
+
+
+def test_bench_rejects_unknown_methods(tmp_path):
+    from graphcl.errors import InvalidArgumentError
+    from graphcl.bench.clustering import run_suite
+    with pytest.raises(InvalidArgumentError, match="unknown methods"):
+        run_suite(["pamcc"], ["dblp"], [0], tmp_path)
