@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from graphcl.errors import InvalidArgumentError
-from graphcl.losses.chunked import chunked_logsumexp
+from graphcl.losses.chunked import chunked_logsumexp, edge_dot
 
 
 def _check_tau(tau: float) -> float:
@@ -63,8 +63,9 @@ class ClusteringKL(nn.Module):
 def log_positive_mass(z_normalized: Tensor, pos_index: Tensor, pos_weight: Tensor, tau: float) -> Tensor:
     r"""Per node :math:`\log \sum_j \hat A_{ij}\, e^{s_{ij}/\tau}` over the sparse positives, :math:`s_{ii} := 0`.
 
-    Edge-wise: both ends of every positive pair are gathered, the weighted terms are combined by a
-    scatter log-sum-exp onto the source node. ``O(P d)`` time and memory for ``P`` positive pairs.
+    Edge-wise: the similarity of both ends of every positive pair (:func:`graphcl.losses.chunked.edge_dot`,
+    in chunks), then a scatter log-sum-exp of the weighted terms onto the source node.
+    ``O(P d)`` time; ``O(P + chunk d)`` memory for ``P`` positive pairs.
 
     Shapes: ``z_normalized [N, d]`` (unit rows), ``pos_index [2, P]``, ``pos_weight [P]`` -> ``[N]``.
     """
@@ -80,7 +81,7 @@ def log_positive_mass(z_normalized: Tensor, pos_index: Tensor, pos_weight: Tenso
         raise InvalidArgumentError(
             f"{missing.numel()} nodes have no positive pair (first: {missing[:5].tolist()}); build the positives "
             "with graphcl.augment.adjacency_power, which gives every node at least its self-loop")
-    sim = (z_normalized[src] * z_normalized[dst]).sum(1)
+    sim = edge_dot(z_normalized, src, dst)
     sim = torch.where(src == dst, torch.zeros_like(sim), sim)
     logits = sim / tau + pos_weight.to(sim.dtype).log()
     peak = scatter(logits.detach(), src, dim=0, dim_size=n, reduce="max")
