@@ -20,7 +20,7 @@ def test_clustering_bench_quick_writes_tables_records_and_plot(mirror, tmp_path,
     for r in rows:
         assert 0.0 <= float(r["acc_mean"]) <= 1.0 and int(r["seeds"]) == 2
     modes = {r["mode"] for r in rows if r["method"] == "pamc"}
-    assert modes == {"final (argmax q)", "final (k-means)", "oracle ⚠ best epoch by test ACC"}
+    assert modes == {"pretrained (k-means)", "final (argmax q)", "final (k-means)", "oracle ⚠ best epoch by test ACC"}
     records = json.loads((out / "records" / "clustering-dblp.json").read_text())
     pamc = [r for r in records if r["method"] == "pamc"]
     # Oracle mode picks the best test ACC among the evaluated epochs, which include the final one.
