@@ -25,7 +25,9 @@ def test_clustering_bench_quick_writes_tables_records_and_plot(mirror, tmp_path,
     pamc = [r for r in records if r["method"] == "pamc"]
     # Oracle mode picks the best test ACC among the evaluated epochs, which include the final one.
     for r in pamc:
-        assert r["scores"]["oracle"]["acc"] == max(r["acc_curve"]) >= r["scores"]["final (argmax q)"]["acc"]
+        oracle = r["scores"]["oracle"]["acc"]
+        assert oracle == pytest.approx(max(r["acc_curve"]), abs=1e-5)  # the curve is stored rounded
+        assert oracle >= r["scores"]["final (argmax q)"]["acc"]
     assert (out / "clustering_tsne.png").stat().st_size > 10_000
 
 
