@@ -23,6 +23,7 @@ SMOKE = {
     "scgc-star": ("scgc-star", {**TINY_AE, "order": 2, "tau": 0.5}),
     "pamc-hard": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "assignment": "hard"}),
     "pamc-soft": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "assignment": "soft"}),
+    "pamc-spherical": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "center_init": "spherical"}),
 }
 
 
@@ -162,3 +163,13 @@ def test_pamc_survives_an_emptied_cluster(tiny_graph):
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_spherical_centre_init_places_centres_at_cluster_means(tiny_graph):
+    model = build_method("scgc-star", tiny_graph.num_features, **{**TINY_AE, "center_init": "spherical"})
+    model.setup(tiny_graph)
+    z = model.embed(tiny_graph)
+    for k in range(3):
+        assert torch.allclose(model.centers[k], z[model.initial_clusters == k].mean(0), atol=1e-5)
+    with pytest.raises(InvalidArgumentError, match="center_init"):
+        build_method("pamc", 16, center_init="random")

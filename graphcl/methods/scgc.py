@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.cluster import KMeans
@@ -56,6 +57,11 @@ class DeepClustering(Method):
         pretrain_epochs, pretrain_batch_size, pretrain_lr: autoencoder pretraining.
         pretrain_seed: seed of the pretraining (``None``: the run's seed, ``torch.initial_seed()``).
         kmeans_init: k-means restarts for the initial centres.
+        center_init: ``'kmeans'`` (the papers: k-means on the pretrained ``z``) or ``'spherical'``
+            (k-means on the L2-normalised ``z``, centres = the clusters' means in ``z`` space): the
+            contrast is cosine-based, and the pretrained embeddings' norms vary widely, which
+            misleads Euclidean k-means (on DBLP, over 8 pretraining seeds, k-means ACC 43.3 % vs
+            54.6 % on the normalised embeddings).
     """
 
     #: Whether the decoder and the reconstruction loss are used (SCGC).
@@ -67,8 +73,11 @@ class DeepClustering(Method):
                  hidden: Sequence[int] = (500, 500, 2000), order: int = 1, top_k: int | None = None,
                  tau: float = 4.0, alpha: float = 1.0, beta: float = 0.1, nu: float = 1.0, pretrain_epochs: int = 30,
                  pretrain_batch_size: int = 256, pretrain_lr: float = 1e-3, pretrain_seed: int | None = None,
-                 kmeans_init: int = 20) -> None:
+                 kmeans_init: int = 20, center_init: str = "kmeans") -> None:
         super().__init__()
+        if center_init not in ("kmeans", "spherical"):
+            raise InvalidArgumentError(f"center_init must be 'kmeans' or 'spherical', got {center_init!r}")
+        self.center_init = center_init
         if num_clusters < 1:
             raise InvalidArgumentError(f"num_clusters must be >= 1, got {num_clusters}")
         if order < 1:
@@ -100,9 +109,11 @@ class DeepClustering(Method):
         self.autoencoder.load_state_dict({k: v for k, v in pretrained.state_dict().items() if k in own})
         with torch.no_grad():
             z = self.autoencoder.encode(data.x).float().cpu().numpy()
-        kmeans = KMeans(self.num_clusters, n_init=self.kmeans_init, random_state=seed).fit(z)
-        self.centers.data.copy_(torch.as_tensor(kmeans.cluster_centers_, dtype=self.centers.dtype))
-        self.initial_clusters = torch.as_tensor(kmeans.labels_)
+        points = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12) if self.center_init == "spherical" else z
+        labels = KMeans(self.num_clusters, n_init=self.kmeans_init, random_state=seed).fit_predict(points)
+        centers = np.stack([z[labels == k].mean(0) for k in range(self.num_clusters)])  # k-means leaves none empty
+        self.centers.data.copy_(torch.as_tensor(centers, dtype=self.centers.dtype))
+        self.initial_clusters = torch.as_tensor(labels)
         index, weight = adjacency_power(data.edge_index, data.num_nodes, self.order, self.cumulative, self.top_k)
         self.pos_index, self.pos_weight = index.to(data.x.device), weight.to(data.x.device)
 
