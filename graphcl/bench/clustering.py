@@ -276,12 +276,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: one small dataset, 2 seeds, a few epochs (not a result)")
     parser.add_argument("--out", default="benchmarks/results", help="output folder (default benchmarks/results)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="override config entries of every method that takes them (e.g. center_init=spherical)")
     parser.add_argument("--device", default="cpu")
 
 
 def main(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {}
-    note = ""
+    from graphcl.configs import parse_override
+
+    overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
+    note = f"Config overrides for every method that takes them: {overrides}." if overrides else ""
     if args.quick:
         methods = args.methods or QUICK["methods"]
         datasets = args.datasets or QUICK["datasets"]
@@ -289,12 +293,12 @@ def main(args: argparse.Namespace) -> int:
         epochs = args.epochs or QUICK["epochs"]
         overrides["pretrain_epochs"] = QUICK["pretrain_epochs"]
         note = (f"**Quick smoke run** ({epochs} epochs, autoencoder pretrained {QUICK['pretrain_epochs']} "
-                "epochs): checks the pipeline, not a result.")
+                "epochs): checks the pipeline, not a result. " + note)
     else:
         methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or DEFAULT_DATASETS
         seeds, epochs = range(args.seeds or 10), args.epochs
         if epochs is not None:
-            note = f"Every method trained for {epochs} epochs (not the configs' numbers)."
+            note += f" Every method trained for {epochs} epochs (not the configs' numbers)."
     run_suite(list(methods), list(datasets), list(seeds), Path(args.out), epochs=epochs, overrides=overrides,
               device=args.device, title_note=note)
     print(f"\nwrote {Path(args.out) / 'clustering.md'}, clustering.csv, clustering_tsne.png, records/")
