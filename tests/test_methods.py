@@ -23,7 +23,7 @@ SMOKE = {
     "scgc-star": ("scgc-star", {**TINY_AE, "order": 2, "tau": 0.5}),
     "pamc-hard": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "assignment": "hard"}),
     "pamc-soft": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "assignment": "soft"}),
-    "pamc-spherical": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "center_init": "spherical"}),
+    "pamc-kmeans-init": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "center_init": "kmeans"}),
 }
 
 

@@ -57,11 +57,12 @@ class DeepClustering(Method):
         pretrain_epochs, pretrain_batch_size, pretrain_lr: autoencoder pretraining.
         pretrain_seed: seed of the pretraining (``None``: the run's seed, ``torch.initial_seed()``).
         kmeans_init: k-means restarts for the initial centres.
-        center_init: ``'kmeans'`` (the papers: k-means on the pretrained ``z``) or ``'spherical'``
-            (k-means on the L2-normalised ``z``, centres = the clusters' means in ``z`` space): the
-            contrast is cosine-based, and the pretrained embeddings' norms vary widely, which
-            misleads Euclidean k-means (on DBLP, over 8 pretraining seeds, k-means ACC 43.3 % vs
-            54.6 % on the normalised embeddings).
+        center_init: ``'spherical'`` (default: k-means on the L2-normalised ``z``, centres = the
+            clusters' means in ``z`` space) or ``'kmeans'`` (the papers: Euclidean k-means on ``z``).
+            The contrast is cosine-based and the pretrained embeddings' norms vary widely, which
+            misleads Euclidean k-means: over 8 DBLP pretraining seeds its ACC is 43.3 % on ``z`` and
+            54.6 % on ``z / |z|``; SCGC* on DBLP (3 seeds) ends at 72.2 % instead of 64.4 %, on
+            CiteSeer (seed 0) 70.3 % instead of 69.9 %, on ACM within noise.
     """
 
     #: Whether the decoder and the reconstruction loss are used (SCGC).
@@ -73,7 +74,7 @@ class DeepClustering(Method):
                  hidden: Sequence[int] = (500, 500, 2000), order: int = 1, top_k: int | None = None,
                  tau: float = 4.0, alpha: float = 1.0, beta: float = 0.1, nu: float = 1.0, pretrain_epochs: int = 30,
                  pretrain_batch_size: int = 256, pretrain_lr: float = 1e-3, pretrain_seed: int | None = None,
-                 kmeans_init: int = 20, center_init: str = "kmeans") -> None:
+                 kmeans_init: int = 20, center_init: str = "spherical") -> None:
         super().__init__()
         if center_init not in ("kmeans", "spherical"):
             raise InvalidArgumentError(f"center_init must be 'kmeans' or 'spherical', got {center_init!r}")
