@@ -18,7 +18,7 @@ from torch_geometric.transforms import NormalizeFeatures
 from graphcl.configs import load_config, split_config
 from graphcl.errors import InvalidArgumentError
 from graphcl.eval.classification import node_classification
-from graphcl.eval.clustering import clustering_metrics, evaluate_clustering
+from graphcl.eval.clustering import evaluate_clustering, score_clusters
 from graphcl.eval.collapse import direction_concentration
 from graphcl.methods import build_method, method_parameters
 from graphcl.train import train
@@ -54,9 +54,7 @@ def evaluate(embeddings, data: Data, evals: Iterable[str], split: str, seed: int
         elif name == "cluster":
             metrics.update(evaluate_clustering(embeddings, data.y, seed=seed))
             if predicted_clusters is not None:
-                labelled = data.y >= 0
-                scores = clustering_metrics(data.y[labelled].cpu().numpy(),
-                                            predicted_clusters[labelled].cpu().numpy())
+                scores = score_clusters(data.y, predicted_clusters)
                 metrics.update({f"q_{k}": v for k, v in scores.items()})
         elif name != "none":
             raise InvalidArgumentError(f"unknown evaluation {name!r}; choose from {sorted(EVALUATIONS)} or none")
@@ -73,6 +71,29 @@ def number_of_classes(data: Data) -> int:
                                        "pass it with --set num_clusters=K")
         k = int(torch.unique(y[y >= 0]).numel())
     return int(k)
+
+
+def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = None, epochs: int | None = None,
+                split: str | None = None) -> tuple[dict[str, Any], dict[str, Any], Data]:
+    """The method parameters, the run settings and the (possibly feature-normalised) graph of one run.
+
+    The configuration is the method's defaults, then the dataset's section of
+    ``graphcl/configs/<method>.yaml``, then ``overrides``; ``epochs`` and ``split`` override those;
+    clustering methods get ``num_clusters`` from the labels when it is unset. With the run setting
+    ``normalize_features`` the returned graph is a new ``Data``; the caller's is untouched.
+    """
+    config = load_config(method, str(data.get("name", "custom")))
+    config.update(overrides or {})
+    if epochs is not None:
+        config["epochs"] = epochs
+    if split is not None:
+        config["split"] = split
+    if "num_clusters" in method_parameters(method) and "num_clusters" not in config:
+        config["num_clusters"] = number_of_classes(data)
+    params, run = split_config(config)
+    if run["normalize_features"]:
+        data = NormalizeFeatures()(data)
+    return params, run, data
 
 
 def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epochs: int | None = None,
@@ -93,17 +114,7 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         :func:`graphcl.eval.direction_concentration`).
     """
     dataset = str(data.get("name", "custom"))
-    config = load_config(method, dataset)
-    config.update(overrides or {})
-    if epochs is not None:
-        config["epochs"] = epochs
-    if split is not None:
-        config["split"] = split
-    if "num_clusters" in method_parameters(method) and "num_clusters" not in config:
-        config["num_clusters"] = number_of_classes(data)
-    config, run = split_config(config)
-    if run["normalize_features"]:
-        data = NormalizeFeatures()(data)  # a new Data: the caller's features are untouched
+    config, run, data = resolve_run(method, data, overrides=overrides, epochs=epochs, split=split)
     records = []
     for seed in seeds:
         seed_everything(seed)

@@ -21,28 +21,23 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
-from torch_geometric.transforms import NormalizeFeatures
 
-from graphcl.configs import load_config, split_config
 from graphcl.errors import InvalidArgumentError
-from graphcl.eval.clustering import clustering_metrics, kmeans
+from graphcl.eval.clustering import kmeans, score_clusters
 from graphcl.eval.summary import format_cell, mean_std
-from graphcl.experiment import number_of_classes, package_versions
+from graphcl.experiment import number_of_classes, package_versions, resolve_run
 from graphcl.methods import build_method, method_names, method_parameters
 from graphcl.profiling import PeakMemory
 from graphcl.train import train
 
-log = logging.getLogger(__name__)
 
 METRICS = ("acc", "nmi", "ari", "f1")
 BASELINE = "kmeans-raw"
@@ -70,11 +65,6 @@ class Run:
     predicted: np.ndarray | None = None
 
 
-def _score(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    labelled = y >= 0
-    return clustering_metrics(y[labelled], np.asarray(pred)[labelled])
-
-
 def run_baseline(data: Data, seed: int) -> Run:
     """k-means on the raw features."""
     y = data.y.numpy()
@@ -85,7 +75,7 @@ def run_baseline(data: Data, seed: int) -> Run:
         seconds = time.perf_counter() - t0
     run = Run(BASELINE, str(data.name), seed, train_seconds=seconds, peak_memory_mb=mem.peak_mb,
               config={"num_clusters": k, "n_init": 10}, embeddings=data.x.numpy(), predicted=pred)
-    run.scores["final (k-means)"] = _score(y, pred)
+    run.scores["final (k-means)"] = score_clusters(y, pred)
     return run
 
 
@@ -93,16 +83,7 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
                overrides: dict[str, Any] | None = None, device: str = "cpu", progress: bool = False) -> Run:
     """Train ``method`` with its configuration for ``data`` and score it in both selection modes."""
     dataset = str(data.get("name", "custom"))
-    config = load_config(method, dataset)
-    config.update(overrides or {})
-    if epochs is not None:
-        config["epochs"] = epochs
-    if "num_clusters" in method_parameters(method) and "num_clusters" not in config:
-        config["num_clusters"] = number_of_classes(data)
-    params, run_settings = split_config(config)
-    params = {k: v for k, v in params.items() if k in method_parameters(method)}
-    if run_settings["normalize_features"]:
-        data = NormalizeFeatures()(data)
+    params, run_settings, data = resolve_run(method, data, overrides=overrides, epochs=epochs)
     y = data.y.numpy()
     k = number_of_classes(data)
     seed_everything(seed)
@@ -112,10 +93,10 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
 
     def on_epoch_end(epoch: int, loss: float) -> None:
         if own_clusters:  # Q of this epoch's forward pass, i.e. before its update (official protocol)
-            curve.append((epoch - 1, _score(y, model.last_assignment.argmax(1).cpu().numpy())))
+            curve.append((epoch - 1, score_clusters(y, model.last_assignment.argmax(1).cpu().numpy())))
         elif epoch % eval_every == 0:
             z = model.embed(data.to(device)).cpu()
-            curve.append((epoch, _score(y, kmeans(z, k, n_init=3, seed=seed))))
+            curve.append((epoch, score_clusters(y, kmeans(z, k, n_init=3, seed=seed))))
 
     result = train(model, data, epochs=run_settings["epochs"], lr=run_settings["lr"],
                    weight_decay=run_settings["weight_decay"], device=device, seed=seed, progress=progress,
@@ -127,15 +108,15 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
     z_pred = kmeans(z, k, n_init=10, seed=seed)
     if own_clusters:
         q_pred = model.predict(data).cpu().numpy()
-        run.scores["final (argmax q)"] = _score(y, q_pred)
+        run.scores["final (argmax q)"] = score_clusters(y, q_pred)
         curve.append((result.epochs, run.scores["final (argmax q)"]))
         run.predicted = q_pred
     else:
-        curve.append((result.epochs, _score(y, z_pred)))
+        curve.append((result.epochs, score_clusters(y, z_pred)))
         run.predicted = z_pred
-    run.scores["final (k-means)"] = _score(y, z_pred)
+    run.scores["final (k-means)"] = score_clusters(y, z_pred)
     if getattr(model, "initial_clusters", None) is not None:  # k-means on the pretrained autoencoder
-        run.scores["pretrained (k-means)"] = _score(y, model.initial_clusters.numpy())
+        run.scores["pretrained (k-means)"] = score_clusters(y, model.initial_clusters.numpy())
     best_epoch, best = max(curve, key=lambda item: item[1]["acc"])
     run.scores["oracle"] = best
     run.oracle_epoch = best_epoch

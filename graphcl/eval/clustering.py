@@ -66,6 +66,13 @@ def clustering_metrics(y_true, y_pred) -> dict[str, float]:
     }
 
 
+def score_clusters(y, y_pred) -> dict[str, float]:
+    """:func:`clustering_metrics` of predicted clusters on the labelled nodes (``y >= 0``) only."""
+    y, y_pred = _as_labels(y, "y"), _as_labels(y_pred, "y_pred")
+    labelled = y >= 0
+    return clustering_metrics(y[labelled], y_pred[labelled])
+
+
 def kmeans(embeddings, num_clusters: int, n_init: int = 10, seed: int = 0) -> np.ndarray:
     """k-means (scikit-learn, k-means++ with ``n_init`` restarts) cluster ids ``[N]``."""
     x = np.asarray(embeddings.detach().cpu().float() if hasattr(embeddings, "detach") else embeddings,

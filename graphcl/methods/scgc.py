@@ -84,7 +84,7 @@ class DeepClustering(Method):
         if order < 1:
             raise InvalidArgumentError(f"order must be >= 1, got {order}")
         self.num_clusters, self.order, self.top_k = num_clusters, order, top_k
-        self.alpha, self.beta, self.nu = alpha, beta, nu
+        self.alpha, self.beta, self.nu, self.tau = alpha, beta, nu, tau
         self.hidden, self.embedding_dim = tuple(hidden), embedding_dim
         self.pretrain = {"epochs": pretrain_epochs, "batch_size": pretrain_batch_size, "lr": pretrain_lr}
         self.pretrain_seed, self.kmeans_init = pretrain_seed, kmeans_init
@@ -167,7 +167,7 @@ class SCGC(DeepClustering):
 
     def __init__(self, in_channels: int, num_clusters: int = 2, chunk_size: int | None = None, **kwargs) -> None:
         super().__init__(in_channels, num_clusters, **kwargs)
-        self.criterion = NeighbourContrast(kwargs.get("tau", 4.0), chunk_size=chunk_size)
+        self.criterion = NeighbourContrast(self.tau, chunk_size=chunk_size)
 
     def contrast(self, z: Tensor, q: Tensor) -> Tensor:
         return self.criterion(z, self.pos_index, self.pos_weight)
@@ -198,7 +198,7 @@ class PamC(DeepClustering):
             raise InvalidArgumentError(f"assignment must be 'hard' or 'soft', got {assignment!r}")
         super().__init__(in_channels, num_clusters, **kwargs)
         self.assignment = assignment
-        self.criterion = MetaNodeContrast(kwargs.get("tau", 4.0))
+        self.criterion = MetaNodeContrast(self.tau)
 
     def contrast(self, z: Tensor, q: Tensor) -> Tensor:
         a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q
