@@ -9,15 +9,19 @@ is the encoder's forward pass, the DEC KL plus the contrast, and the backward pa
   ``to_dense()``, ``get_feature_dis`` and ``Ncontrast`` on ``N x N`` matrices), written here,
   not in the library.
 
-Encoders: ``mlp256`` (two 256-unit layers, z = 256; the default) or ``sdcn`` (the SDCN encoder
-500-500-2000-10 of the official runs). Every measurement runs in a fresh subprocess under an
-address-space limit (``--limit-gib``), so its peak memory (``ru_maxrss`` growth over the process
-after the inputs were built) is its own and a run that does not fit fails with an allocation
-error instead of swapping; that N is reported as where the method stops fitting.
+Encoders: ``mlp256`` (two 256-unit layers, z = 256; the default), ``sdcn`` (the SDCN encoder
+500-500-2000-10 of the official runs) or ``sdcn-checkpointed`` (the same encoder recomputing its
+hidden layers in blocks of ``CHECKPOINT_ROWS`` rows in the backward pass, as
+``SDCNAutoencoder(checkpoint_rows=...)`` / the methods' ``checkpoint_rows`` option do). Every
+measurement runs in a fresh subprocess under an address-space limit (``--limit-gib``), so its
+peak memory (``ru_maxrss`` growth over the process after the inputs were built) is its own and a
+run that does not fit fails with an allocation error instead of swapping; that N is reported as
+where the method stops fitting.
 
     python benchmarks/cluster_loss_scaling.py                       # N = 2k ... 1M
     python benchmarks/cluster_loss_scaling.py --sizes 2000 20000 --methods pamc dense
     python benchmarks/cluster_loss_scaling.py --encoder sdcn --sizes 80000 --methods pamc
+    python benchmarks/cluster_loss_scaling.py --encoder sdcn-checkpointed --sizes 20000 80000 --methods pamc
 
 Writes benchmarks/results/cluster_loss_scaling.{md,csv,png} (the PNG: log-log seconds and MiB).
 """
@@ -36,6 +40,8 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = [2_000, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 1_000_000]
 NUM_BLOCKS, AVG_DEGREE, NUM_FEATURES, TAU, ALPHA, BETA = 10, 10, 64, 1.0, 1.0, 0.1
+CHECKPOINT_ROWS = 4096
+ENCODERS = ("mlp256", "sdcn", "sdcn-checkpointed")
 
 
 def planted_graph(n: int, seed: int = 0):
@@ -58,13 +64,17 @@ def planted_graph(n: int, seed: int = 0):
 
 
 def build_encoder(kind: str):
+    """The encoder module and the function that embeds features with it."""
     from torch import nn
 
     from graphcl.encoders import SDCNAutoencoder
     if kind == "mlp256":
-        return nn.Sequential(nn.Linear(NUM_FEATURES, 256), nn.ReLU(), nn.Linear(256, 256))
-    if kind == "sdcn":
-        return SDCNAutoencoder(NUM_FEATURES, 10, (500, 500, 2000), decoder=False).encoder
+        mlp = nn.Sequential(nn.Linear(NUM_FEATURES, 256), nn.ReLU(), nn.Linear(256, 256))
+        return mlp, mlp
+    if kind in ("sdcn", "sdcn-checkpointed"):
+        ae = SDCNAutoencoder(NUM_FEATURES, 10, (500, 500, 2000), decoder=False,
+                             checkpoint_rows=CHECKPOINT_ROWS if kind == "sdcn-checkpointed" else None)
+        return ae, ae.encode
     raise SystemExit(f"unknown encoder {kind!r}")
 
 
@@ -90,10 +100,10 @@ def measure(method: str, n: int, encoder_kind: str, repeats: int) -> dict:
 
     torch.manual_seed(0)
     x, edge_index, _ = planted_graph(n)
-    encoder = build_encoder(encoder_kind)
+    encoder, encode = build_encoder(encoder_kind)
     pos_index, pos_weight = adjacency_power(edge_index, n, order=1, cumulative=True)
     with torch.no_grad():
-        centers = torch.nn.Parameter(encoder(x[:NUM_BLOCKS * 50])[:NUM_BLOCKS].clone())
+        centers = torch.nn.Parameter(encode(x[:NUM_BLOCKS * 50])[:NUM_BLOCKS].clone())
     kl, pamc = ClusteringKL(), MetaNodeContrast(TAU)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # shared inputs built; the rest counts
     adj_dense = None
@@ -103,7 +113,7 @@ def measure(method: str, n: int, encoder_kind: str, repeats: int) -> dict:
     def step() -> float:
         encoder.zero_grad(set_to_none=True)
         centers.grad = None
-        z = encoder(x)
+        z = encode(x)
         q = student_t_assignment(z, centers)
         p = target_distribution(q.detach())
         if method == "pamc":
@@ -205,7 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     parser.add_argument("--methods", nargs="+", default=["pamc", "dense"], choices=["pamc", "dense"])
-    parser.add_argument("--encoder", default="mlp256", choices=["mlp256", "sdcn"])
+    parser.add_argument("--encoder", default="mlp256", choices=ENCODERS)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--limit-gib", type=float, default=22.0, help="address-space cap of each measurement")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per measurement")

@@ -25,3 +25,31 @@ def test_pretrained_weights_are_cached_per_seed(tiny_graph, tmp_path):
     assert torch.equal(first.encode(x), again.encode(x))
     assert not torch.equal(first.encode(x), other.encode(x))
     assert not torch.equal(first.encode(x + 1.0), changed.encode(x + 1.0))
+
+
+def test_checkpointed_blocks_give_the_same_outputs_and_gradients(tiny_graph):
+    torch.manual_seed(0)
+    plain = SDCNAutoencoder(tiny_graph.num_features, 4, (32, 32, 64)).double()
+    blocked = SDCNAutoencoder(tiny_graph.num_features, 4, (32, 32, 64), checkpoint_rows=7).double()
+    blocked.load_state_dict(plain.state_dict())
+    x = tiny_graph.x.double()
+    assert x.size(0) % 7 != 0  # a ragged last block
+    grads = []
+    for model in (plain, blocked):
+        x_hat, z = model(x)
+        (x_hat.square().sum() + z.sin().sum()).backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+        outputs = (x_hat.detach(), z.detach())
+        if model is plain:
+            expected = outputs
+    torch.testing.assert_close(outputs, expected, rtol=0, atol=1e-12)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_checkpoint_rows_must_be_positive():
+    import pytest
+
+    from graphcl.errors import InvalidArgumentError
+    with pytest.raises(InvalidArgumentError, match="checkpoint_rows"):
+        SDCNAutoencoder(8, 4, (16,), checkpoint_rows=0)

@@ -20,15 +20,26 @@ def test_clustering_bench_quick_writes_tables_records_and_plot(mirror, tmp_path,
     for r in rows:
         assert 0.0 <= float(r["acc_mean"]) <= 1.0 and int(r["seeds"]) == 2
     modes = {r["mode"] for r in rows if r["method"] == "pamc"}
-    assert modes == {"pretrained (k-means)", "final (argmax q)", "final (k-means)", "oracle ⚠ best epoch by test ACC"}
+    assert modes == {"pretrained (k-means)", "final (argmax q)", "final (k-means)",
+                     "stopped (argmax q, < 0.1 % changed)", "oracle ⚠ best epoch by test ACC"}
     records = json.loads((out / "records" / "clustering-dblp.json").read_text())
     pamc = [r for r in records if r["method"] == "pamc"]
     # Oracle mode picks the best test ACC among the evaluated epochs, which include the final one.
     for r in pamc:
         oracle = r["scores"]["oracle"]["acc"]
         assert oracle == pytest.approx(max(r["acc_curve"]), abs=1e-5)  # the curve is stored rounded
-        assert oracle >= r["scores"]["final (argmax q)"]["acc"]
+        assert oracle >= r["scores"]["final (argmax q)"]["acc"] and oracle >= r["scores"]["stopped"]["acc"]
+        assert 0 <= r["stop_epoch"] <= r["epochs"]
     assert (out / "clustering_tsne.png").stat().st_size > 10_000
+    # Records of separate runs merge into one table without training anything.
+    merged = tmp_path / "merged"
+    assert main(["bench", "clustering", "--combine", str(out), "--out", str(merged)]) == 0
+    assert list(csv.DictReader((merged / "clustering.csv").open())) == rows
+
+
+def test_combine_names_a_folder_without_records(tmp_path, capsys):
+    assert main(["bench", "clustering", "--combine", str(tmp_path), "--out", str(tmp_path / "out")]) != 0
+    assert "no clustering records" in capsys.readouterr().err
 
 
 def test_bench_rejects_unknown_methods(tmp_path):

@@ -5,6 +5,9 @@
 Selection modes (both reported for every trained method):
 
 * ``final`` (honest, the default): the model after the last epoch.
+* ``stopped`` (honest, deep clustering methods): DEC's label-free stopping rule, the first epoch
+  at which fewer than ``STOP_TOL`` (0.1 %) of the nodes change ``argmax q`` since the previous
+  epoch (the final epoch when that never happens).
 * ``oracle`` (flagged in every table): the epoch with the best *test* ACC, the protocol SCGC, PamC,
   SDCN, DCRN and HSAN report. Deep clustering methods are scored every epoch on their own
   clusters (``argmax q`` before that epoch's update, as the official code does); embedding methods
@@ -45,6 +48,8 @@ DEFAULT_METHODS = (BASELINE, "grace", "gca", "scgc", "scgc-star", "pamc")
 DEFAULT_DATASETS = ("acm", "dblp", "cite", "cora", "usps", "hhar", "reut")
 #: ``--quick``: one small dataset, 2 seeds, few epochs (a smoke run, not a result).
 QUICK = {"datasets": ("dblp",), "seeds": 2, "epochs": 4, "pretrain_epochs": 2, "methods": DEFAULT_METHODS}
+#: DEC's stopping tolerance: the fraction of nodes whose cluster changes between two epochs.
+STOP_TOL = 0.001
 
 
 @dataclass
@@ -60,6 +65,7 @@ class Run:
     train_seconds: float = 0.0
     peak_memory_mb: float = 0.0
     curve: list[float] = field(default_factory=list)  # per-evaluation test ACC (oracle mode's candidates)
+    stop_epoch: int | None = None  # DEC's stopping rule (deep clustering methods)
     config: dict[str, Any] = field(default_factory=dict)
     embeddings: np.ndarray | None = None
     predicted: np.ndarray | None = None
@@ -90,10 +96,16 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
     model = build_method(method, data.num_features, **params)
     own_clusters = hasattr(model, "predict")
     curve: list[tuple[int, dict[str, float]]] = []
+    stopped: list[int] = []  # the epoch at which DEC's rule would stop
+    previous: list[np.ndarray] = []
 
     def on_epoch_end(epoch: int, loss: float) -> None:
         if own_clusters:  # Q of this epoch's forward pass, i.e. before its update (official protocol)
-            curve.append((epoch - 1, score_clusters(y, model.last_assignment.argmax(1).cpu().numpy())))
+            clusters = model.last_assignment.argmax(1).cpu().numpy()
+            curve.append((epoch - 1, score_clusters(y, clusters)))
+            if previous and not stopped and np.mean(clusters != previous[0]) < STOP_TOL:
+                stopped.append(epoch - 1)
+            previous[:] = [clusters]
         elif epoch % eval_every == 0:
             z = model.embed(data.to(device)).cpu()
             curve.append((epoch, score_clusters(y, kmeans(z, k, n_init=3, seed=seed))))
@@ -117,6 +129,9 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
     run.scores["final (k-means)"] = score_clusters(y, z_pred)
     if getattr(model, "initial_clusters", None) is not None:  # k-means on the pretrained autoencoder
         run.scores["pretrained (k-means)"] = score_clusters(y, model.initial_clusters.numpy())
+    if own_clusters:
+        run.stop_epoch = stopped[0] if stopped else result.epochs
+        run.scores["stopped"] = next(score for epoch, score in curve if epoch == run.stop_epoch)
     best_epoch, best = max(curve, key=lambda item: item[1]["acc"])
     run.scores["oracle"] = best
     run.oracle_epoch = best_epoch
@@ -124,8 +139,10 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
     return run
 
 
-MODES = ("pretrained (k-means)", "final (argmax q)", "final (k-means)", "oracle")
+MODES = ("pretrained (k-means)", "final (argmax q)", "final (k-means)", "stopped", "oracle")
 ORACLE_FLAG = "oracle ⚠ best epoch by test ACC"
+STOPPED_LABEL = f"stopped (argmax q, < {100 * STOP_TOL:g} % changed)"
+LABELS = {"oracle": ORACLE_FLAG, "stopped": STOPPED_LABEL}
 
 
 def _rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
@@ -139,7 +156,7 @@ def _rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
             if mode not in group[0].scores:
                 continue
             row: dict[str, Any] = {"dataset": dataset, "method": method,
-                                   "mode": ORACLE_FLAG if mode == "oracle" else mode, "seeds": len(group)}
+                                   "mode": LABELS.get(mode, mode), "seeds": len(group)}
             for m in METRICS:
                 row[m] = mean_std([r.scores[mode][m] for r in group])
             row["epochs"] = group[0].epochs
@@ -147,6 +164,8 @@ def _rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
             row["peak_memory_mb"] = mean_std([r.peak_memory_mb for r in group])
             if mode == "oracle":
                 row["oracle_epochs"] = [r.oracle_epoch for r in group]
+            if mode == "stopped":
+                row["stop_epochs"] = [r.stop_epoch for r in group]
             rows.append(row)
     return rows
 
@@ -183,7 +202,7 @@ def write_results(runs: Sequence[Run], out: Path, *, title_note: str = "") -> di
     records.mkdir(exist_ok=True)
     for dataset in sorted({r.dataset for r in runs}):
         payload = [{"method": r.method, "dataset": r.dataset, "seed": r.seed, "scores": r.scores,
-                    "oracle_epoch": r.oracle_epoch, "epochs": r.epochs, "train_seconds": r.train_seconds,
+                    "oracle_epoch": r.oracle_epoch, "stop_epoch": r.stop_epoch, "epochs": r.epochs, "train_seconds": r.train_seconds,
                     "peak_memory_mb": r.peak_memory_mb, "acc_curve": r.curve, "config": r.config,
                     "versions": package_versions()} for r in runs if r.dataset == dataset]
         (records / f"clustering-{dataset}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
@@ -214,6 +233,22 @@ def plot_embedding(run: Run, path: Path, max_points: int = 2000, seed: int = 0) 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def load_runs(folder: Path) -> list[Run]:
+    """The runs saved under ``folder/records`` by :func:`write_results` (scores, epochs, costs, config)."""
+    paths = sorted((Path(folder) / "records").glob("clustering-*.json"))
+    if not paths:
+        raise InvalidArgumentError(f"no clustering records under {Path(folder) / 'records'}; run "
+                                   "`graphcl bench clustering --out DIR` first")
+    runs = []
+    for path in paths:
+        for r in json.loads(path.read_text()):
+            runs.append(Run(r["method"], r["dataset"], r["seed"], scores=r["scores"], oracle_epoch=r["oracle_epoch"],
+                            epochs=r["epochs"], train_seconds=r["train_seconds"],
+                            peak_memory_mb=r["peak_memory_mb"], curve=r["acc_curve"], config=r["config"],
+                            stop_epoch=r.get("stop_epoch")))
+    return runs
 
 
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
@@ -260,11 +295,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="override config entries of every method that takes them (e.g. center_init=spherical)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--combine", nargs="+", metavar="DIR",
+                        help="train nothing: merge the records of earlier runs' --out folders into one table "
+                             "under --out (e.g. datasets run on different machines)")
 
 
 def main(args: argparse.Namespace) -> int:
     from graphcl.configs import parse_override
 
+    if args.combine:
+        runs = [run for folder in args.combine for run in load_runs(Path(folder))]
+        write_results(runs, Path(args.out), title_note=f"Combined from {', '.join(args.combine)}.")
+        print((Path(args.out) / "clustering.md").read_text())
+        return 0
     overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
     note = f"Config overrides for every method that takes them: {overrides}." if overrides else ""
     if args.quick:

@@ -18,6 +18,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from graphcl.checks import check_features
@@ -45,15 +46,25 @@ class SDCNAutoencoder(nn.Module):
         hidden: encoder layer sizes (``(500, 500, 2000)``); the decoder mirrors them.
         decoder: build the decoder (SCGC keeps it and adds the reconstruction loss; SCGC* and
             PamC use the encoder only).
+        checkpoint_rows: when set and gradients are on, run the encoder and decoder on blocks of
+            this many rows under activation checkpointing: only each block's input is kept for
+            the backward pass, which recomputes the block's hidden layers (one extra forward
+            pass). Every layer acts on a row alone, so the result is unchanged; the hidden
+            activations held at once shrink from ``N x (500 + 500 + 2000)`` floats per pass
+            to one block's. ``None``: plain forward pass.
     """
 
     def __init__(self, in_channels: int, embedding_dim: int = 10, hidden: Sequence[int] = (500, 500, 2000),
-                 decoder: bool = True) -> None:
+                 decoder: bool = True, checkpoint_rows: int | None = None) -> None:
         super().__init__()
         if in_channels < 1 or embedding_dim < 1 or any(h < 1 for h in hidden):
             raise InvalidArgumentError(f"layer sizes must be positive, got {in_channels}, {list(hidden)}, "
                                        f"{embedding_dim}")
+        if checkpoint_rows is not None and checkpoint_rows < 1:
+            raise InvalidArgumentError(f"checkpoint_rows must be a positive number of rows or None, "
+                                       f"got {checkpoint_rows}")
         self.in_channels, self.embedding_dim, self.hidden = in_channels, embedding_dim, tuple(hidden)
+        self.checkpoint_rows = checkpoint_rows
         self.encoder = _mlp([in_channels, *hidden, embedding_dim])
         self.decoder = _mlp([embedding_dim, *reversed(hidden), in_channels]) if decoder else None
 
@@ -62,13 +73,19 @@ class SDCNAutoencoder(nn.Module):
             if isinstance(layer, nn.Linear):
                 layer.reset_parameters()
 
+    def _rowwise(self, layers: nn.Module, x: Tensor) -> Tensor:
+        if self.checkpoint_rows is None or not torch.is_grad_enabled():
+            return layers(x)
+        return torch.cat([checkpoint(layers, block, use_reentrant=False)
+                          for block in x.split(self.checkpoint_rows)])
+
     def encode(self, x: Tensor) -> Tensor:
-        return self.encoder(x)
+        return self._rowwise(self.encoder, x)
 
     def forward(self, x: Tensor) -> tuple[Tensor | None, Tensor]:
         """``(x_hat, z)``; ``x_hat`` is ``None`` without a decoder."""
-        z = self.encoder(x)
-        return (self.decoder(z) if self.decoder is not None else None), z
+        z = self.encode(x)
+        return (self._rowwise(self.decoder, z) if self.decoder is not None else None), z
 
 
 def pretrain_autoencoder(model: SDCNAutoencoder, x: Tensor, *, epochs: int = 30, batch_size: int = 256,

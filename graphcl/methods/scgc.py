@@ -63,6 +63,9 @@ class DeepClustering(Method):
             misleads Euclidean k-means: over 8 DBLP pretraining seeds its ACC is 43.3 % on ``z`` and
             54.6 % on ``z / |z|``; SCGC* on DBLP (3 seeds) ends at 72.2 % instead of 64.4 %, on
             CiteSeer (seed 0) 70.3 % instead of 69.9 %, on ACM within noise.
+        checkpoint_rows: recompute the autoencoder's hidden layers in blocks of this many rows in
+            the backward pass instead of storing them (see :class:`SDCNAutoencoder`); for large
+            graphs. ``None``: store them.
     """
 
     #: Whether the decoder and the reconstruction loss are used (SCGC).
@@ -74,7 +77,7 @@ class DeepClustering(Method):
                  hidden: Sequence[int] = (500, 500, 2000), order: int = 1, top_k: int | None = None,
                  tau: float = 4.0, alpha: float = 1.0, beta: float = 0.1, nu: float = 1.0, pretrain_epochs: int = 30,
                  pretrain_batch_size: int = 256, pretrain_lr: float = 1e-3, pretrain_seed: int | None = None,
-                 kmeans_init: int = 20, center_init: str = "spherical") -> None:
+                 kmeans_init: int = 20, center_init: str = "spherical", checkpoint_rows: int | None = None) -> None:
         super().__init__()
         if center_init not in ("kmeans", "spherical"):
             raise InvalidArgumentError(f"center_init must be 'kmeans' or 'spherical', got {center_init!r}")
@@ -88,7 +91,8 @@ class DeepClustering(Method):
         self.hidden, self.embedding_dim = tuple(hidden), embedding_dim
         self.pretrain = {"epochs": pretrain_epochs, "batch_size": pretrain_batch_size, "lr": pretrain_lr}
         self.pretrain_seed, self.kmeans_init = pretrain_seed, kmeans_init
-        self.autoencoder = SDCNAutoencoder(in_channels, embedding_dim, hidden, decoder=self.reconstruct)
+        self.autoencoder = SDCNAutoencoder(in_channels, embedding_dim, hidden, decoder=self.reconstruct,
+                                           checkpoint_rows=checkpoint_rows)
         self.centers = nn.Parameter(torch.zeros(num_clusters, embedding_dim))
         self.kl = ClusteringKL()
         self.register_buffer("pos_index", torch.empty(2, 0, dtype=torch.long), persistent=False)
