@@ -47,3 +47,15 @@ def test_bench_rejects_unknown_methods(tmp_path):
     from graphcl.bench.clustering import run_suite
     with pytest.raises(InvalidArgumentError, match="unknown methods"):
         run_suite(["pamcc"], ["dblp"], [0], tmp_path)
+
+
+@pytest.mark.mirror
+def test_unavailable_datasets_are_skipped_with_a_note(mirror, tmp_path, monkeypatch):
+    from graphcl.bench.clustering import BASELINE, run_suite
+    from graphcl.errors import DatasetUnavailableError
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
+    runs = run_suite([BASELINE], ["hhar", "dblp"], [0], tmp_path / "out", progress=False)  # hhar.txt has no source
+    assert {r.dataset for r in runs} == {"dblp"}
+    assert "Skipped, not available on this machine: hhar" in (tmp_path / "out" / "clustering.md").read_text()
+    with pytest.raises(DatasetUnavailableError, match="none of the datasets"):
+        run_suite([BASELINE], ["hhar"], [0], tmp_path / "out2", progress=False)

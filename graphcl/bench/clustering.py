@@ -33,7 +33,7 @@ import numpy as np
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
-from graphcl.errors import InvalidArgumentError
+from graphcl.errors import DatasetUnavailableError, InvalidArgumentError
 from graphcl.eval.clustering import kmeans, score_clusters
 from graphcl.eval.summary import format_cell, mean_std
 from graphcl.experiment import number_of_classes, package_versions, resolve_run
@@ -251,6 +251,10 @@ def load_runs(folder: Path) -> list[Run]:
     return runs
 
 
+def _skipped_note(note: str, skipped: Sequence[str]) -> str:
+    return note + (f" Skipped, not available on this machine: {'; '.join(skipped)}." if skipped else "")
+
+
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
               epochs: int | None = None, overrides: dict[str, Any] | None = None, device: str = "cpu",
               progress: bool = True, title_note: str = "") -> list[Run]:
@@ -261,8 +265,15 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
     if unknown:
         raise InvalidArgumentError(f"unknown methods {unknown}; choose from {[BASELINE, *method_names()]}")
     runs: list[Run] = []
+    skipped: list[str] = []
     for dataset in datasets:
-        data = load_dataset(dataset)
+        try:
+            data = load_dataset(dataset)
+        except DatasetUnavailableError as error:  # e.g. hhar / reut: no download source; go on with the rest
+            reason = str(error).splitlines()[0]
+            print(f"{dataset}: skipped, not available here ({reason})", flush=True)
+            skipped.append(f"{dataset} ({reason})")
+            continue
         for method in methods:
             for seed in seeds:
                 t0 = time.perf_counter()
@@ -276,7 +287,10 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
                     modes = ", ".join(f"{m} {100 * s['acc']:.2f}" for m, s in run.scores.items())
                     print(f"{dataset:10s} {method:10s} seed {seed}: ACC {modes} "
                           f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        write_results(runs, out, title_note=title_note)
+        write_results(runs, out, title_note=_skipped_note(title_note, skipped))
+    if not runs:
+        raise DatasetUnavailableError(f"none of the datasets could be loaded: {'; '.join(skipped)}")
+    write_results(runs, out, title_note=_skipped_note(title_note, skipped))
     trained = [r for r in runs if r.method != BASELINE]
     if trained:
         best = max(trained, key=lambda r: r.scores["final (k-means)"]["acc"])
