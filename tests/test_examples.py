@@ -2,12 +2,10 @@
 import gzip
 import json
 import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from graphcl.cli import main as cli_main
 

@@ -1,7 +1,6 @@
 """Detecting collapsed embeddings (every node mapped to the same direction)."""
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
