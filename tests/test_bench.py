@@ -59,3 +59,26 @@ def test_unavailable_datasets_are_skipped_with_a_note(mirror, tmp_path, monkeypa
     assert "Skipped, not available on this machine: hhar" in (tmp_path / "out" / "clustering.md").read_text()
     with pytest.raises(DatasetUnavailableError, match="none of the datasets"):
         run_suite([BASELINE], ["hhar"], [0], tmp_path / "out2", progress=False)
+
+
+def test_tuning_sees_validation_labels_only():
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+    from torch_geometric.data import Data
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "tune_clustering.py"
+    spec = importlib.util.spec_from_file_location("tune_clustering", path)
+    tune = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tune)
+    y = torch.arange(40) % 4
+    val = torch.zeros(40, dtype=torch.bool)
+    val[::5] = True
+    data = Data(x=torch.randn(40, 3), y=y.clone(), val_mask=val)
+    hidden, how = tune.validation_only(data)
+    assert torch.equal(hidden.y[val], y[val]) and bool((hidden.y[~val] == -1).all())
+    assert torch.equal(data.y, y) and hidden.num_classes == 4 and "8 validation nodes" in how
+    del data.val_mask
+    hidden, how = tune.validation_only(data)
+    assert int((hidden.y >= 0).sum()) == 4 and "10 %" in how
+    assert torch.equal(tune.validation_only(data)[0].y, hidden.y)  # the same nodes every time
