@@ -57,6 +57,8 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
         seed: seeds Python, NumPy and torch before the model is (re)initialised.
         patience: stop when the training loss has not improved by ``min_delta`` for this many epochs
             (early stopping on the training loss only, never on labels); ``None`` disables it.
+            Training also stops when :meth:`Method.converged` says so (e.g. deep clustering's
+            ``stop_tol``).
         checkpoint: path of a checkpoint file; if it exists the run resumes from it, and it is
             rewritten every ``checkpoint_every`` epochs and at the end.
         progress: show a tqdm progress bar with the loss.
@@ -131,6 +133,10 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
             if patience is not None and since_best >= patience:
                 result.stopped_early = True
                 log.info("early stop at epoch %d: no loss improvement for %d epochs", completed, patience)
+                break
+            if method.converged():
+                result.stopped_early = True
+                log.info("stopped at epoch %d: the method reports convergence", completed)
                 break
     bar.close()
     result.epochs = completed

@@ -173,3 +173,24 @@ def test_spherical_centre_init_places_centres_at_cluster_means(tiny_graph):
         assert torch.allclose(model.centers[k], z[model.initial_clusters == k].mean(0), atol=1e-5)
     with pytest.raises(InvalidArgumentError, match="center_init"):
         build_method("pamc", 16, center_init="random")
+
+
+def test_stop_tol_stops_training_once_assignments_settle(tiny_graph):
+    changes = []
+    model = build_method("scgc-star", tiny_graph.num_features, **{**TINY_AE, "stop_tol": 0.05})
+    clusters = []
+
+    def record(epoch, loss):
+        clusters.append(model.last_assignment.argmax(1))
+        changes.append(model.assignment_change)
+
+    result = train(model, tiny_graph, epochs=200, lr=0.001, seed=0, progress=False, on_epoch_end=record)
+    assert changes[0] is None  # nothing to compare the first epoch with
+    for before, after, change in zip(clusters, clusters[1:], changes[1:]):
+        assert change == pytest.approx(float((before != after).float().mean()))
+    assert result.stopped_early and result.epochs < 200 and result.epochs == len(changes)
+    assert changes[-1] < 0.05 and all(c >= 0.05 for c in changes[1:-1])
+    unbounded = build_method("scgc-star", tiny_graph.num_features, **TINY_AE)
+    assert train(unbounded, tiny_graph, epochs=8, lr=0.001, seed=0, progress=False).epochs == 8
+    with pytest.raises(InvalidArgumentError, match="stop_tol"):
+        build_method("pamc", 16, stop_tol=1.5)

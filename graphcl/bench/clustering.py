@@ -7,7 +7,8 @@ Selection modes (both reported for every trained method):
 * ``final`` (honest, the default): the model after the last epoch.
 * ``stopped`` (honest, deep clustering methods): DEC's label-free stopping rule, the first epoch
   at which fewer than ``STOP_TOL`` (0.1 %) of the nodes change ``argmax q`` since the previous
-  epoch (the final epoch when that never happens).
+  epoch (the final epoch when that never happens); ``--set stop_tol=0.001`` makes training itself
+  stop there (one optimiser step later).
 * ``oracle`` (flagged in every table): the epoch with the best *test* ACC, the protocol SCGC, PamC,
   SDCN, DCRN and HSAN report. Deep clustering methods are scored every epoch on their own
   clusters (``argmax q`` before that epoch's update, as the official code does); embedding methods
@@ -96,16 +97,14 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
     model = build_method(method, data.num_features, **params)
     own_clusters = hasattr(model, "predict")
     curve: list[tuple[int, dict[str, float]]] = []
-    stopped: list[int] = []  # the epoch at which DEC's rule would stop
-    previous: list[np.ndarray] = []
+    stopped: list[int] = []  # the epoch at which DEC's rule (the methods' stop_tol) would stop
 
     def on_epoch_end(epoch: int, loss: float) -> None:
         if own_clusters:  # Q of this epoch's forward pass, i.e. before its update (official protocol)
-            clusters = model.last_assignment.argmax(1).cpu().numpy()
-            curve.append((epoch - 1, score_clusters(y, clusters)))
-            if previous and not stopped and np.mean(clusters != previous[0]) < STOP_TOL:
+            curve.append((epoch - 1, score_clusters(y, model.last_assignment.argmax(1).cpu().numpy())))
+            change = model.assignment_change
+            if not stopped and change is not None and change < STOP_TOL:
                 stopped.append(epoch - 1)
-            previous[:] = [clusters]
         elif epoch % eval_every == 0:
             z = model.embed(data.to(device)).cpu()
             curve.append((epoch, score_clusters(y, kmeans(z, k, n_init=3, seed=seed))))

@@ -31,6 +31,10 @@ class Method(nn.Module):
     def setup(self, data: Data) -> None:
         """Called once by the training loop before the first epoch (e.g. to precompute centralities)."""
 
+    def converged(self) -> bool:
+        """A label-free stopping signal the training loop checks after every epoch (never by default)."""
+        return False
+
 
 M = TypeVar("M", bound=type[Method])
 _METHODS: dict[str, type[Method]] = {}
