@@ -194,3 +194,11 @@ def test_stop_tol_stops_training_once_assignments_settle(tiny_graph):
     assert train(unbounded, tiny_graph, epochs=8, lr=0.001, seed=0, progress=False).epochs == 8
     with pytest.raises(InvalidArgumentError, match="stop_tol"):
         build_method("pamc", 16, stop_tol=1.5)
+
+
+def test_checkpoint_rows_trains_the_same_model(tiny_graph):
+    runs = []
+    for rows in (None, 7):
+        model = build_method("scgc", tiny_graph.num_features, **{**TINY_AE, "order": 2, "checkpoint_rows": rows})
+        runs.append(train(model, tiny_graph, epochs=3, lr=0.001, seed=0, progress=False).losses)
+    assert runs[0] == pytest.approx(runs[1], rel=1e-5)
