@@ -68,8 +68,9 @@ class DeepClustering(Method):
             graphs. ``None``: store them.
         stop_tol: DEC's stopping rule (Xie et al., 2016): :meth:`converged` turns true once fewer
             than this fraction of the nodes changed :math:`\arg\max q` since the previous epoch,
-            and the training loop stops. Label-free; ``None`` (default) trains every epoch. On
-            ACM (SCGC*) 0.001 stops near epoch 30-40 at 88-90 % ACC where epoch 200 gives 81-84 %.
+            and the training loop stops. Label-free; ``None`` (default) trains every epoch. SCGC*
+            on ACM (10 seeds, 30-epoch pretraining): 0.001 stops at 88.3 % ACC on average where
+            epoch 200 gives 82.5 % (the test-label oracle: 92.2 %).
     """
 
     #: Whether the decoder and the reconstruction loss are used (SCGC).
