@@ -45,6 +45,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "tuning"
 
 def validation_only(data, seed: int = 0):
     """A copy of ``data`` whose labels outside the validation nodes are -1, and how they were chosen."""
+    from graphcl.experiment import number_of_classes
+
     data = data.clone()
     if getattr(data, "val_mask", None) is not None:
         mask, how = data.val_mask.clone(), f"the public split's {int(data.val_mask.sum())} validation nodes"
@@ -53,7 +55,7 @@ def validation_only(data, seed: int = 0):
         mask = torch.zeros(data.num_nodes, dtype=torch.bool)
         mask[torch.randperm(data.num_nodes, generator=g)[: max(1, data.num_nodes // 10)]] = True
         how = f"a fixed random 10 % of the nodes ({int(mask.sum())}, seed {seed})"
-    data.num_classes = int(data.y.max()) + 1
+    data.num_classes = number_of_classes(data)  # before hiding labels: a class may be absent from validation
     data.y = torch.where(mask, data.y, torch.full_like(data.y, -1))
     return data, how
 

@@ -201,8 +201,8 @@ def write_results(runs: Sequence[Run], out: Path, *, title_note: str = "") -> di
     records.mkdir(exist_ok=True)
     for dataset in sorted({r.dataset for r in runs}):
         payload = [{"method": r.method, "dataset": r.dataset, "seed": r.seed, "scores": r.scores,
-                    "oracle_epoch": r.oracle_epoch, "stop_epoch": r.stop_epoch, "epochs": r.epochs, "train_seconds": r.train_seconds,
-                    "peak_memory_mb": r.peak_memory_mb, "acc_curve": r.curve, "config": r.config,
+                    "oracle_epoch": r.oracle_epoch, "stop_epoch": r.stop_epoch, "epochs": r.epochs,
+                    "train_seconds": r.train_seconds, "peak_memory_mb": r.peak_memory_mb, "acc_curve": r.curve, "config": r.config,
                     "versions": package_versions()} for r in runs if r.dataset == dataset]
         (records / f"clustering-{dataset}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
     return {"markdown": md, "csv": csv_path, "records": records}
@@ -272,24 +272,24 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
             reason = str(error).splitlines()[0]
             print(f"{dataset}: skipped, not available here ({reason})", flush=True)
             skipped.append(f"{dataset} ({reason})")
-            continue
-        for method in methods:
-            for seed in seeds:
-                t0 = time.perf_counter()
-                if method == BASELINE:
-                    run = run_baseline(data, seed)
-                else:
-                    over = {k: v for k, v in (overrides or {}).items() if k in method_parameters(method)}
-                    run = run_method(method, data, seed, epochs=epochs, overrides=over, device=device)
-                runs.append(run)
-                if progress:
-                    modes = ", ".join(f"{m} {100 * s['acc']:.2f}" for m, s in run.scores.items())
-                    print(f"{dataset:10s} {method:10s} seed {seed}: ACC {modes} "
-                          f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        write_results(runs, out, title_note=_skipped_note(title_note, skipped))
+        else:
+            for method in methods:
+                for seed in seeds:
+                    t0 = time.perf_counter()
+                    if method == BASELINE:
+                        run = run_baseline(data, seed)
+                    else:
+                        over = {k: v for k, v in (overrides or {}).items() if k in method_parameters(method)}
+                        run = run_method(method, data, seed, epochs=epochs, overrides=over, device=device)
+                    runs.append(run)
+                    if progress:
+                        modes = ", ".join(f"{m} {100 * s['acc']:.2f}" for m, s in run.scores.items())
+                        print(f"{dataset:10s} {method:10s} seed {seed}: ACC {modes} "
+                              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        if runs:  # after every dataset, so partial runs count
+            write_results(runs, out, title_note=_skipped_note(title_note, skipped))
     if not runs:
         raise DatasetUnavailableError(f"none of the datasets could be loaded: {'; '.join(skipped)}")
-    write_results(runs, out, title_note=_skipped_note(title_note, skipped))
     trained = [r for r in runs if r.method != BASELINE]
     if trained:
         best = max(trained, key=lambda r: r.scores["final (k-means)"]["acc"])

@@ -149,7 +149,7 @@ class DeepClustering(Method):
         self._check_ready()
         x_hat, z = self.autoencoder(data.x)
         q = self.soft_assignment(z)
-        if self.last_assignment is not None and self.last_assignment.shape == q.shape:
+        if self.last_assignment is not None:
             self.assignment_change = float((q.detach().argmax(1) != self.last_assignment.argmax(1)).float().mean())
         self.last_assignment = q.detach()
         p = target_distribution(self.last_assignment)  # refreshed every epoch, from this epoch's Q
