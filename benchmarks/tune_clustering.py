@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every candidate")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     common = dict(parse_override(text) for text in args.set)
     data, how = validation_only(load_dataset(args.dataset))
@@ -80,7 +81,7 @@ def main() -> None:
         runs = []
         for seed in range(args.seeds):
             t0 = time.perf_counter()
-            run = run_method(args.method, data, seed, overrides=overrides)
+            run = run_method(args.method, data, seed, overrides=overrides, device=args.device)
             runs.append(run)
             print(f"candidate {i} {candidate} seed {seed}: val ACC best epoch {100 * run.scores['oracle']['acc']:.2f} "
                   f"(epoch {run.oracle_epoch}), stopped {100 * run.scores['stopped']['acc']:.2f}, final "

@@ -18,7 +18,7 @@ def test_clustering_bench_quick_writes_tables_records_and_plot(mirror, tmp_path,
     methods = {r["method"] for r in rows}
     assert methods == {"kmeans-raw", "grace", "gca", "scgc", "scgc-star", "pamc"}
     for r in rows:
-        assert 0.0 <= float(r["acc_mean"]) <= 1.0 and int(r["seeds"]) == 2
+        assert 0.0 <= float(r["acc_mean"]) <= 1.0 and int(r["seeds"]) == 2 and r["device"] == "cpu"
     modes = {r["mode"] for r in rows if r["method"] == "pamc"}
     assert modes == {"pretrained (k-means)", "final (argmax q)", "final (k-means)",
                      "stopped (argmax q, < 0.1 % changed)", "oracle ⚠ best epoch by test ACC"}
@@ -35,6 +35,20 @@ def test_clustering_bench_quick_writes_tables_records_and_plot(mirror, tmp_path,
     merged = tmp_path / "merged"
     assert main(["bench", "clustering", "--combine", str(out), "--out", str(merged)]) == 0
     assert list(csv.DictReader((merged / "clustering.csv").open())) == rows
+
+
+@pytest.mark.mirror
+def test_seed_chunks_run_apart_merge_into_one_table(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
+    for first in (0, 2):
+        assert main(["bench", "clustering", "--methods", "kmeans-raw", "--datasets", "dblp", "--seeds", "2",
+                     "--first-seed", str(first), "--out", str(tmp_path / f"from{first}")]) == 0
+    records = json.loads((tmp_path / "from2" / "records" / "clustering-dblp.json").read_text())
+    assert [r["seed"] for r in records] == [2, 3] and {r["device"] for r in records} == {"cpu"}
+    assert main(["bench", "clustering", "--combine", str(tmp_path / "from0"), str(tmp_path / "from2"),
+                 "--out", str(tmp_path / "merged")]) == 0
+    (row,) = list(csv.DictReader((tmp_path / "merged" / "clustering.csv").open()))
+    assert row["seeds"] == "4" and row["device"] == "cpu"
 
 
 def test_combine_names_a_folder_without_records(tmp_path, capsys):

@@ -67,6 +67,7 @@ class Run:
     peak_memory_mb: float = 0.0
     curve: list[float] = field(default_factory=list)  # per-evaluation test ACC (oracle mode's candidates)
     stop_epoch: int | None = None  # DEC's stopping rule (deep clustering methods)
+    device: str = "cpu"  # where it trained: seconds and peak memory are that device's
     config: dict[str, Any] = field(default_factory=dict)
     embeddings: np.ndarray | None = None
     predicted: np.ndarray | None = None
@@ -115,7 +116,8 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
     data = data.to(device)
     z = model.embed(data).cpu()
     run = Run(method, dataset, seed, epochs=result.epochs, train_seconds=result.train_seconds,
-              peak_memory_mb=result.peak_memory_mb, config={**params, **run_settings}, embeddings=z.numpy())
+              peak_memory_mb=result.peak_memory_mb, config={**params, **run_settings}, embeddings=z.numpy(),
+              device=str(device))
     z_pred = kmeans(z, k, n_init=10, seed=seed)
     if own_clusters:
         q_pred = model.predict(data).cpu().numpy()
@@ -145,16 +147,16 @@ LABELS = {"oracle": ORACLE_FLAG, "stopped": STOPPED_LABEL}
 
 
 def _rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """Aggregate runs into one row per (dataset, method, mode)."""
+    """Aggregate runs into one row per (dataset, method, device, mode)."""
     rows = []
-    keys = sorted({(r.dataset, r.method) for r in runs}, key=lambda dm: (dm[0], DEFAULT_METHODS.index(dm[1])
-                                                                        if dm[1] in DEFAULT_METHODS else 99))
-    for dataset, method in keys:
-        group = [r for r in runs if r.dataset == dataset and r.method == method]
+    keys = sorted({(r.dataset, r.method, r.device) for r in runs},
+                  key=lambda k: (k[0], DEFAULT_METHODS.index(k[1]) if k[1] in DEFAULT_METHODS else 99, k[2]))
+    for dataset, method, device in keys:
+        group = [r for r in runs if (r.dataset, r.method, r.device) == (dataset, method, device)]
         for mode in MODES:
             if mode not in group[0].scores:
                 continue
-            row: dict[str, Any] = {"dataset": dataset, "method": method,
+            row: dict[str, Any] = {"dataset": dataset, "method": method, "device": device,
                                    "mode": LABELS.get(mode, mode), "seeds": len(group)}
             for m in METRICS:
                 row[m] = mean_std([r.scores[mode][m] for r in group])
@@ -176,15 +178,15 @@ def write_results(runs: Sequence[Run], out: Path, *, title_note: str = "") -> di
     columns = ("acc", "nmi", "ari", "f1", "train_seconds", "peak_memory_mb")
     lines = ["# Clustering benchmark", "",
              "ACC / NMI / ARI / macro-F1 in %, mean ± std over seeds; train seconds and peak memory (MiB, "
-             "process RSS on CPU) per run. `final`: the model after the last epoch (honest). "
+             "process RSS on CPU, allocations on CUDA) per run on the device named. `final`: the model after the last epoch (honest). "
              f"`{ORACLE_FLAG}`: the epoch chosen by test labels, the protocol of the SCGC / PamC / SDCN "
              "papers, shown only for comparison with published numbers.", ""]
     if title_note:
         lines += [title_note, ""]
-    lines += ["| dataset | method | mode | seeds | epochs | ACC | NMI | ARI | F1 | seconds | peak MiB |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| dataset | method | mode | seeds | epochs | ACC | NMI | ARI | F1 | seconds | peak MiB | device |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        cells = [format_cell(c, *row[c]) for c in columns]
+        cells = [format_cell(c, *row[c]) for c in columns] + [row["device"]]
         lines.append(f"| {row['dataset']} | {row['method']} | {row['mode']} | {row['seeds']} | {row['epochs']} | "
                      + " | ".join(cells) + " |")
     md = out / "clustering.md"
@@ -193,17 +195,17 @@ def write_results(runs: Sequence[Run], out: Path, *, title_note: str = "") -> di
     with csv_path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["dataset", "method", "mode", "seeds", "epochs"] + [f"{c}_{s}" for c in columns
-                                                                      for s in ("mean", "std")])
+                                                                      for s in ("mean", "std")] + ["device"])
         for row in rows:
             w.writerow([row["dataset"], row["method"], row["mode"], row["seeds"], row["epochs"]]
-                       + [v for c in columns for v in row[c]])
+                       + [v for c in columns for v in row[c]] + [row["device"]])
     records = out / "records"
     records.mkdir(exist_ok=True)
     for dataset in sorted({r.dataset for r in runs}):
         payload = [{"method": r.method, "dataset": r.dataset, "seed": r.seed, "scores": r.scores,
                     "oracle_epoch": r.oracle_epoch, "stop_epoch": r.stop_epoch, "epochs": r.epochs,
-                    "train_seconds": r.train_seconds, "peak_memory_mb": r.peak_memory_mb, "acc_curve": r.curve, "config": r.config,
-                    "versions": package_versions()} for r in runs if r.dataset == dataset]
+                    "train_seconds": r.train_seconds, "peak_memory_mb": r.peak_memory_mb, "device": r.device,
+                    "acc_curve": r.curve, "config": r.config, "versions": package_versions()} for r in runs if r.dataset == dataset]
         (records / f"clustering-{dataset}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
     return {"markdown": md, "csv": csv_path, "records": records}
 
@@ -246,7 +248,7 @@ def load_runs(folder: Path) -> list[Run]:
             runs.append(Run(r["method"], r["dataset"], r["seed"], scores=r["scores"], oracle_epoch=r["oracle_epoch"],
                             epochs=r["epochs"], train_seconds=r["train_seconds"],
                             peak_memory_mb=r["peak_memory_mb"], curve=r["acc_curve"], config=r["config"],
-                            stop_epoch=r.get("stop_epoch")))
+                            stop_epoch=r.get("stop_epoch"), device=r.get("device", "cpu")))
     return runs
 
 
@@ -300,7 +302,9 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", nargs="+", help=f"default: {' '.join(DEFAULT_METHODS)}")
     parser.add_argument("--datasets", nargs="+", help=f"default: {' '.join(DEFAULT_DATASETS)}")
-    parser.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default 10)")
+    parser.add_argument("--seeds", type=int, help="number of seeds (default 10): FIRST..FIRST+N-1")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="FIRST",
+                        help="first seed (default 0), to split the seeds over processes; merge with --combine")
     parser.add_argument("--epochs", type=int, help="override every method's epochs (say so when reporting)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: one small dataset, 2 seeds, a few epochs (not a result)")
@@ -326,14 +330,14 @@ def main(args: argparse.Namespace) -> int:
     if args.quick:
         methods = args.methods or QUICK["methods"]
         datasets = args.datasets or QUICK["datasets"]
-        seeds = range(args.seeds or QUICK["seeds"])
+        seeds = range(args.first_seed, args.first_seed + (args.seeds or QUICK["seeds"]))
         epochs = args.epochs or QUICK["epochs"]
         overrides["pretrain_epochs"] = QUICK["pretrain_epochs"]
         note = (f"**Quick smoke run** ({epochs} epochs, autoencoder pretrained {QUICK['pretrain_epochs']} "
                 "epochs): checks the pipeline, not a result. " + note)
     else:
         methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or DEFAULT_DATASETS
-        seeds, epochs = range(args.seeds or 10), args.epochs
+        seeds, epochs = range(args.first_seed, args.first_seed + (args.seeds or 10)), args.epochs
         if epochs is not None:
             note += f" Every method trained for {epochs} epochs (not the configs' numbers)."
     run_suite(list(methods), list(datasets), list(seeds), Path(args.out), epochs=epochs, overrides=overrides,

@@ -154,7 +154,7 @@ def pretrained_autoencoder(x: Tensor, *, seed: int, embedding_dim: int = 10,
     losses = pretrain_autoencoder(model, x, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                                   progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs may pretrain the same key
     torch.save(model.state_dict(), tmp)
     os.replace(tmp, path)
     log.info("pretrained autoencoder saved to %s (final reconstruction loss %.5f)", path, losses[-1])

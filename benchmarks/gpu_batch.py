@@ -1,0 +1,155 @@
+"""The runs that need a GPU, as one batch for a lent accelerator (a few minutes of device time).
+
+    python benchmarks/gpu_batch.py --out DIR [--budget SECONDS] [--workers N] [--device cuda]
+    python benchmarks/gpu_batch.py --out /tmp/dry --dry --device cpu --workers 2   # check the plumbing here
+
+Every job is one of the package's own commands (``python -m graphcl train``, ``python -m graphcl
+bench clustering``, ``benchmarks/tune_clustering.py``); this script only schedules them in priority
+order on ``--workers`` parallel processes (the models are small: one process leaves a GPU mostly
+idle), stops whatever is still running when ``--budget`` seconds are spent, and keeps every log and
+record under ``--out`` (``done.txt`` lists each job's exit status and finishing time). Model choices
+are made on validation data only; the test scores of the candidates that were not chosen are kept
+for the note, never used to choose. Jobs:
+
+1. CUDA checks: the CUDA-only tests and a short ``scgc`` run on the device.
+2. GCA on Amazon Photo (random 10/10/80, 3 seeds, the published 2,000 epochs): the official
+   config and two variants against its early collapse at lr 0.1 (lr 0.01; raw features), the one
+   to keep chosen by mean validation accuracy.
+3. SCGC* and PamC on PubMed and Amazon Photo: ``tune_clustering.py`` (validation labels only),
+   then the clustering suite with the chosen settings, 10 seeds in chunks (merge with ``--combine``).
+4. GRACE on CiteSeer (public split, 5 seeds): the official config and three variants, chosen by
+   mean validation accuracy.
+5. GRACE and GCA embeddings (k-means) in the clustering suite on acm, dblp, cite, cora;
+   k-means on raw features for PubMed and Photo.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+GRAPHCL = [sys.executable, "-m", "graphcl"]
+TUNE = [sys.executable, str(Path(__file__).resolve().parent / "tune_clustering.py")]
+
+GCA_PHOTO = {"official": [], "lr0.01": ["lr=0.01"], "raw-features": ["normalize_features=false"]}
+GRACE_CITESEER = {"official": [], "raw-features": ["normalize_features=false"],
+                  "raw-500-epochs": ["normalize_features=false", "epochs=500"], "tau0.5": ["tau=0.5"]}
+CLUSTER_TUNING = [(m, d) for d in ("pubmed", "amazon-photo") for m in ("scgc-star", "pamc")]
+EMBEDDING_BASELINES = ("acm", "dblp", "cite", "cora")
+
+
+class Batch:
+    """Runs commands with a shared deadline and logs their outcome."""
+
+    def __init__(self, out: Path, budget: float, dry: bool) -> None:
+        self.out, self.deadline, self.dry = out, time.monotonic() + budget, dry
+        self.start = time.monotonic()
+        self.lock = threading.Lock()
+
+    def run(self, name: str, command: list[str]) -> int:
+        left = self.deadline - time.monotonic()
+        if left < 5:
+            self._done(f"{name}: not started (budget spent)")
+            return -1
+        with (self.out / f"{name}.log").open("w") as log:
+            try:
+                rc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=left).returncode
+            except subprocess.TimeoutExpired:
+                rc = -9
+        self._done(f"{name}: rc {rc} at {time.monotonic() - self.start:.0f} s")
+        return rc
+
+    def _done(self, line: str) -> None:
+        with self.lock, (self.out / "done.txt").open("a") as f:
+            f.write(line + "\n")
+        print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--budget", type=float, default=480.0, help="seconds for the whole batch")
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dry", action="store_true", help="a few epochs and seeds: checks the plumbing only")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    batch = Batch(args.out, args.budget, args.dry)
+    dev = ["--device", args.device]
+    train_epochs = ["--epochs", "2"] if args.dry else []
+    bench_short = ["--epochs", "2"] if args.dry else []
+    short_set = ["pretrain_epochs=1"] if args.dry else []
+    seeds5 = ["0", "1"] if args.dry else ["0", "1", "2", "3", "4"]
+
+    def cuda_checks() -> None:
+        if args.device.startswith("cuda"):
+            batch.run("cuda-tests", [sys.executable, "-m", "pytest", "-p", "no:warnings", "-q", "tests/test_augment.py",
+                                     "-k", "cuda"])
+        batch.run("scgc-smoke", GRAPHCL + ["train", "scgc", "--dataset", "cora", "--epochs", "5", "--eval", "cluster",
+                                           "--quiet", *dev, "--set", "pretrain_epochs=2"])
+
+    def gca_photo(candidate: str) -> None:
+        for seed in ["0", "1", "2"][: 1 if args.dry else 3]:
+            name = f"gca-photo-{candidate}-s{seed}"
+            batch.run(name, GRAPHCL + ["train", "gca", "--dataset", "amazon-photo", "--seeds", seed, "--quiet", *dev,
+                                       *train_epochs, "--out", str(args.out / f"{name}.json"),
+                                       "--set", *GCA_PHOTO[candidate]])
+
+    def grace_citeseer(candidate: str) -> None:
+        for seed in seeds5:
+            name = f"grace-citeseer-{candidate}-s{seed}"
+            batch.run(name, GRAPHCL + ["train", "grace", "--dataset", "citeseer", "--seeds", seed, "--quiet", *dev,
+                                       *train_epochs, "--out", str(args.out / f"{name}.json"),
+                                       "--set", *GRACE_CITESEER[candidate]])
+
+    def tuned_clustering(method: str, dataset: str) -> None:
+        tuning = args.out / "tuning"
+        extra = ["--set", "epochs=2", *short_set] if args.dry else []
+        if batch.run(f"tune-{method}-{dataset}", TUNE + ["--method", method, "--dataset", dataset, *dev,
+                                                         "--out", str(tuning), *extra]) != 0:
+            return
+        chosen = json.loads((tuning / f"{method}-{dataset}.json").read_text())["chosen"]["candidate"]
+        settings = [f"{k}={v}" for k, v in chosen.items()] + short_set
+        chunks = [(0, 1)] if args.dry else [(0, 5), (5, 5)]
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            for first, count in chunks:
+                name = f"clustering-{method}-{dataset}-from{first}"
+                pool.submit(batch.run, name, GRAPHCL + [
+                    "bench", "clustering", "--methods", method, "--datasets", dataset, "--seeds", str(count),
+                    "--first-seed", str(first), *dev, *bench_short, "--out", str(args.out / name), "--set", *settings])
+
+    def embedding_clustering(method: str, dataset: str, first: int, count: int) -> None:
+        name = f"clustering-{method}-{dataset}-from{first}"
+        batch.run(name, GRAPHCL + ["bench", "clustering", "--methods", method, "--datasets", dataset, "--seeds",
+                                   str(1 if args.dry else count), "--first-seed", str(first), *dev, *bench_short,
+                                   "--out", str(args.out / name)])
+
+    def raw_kmeans() -> None:
+        batch.run("clustering-kmeans-raw", GRAPHCL + ["bench", "clustering", "--methods", "kmeans-raw", "--datasets",
+                                                      "pubmed", "amazon-photo", "--seeds", "2" if args.dry else "10",
+                                                      "--out", str(args.out / "clustering-kmeans-raw")])
+
+    # Stage the datasets once (PyG processes them into the cache) before the parallel jobs race to do it.
+    batch.run("datasets", [sys.executable, "-c", "from graphcl.data import load_dataset\n"
+                           "for n in ['cora', 'citeseer', 'pubmed', 'amazon-photo', 'acm', 'dblp', 'cite']:\n"
+                           "    print(load_dataset(n))"])
+    jobs = [cuda_checks]
+    jobs += [lambda c=c: gca_photo(c) for c in GCA_PHOTO]
+    jobs += [lambda m=m, d=d: tuned_clustering(m, d) for m, d in CLUSTER_TUNING]
+    jobs += [lambda c=c: grace_citeseer(c) for c in GRACE_CITESEER]
+    jobs += [lambda d=d: embedding_clustering("grace", d, 0, 10) for d in EMBEDDING_BASELINES]
+    jobs += [raw_kmeans]
+    jobs += [lambda d=d, f=f: embedding_clustering("gca", d, f, 5) for d in EMBEDDING_BASELINES for f in (0, 5)]
+    with ThreadPoolExecutor(args.workers) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+    print(f"batch finished at {time.monotonic() - batch.start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
