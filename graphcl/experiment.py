@@ -21,7 +21,7 @@ from graphcl.eval.classification import node_classification
 from graphcl.eval.clustering import evaluate_clustering, score_clusters
 from graphcl.eval.collapse import direction_concentration
 from graphcl.methods import build_method, method_parameters
-from graphcl.train import train
+from graphcl.train import to_device, train
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,9 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{seed}.pt" if checkpoint_dir else None
         result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run["weight_decay"],
                        device=device, seed=seed, patience=patience, checkpoint=checkpoint, progress=progress)
-        embeddings = model.embed(data.to(device)).cpu()
-        predicted = model.predict(data.to(device)).cpu() if hasattr(model, "predict") else None
+        on_device = to_device(data, device)
+        embeddings = model.embed(on_device).cpu()
+        predicted = model.predict(on_device).cpu() if hasattr(model, "predict") else None
         metrics = evaluate(embeddings, data.cpu(), evals, run["split"], seed, predicted)
         concentration = direction_concentration(embeddings)
         if concentration > 0.99:

@@ -1,6 +1,7 @@
 """The one training loop shared by every method."""
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -29,6 +30,11 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InvalidArgumentError("--device cuda was asked for but no CUDA device is available; use --device cpu")
     return dev
+
+
+def to_device(data: Data, device: str | torch.device) -> Data:
+    """``data`` on ``device`` as a new object: PyG's ``Data.to`` moves the caller's object in place."""
+    return copy.copy(data).to(resolve_device(device))
 
 
 @dataclass
@@ -76,7 +82,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
             if module is not method and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
     method.to(dev)
-    data = data.to(dev)
+    data = to_device(data, dev)
     method.setup(data)
     optimizer = torch.optim.Adam(method.parameters(), lr=lr, weight_decay=weight_decay)
     result = TrainResult()

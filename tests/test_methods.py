@@ -202,3 +202,18 @@ def test_checkpoint_rows_trains_the_same_model(tiny_graph):
         model = build_method("scgc", tiny_graph.num_features, **{**TINY_AE, "order": 2, "checkpoint_rows": rows})
         runs.append(train(model, tiny_graph, epochs=3, lr=0.001, seed=0, progress=False).losses)
     assert runs[0] == pytest.approx(runs[1], rel=1e-5)
+
+
+def test_to_device_leaves_the_callers_graph_where_it_was(tiny_graph):
+    from graphcl.train import to_device
+    moved = to_device(tiny_graph, "meta")  # a real device change without a GPU
+    assert moved.x.device.type == "meta" and moved.edge_index.device.type == "meta"
+    assert tiny_graph.x.device.type == "cpu" and tiny_graph.edge_index.device.type == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_training_on_cuda_leaves_the_callers_graph_on_cpu(tiny_graph):
+    """Found on a GPU: the second seed of a run crashed because the first had moved the data."""
+    records = run_experiment("grace", tiny_graph, seeds=[0, 1], epochs=2, device="cuda",
+                             overrides={"embedding_dim": 8, "projection_dim": 8})
+    assert len(records) == 2 and tiny_graph.x.device.type == "cpu"

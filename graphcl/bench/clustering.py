@@ -40,7 +40,7 @@ from graphcl.eval.summary import format_cell, mean_std
 from graphcl.experiment import number_of_classes, package_versions, resolve_run
 from graphcl.methods import build_method, method_names, method_parameters
 from graphcl.profiling import PeakMemory
-from graphcl.train import train
+from graphcl.train import to_device, train
 
 
 METRICS = ("acc", "nmi", "ari", "f1")
@@ -97,6 +97,7 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
     seed_everything(seed)
     model = build_method(method, data.num_features, **params)
     own_clusters = hasattr(model, "predict")
+    on_device = to_device(data, device)
     curve: list[tuple[int, dict[str, float]]] = []
     stopped: list[int] = []  # the epoch at which DEC's rule (the methods' stop_tol) would stop
 
@@ -107,20 +108,19 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
             if not stopped and change is not None and change < STOP_TOL:
                 stopped.append(epoch - 1)
         elif epoch % eval_every == 0:
-            z = model.embed(data.to(device)).cpu()
+            z = model.embed(on_device).cpu()
             curve.append((epoch, score_clusters(y, kmeans(z, k, n_init=3, seed=seed))))
 
-    result = train(model, data, epochs=run_settings["epochs"], lr=run_settings["lr"],
+    result = train(model, on_device, epochs=run_settings["epochs"], lr=run_settings["lr"],
                    weight_decay=run_settings["weight_decay"], device=device, seed=seed, progress=progress,
                    on_epoch_end=on_epoch_end)
-    data = data.to(device)
-    z = model.embed(data).cpu()
+    z = model.embed(on_device).cpu()
     run = Run(method, dataset, seed, epochs=result.epochs, train_seconds=result.train_seconds,
               peak_memory_mb=result.peak_memory_mb, config={**params, **run_settings}, embeddings=z.numpy(),
               device=str(device))
     z_pred = kmeans(z, k, n_init=10, seed=seed)
     if own_clusters:
-        q_pred = model.predict(data).cpu().numpy()
+        q_pred = model.predict(on_device).cpu().numpy()
         run.scores["final (argmax q)"] = score_clusters(y, q_pred)
         curve.append((result.epochs, run.scores["final (argmax q)"]))
         run.predicted = q_pred

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 class DeepClustering(Method):
-    """Shared machinery of SCGC, SCGC* and PamC: pretrained autoencoder, centres, KL, positives.
+    r"""Shared machinery of SCGC, SCGC* and PamC: pretrained autoencoder, centres, KL, positives.
 
     Args:
         in_channels: feature size.
