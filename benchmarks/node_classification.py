@@ -50,8 +50,9 @@ def append_result(method: str, dataset: str, split: str, records: list[dict], re
         w = csv.writer(f)
         if new:
             w.writerow(["method", "dataset", "split", "seeds", "epochs"]
-                       + [f"{c}_{k}" for c in COLUMNS for k in ("mean", "std")])
-        w.writerow([method, dataset, split, len(records), epochs] + [v for c in COLUMNS for v in s[c]])
+                       + [f"{c}_{k}" for c in COLUMNS for k in ("mean", "std")] + ["device"])
+        w.writerow([method, dataset, split, len(records), epochs] + [v for c in COLUMNS for v in s[c]]
+                   + [records[0]["device"]])
 
 
 def main() -> None:
