@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Data, HeteroData
 
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
@@ -54,11 +54,21 @@ def check_edge_index(edge_index: Tensor, num_nodes: int, *, allow_self_loops: bo
                 f"edge_index has {n_dup} duplicate edges; merge them with torch_geometric.utils.coalesce")
 
 
+def check_homogeneous(data: Data | HeteroData) -> None:
+    """Raise if a homogeneous method is handed a heterogeneous graph."""
+    if isinstance(data, HeteroData):
+        raise InvalidGraphError(
+            f"{data.get('name', 'this graph')} is heterogeneous (HeteroData with node types "
+            f"{', '.join(data.node_types)}); this method needs a homogeneous Data: use a heterogeneous method, "
+            "or convert with data.to_homogeneous() (node types then share one feature size)")
+
+
 def check_graph(data: Data, *, allow_self_loops: bool = True, allow_duplicates: bool = False) -> None:
     """Validate a homogeneous graph before training: non-empty, finite features, edges in range.
 
     Isolated nodes are allowed (GCN-style encoders add self-loops); many benchmark graphs have them.
     """
+    check_homogeneous(data)
     num_nodes = data.num_nodes
     if not num_nodes:
         raise InvalidGraphError("the graph is empty (0 nodes); check the dataset path or the filter that produced it")

@@ -15,6 +15,7 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data
 from torch_geometric.transforms import NormalizeFeatures
 
+from graphcl.checks import check_homogeneous
 from graphcl.configs import load_config, split_config
 from graphcl.errors import InvalidArgumentError
 from graphcl.eval.classification import node_classification
@@ -82,6 +83,7 @@ def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = N
     clustering methods get ``num_clusters`` from the labels when it is unset. With the run setting
     ``normalize_features`` the returned graph is a new ``Data``; the caller's is untouched.
     """
+    check_homogeneous(data)
     config = load_config(method, str(data.get("name", "custom")))
     config.update(overrides or {})
     if epochs is not None:

@@ -1,5 +1,6 @@
 """One loader per dataset family. Each takes the catalogue entry and the dataset's cache folder
-(whose raw files are already in place) and returns a single :class:`~torch_geometric.data.Data`.
+(whose raw files are already in place) and returns a single :class:`~torch_geometric.data.Data`
+(a :class:`~torch_geometric.data.HeteroData` for the heterogeneous HeCo family).
 
 PyG's own dataset classes parse their formats; these functions only choose the ``root`` PyG
 expects, and adapt OGB (flattened labels, time split as masks, undirected edges).
@@ -15,7 +16,9 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-from torch_geometric.data import Data
+import numpy as np
+import scipy.sparse as sp
+from torch_geometric.data import Data, HeteroData
 from torch_geometric.utils import index_to_mask, to_undirected
 
 from graphcl.data.catalogue import DatasetInfo
@@ -118,3 +121,58 @@ def load_sdcn(info: DatasetInfo, folder: Path) -> Data:
     """SDCN-format deep-clustering set staged as ``<root>/SDCN/<name>/{<name>.txt,
     <name>_label.txt, <name>_graph.txt}``: undirected, coalesced, no self-loops, 0-based labels."""
     return read_sdcn(folder, info.options.get("sdcn_name", info.name))
+
+
+#: The labelled-nodes-per-class splits of the HeCo / MEOW protocol.
+HECO_SPLITS = (20, 40, 60)
+
+
+def _heco_features(path: Path) -> torch.Tensor:
+    """A HeCo feature file as a dense float32 ``[n, f]`` tensor: ``scipy.sparse.save_npz`` files,
+    and (dblp's ``t_feat.npz``) a plain ``.npy`` under an ``.npz`` name."""
+    loaded = np.load(path, allow_pickle=False)
+    if isinstance(loaded, np.ndarray):
+        matrix = loaded
+    else:
+        loaded.close()
+        matrix = sp.load_npz(path).toarray()
+    return torch.from_numpy(np.asarray(matrix, dtype=np.float32))
+
+
+def load_heco(info: DatasetInfo, folder: Path) -> HeteroData:
+    """A HeCo-format folder as :class:`~torch_geometric.data.HeteroData`.
+
+    Node types and their sizes come from the manifest (``options.node_types``); types with a
+    feature file get ``x``, the others only ``num_nodes`` (HeCo gives them one-hot features). Each
+    relation file ``<s><t>.txt`` (rows ``source target``) becomes the edge types
+    ``(s, 'to', t)`` and ``(t, 'to', s)``. The target type (``options.target``) gets ``y`` and the
+    boolean masks ``train_mask_K``, ``val_mask_K``, ``test_mask_K`` for K in 20, 40, 60 labelled
+    nodes per class; ``data.target_node_type`` names it.
+    """
+    opts = info.options
+    target = opts["target"]
+    data = HeteroData()
+    for node_type, spec in opts["node_types"].items():
+        data[node_type].num_nodes = int(spec["count"])
+        if spec.get("features"):
+            x = _heco_features(folder / spec["features"])
+            if x.size(0) != spec["count"]:
+                raise DatasetIntegrityError(f"{info.name}: {spec['features']} has {x.size(0)} rows, expected "
+                                            f"{spec['count']} {node_type} nodes; delete {folder} and load again")
+            data[node_type].x = x
+    for file, (source, dest) in opts["relations"].items():
+        pairs = torch.from_numpy(np.loadtxt(folder / file, dtype=np.int64).reshape(-1, 2)).t().contiguous()
+        for (s, t), index in (((source, dest), pairs), ((dest, source), pairs.flip(0))):
+            if int(index[0].max()) >= data[s].num_nodes or int(index[1].max()) >= data[t].num_nodes:
+                raise DatasetIntegrityError(f"{info.name}: {file} refers to nodes beyond the {s} / {t} counts "
+                                            f"of the manifest; delete {folder} and load again")
+            data[s, "to", t].edge_index = index
+    y = np.load(folder / "labels.npy")
+    data[target].y = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    n = data[target].num_nodes
+    for k in HECO_SPLITS:
+        for part in ("train", "val", "test"):
+            index = torch.from_numpy(np.load(folder / f"{part}_{k}.npy").astype(np.int64))
+            data[target][f"{part}_mask_{k}"] = index_to_mask(index, n)
+    data.target_node_type = target
+    return data

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from torch_geometric.data import Data
+from torch_geometric.data import Data, HeteroData
 
 from graphcl.data import cache, loaders
 from graphcl.data.catalogue import STAT_NAMES, DatasetInfo, RawFile, read_catalogue
@@ -32,8 +32,8 @@ from graphcl.errors import DatasetIntegrityError, DatasetUnavailableError, Unkno
 
 log = logging.getLogger(__name__)
 
-#: Loader per catalogue ``family``: ``(entry, dataset cache folder) -> Data``.
-LOADERS: dict[str, Callable[[DatasetInfo, Path], Data]] = {
+#: Loader per catalogue ``family``: ``(entry, dataset cache folder) -> Data`` (``HeteroData`` for heco).
+LOADERS: dict[str, Callable[[DatasetInfo, Path], Data | HeteroData]] = {
     "planetoid": loaders.load_planetoid,
     "citationfull": loaders.load_citationfull,
     "amazon": loaders.load_amazon,
@@ -41,6 +41,7 @@ LOADERS: dict[str, Callable[[DatasetInfo, Path], Data]] = {
     "wikics": loaders.load_wikics,
     "ogb": loaders.load_ogb_node,
     "sdcn": loaders.load_sdcn,
+    "heco": loaders.load_heco,
 }
 
 
@@ -198,8 +199,20 @@ def _download(info: DatasetInfo, folder: Path, missing: list[RawFile]) -> Data |
 # Loading
 # --------------------------------------------------------------------------------------------
 
-def dataset_stats(data: Data) -> dict[str, int]:
-    """The statistics the catalogue records, measured on a loaded graph."""
+def dataset_stats(data: Data | HeteroData) -> dict[str, int]:
+    """The statistics the catalogue records, measured on a loaded graph.
+
+    For a :class:`~torch_geometric.data.HeteroData`: nodes, features and classes of its target
+    node type (``data.target_node_type``), edges of all edge types together.
+    """
+    if isinstance(data, HeteroData):
+        target = data[data.target_node_type]
+        return {
+            "num_nodes": int(target.num_nodes),
+            "num_edges": sum(int(store.edge_index.size(1)) for store in data.edge_stores),
+            "num_features": int(target.x.size(1)) if "x" in target else 0,
+            "num_classes": int(data.num_classes),
+        }
     return {
         "num_nodes": int(data.num_nodes),
         "num_edges": int(data.edge_index.size(1)),
@@ -224,8 +237,21 @@ def verify_stats(info: DatasetInfo, data: Data, folder: Path) -> None:
             "check_stats=False to skip this check).")
 
 
-def _finalize(data: Data, name: str) -> Data:
-    """Common dtypes and metadata: float32 ``x``, int64 1-D ``y``, ``num_classes``, ``name``."""
+def _finalize(data: Data | HeteroData, name: str) -> Data | HeteroData:
+    """Common dtypes and metadata: float32 ``x``, int64 1-D ``y``, ``num_classes``, ``name``
+    (for a ``HeteroData``: ``x`` of every node type, ``y`` of the target type)."""
+    if isinstance(data, HeteroData):
+        for store in data.node_stores:
+            if "x" in store and store.x.dtype != torch.float32:
+                store.x = store.x.float()
+        for store in data.edge_stores:
+            store.edge_index = store.edge_index.long()
+        target = data[data.target_node_type]
+        target.y = target.y.long().view(-1)
+        labelled = target.y[target.y >= 0]
+        data.num_classes = int(labelled.max()) + 1 if labelled.numel() else 0
+        data.name = name
+        return data
     if data.x is not None and data.x.dtype != torch.float32:
         data.x = data.x.float()
     data.edge_index = data.edge_index.long()
@@ -239,7 +265,7 @@ def _finalize(data: Data, name: str) -> Data:
 
 
 def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None, *,
-                 check_stats: bool = True) -> Data:
+                 check_stats: bool = True) -> Data | HeteroData:
     r"""Load a registered dataset by name, or a user graph from a path.
 
     Args:
@@ -255,7 +281,8 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
     Returns:
         Data: ``x`` (float32), ``edge_index`` (int64), ``y`` (int64, 1-D, classes from 0),
         ``num_classes`` (int) and ``name`` (canonical name); Planetoid and OGB graphs keep their
-        ``train_mask`` / ``val_mask`` / ``test_mask``.
+        ``train_mask`` / ``val_mask`` / ``test_mask``. The heterogeneous ``heco-*`` datasets are
+        :class:`~torch_geometric.data.HeteroData` (see :func:`graphcl.data.loaders.load_heco`).
 
     Raises:
         UnknownNameError: the name is not registered (close matches are suggested).

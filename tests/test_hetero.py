@@ -1,0 +1,162 @@
+"""Heterogeneous graphs: HeCo-format loaders and meta-path adjacency / PathSim / top-k."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from torch_geometric.data import HeteroData
+
+from graphcl.augment import MetaPathAdjacency, metapath_adjacency, pathsim, resolve_metapath, top_k_per_node
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
+
+
+def random_hetero(seed: int = 0, sizes=(6, 5, 4), density=0.4) -> tuple[HeteroData, dict]:
+    """Node types a, b, c; relations a-b and b-c in both directions; dense 0/1 matrices beside."""
+    g = np.random.default_rng(seed)
+    data, dense = HeteroData(), {}
+    for name, n in zip("abc", sizes):
+        data[name].num_nodes = n
+    for s, t in (("a", "b"), ("b", "c")):
+        m = (g.random((data[s].num_nodes, data[t].num_nodes)) < density).astype(float)
+        dense[s, t], dense[t, s] = m, m.T
+        rows, cols = np.nonzero(m)
+        data[s, "to", t].edge_index = torch.tensor(np.stack([rows, cols]))
+        data[t, "to", s].edge_index = torch.tensor(np.stack([cols, rows]))
+    return data, dense
+
+
+def to_dense(edge_index, values, shape):
+    out = np.zeros(shape)
+    np.add.at(out, (edge_index[0].numpy(), edge_index[1].numpy()), values.numpy())
+    return out
+
+
+@pytest.mark.parametrize("path", [["a", "b", "a"], ["a", "b", "c", "b", "a"], ["a", "b", "c"], ["b", "c"],
+                                  ["c", "b", "a", "b", "c"]])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_metapath_counts_equal_dense_products(path, seed):
+    data, dense = random_hetero(seed)
+    index, count = metapath_adjacency(data, path)
+    expected = dense[path[0], path[1]]
+    for s, t in zip(path[1:-1], path[2:]):
+        expected = expected @ dense[s, t]
+    shape = (data[path[0]].num_nodes, data[path[-1]].num_nodes)
+    np.testing.assert_allclose(to_dense(index, count, shape), expected)
+    assert (count > 0).all() and index.size(1) == np.count_nonzero(expected)  # no explicit zeros, no duplicates
+
+
+def test_edge_types_and_node_types_give_the_same_metapath():
+    data, _ = random_hetero()
+    by_types = metapath_adjacency(data, ["a", "b", "a"])
+    by_edges = metapath_adjacency(data, [("a", "to", "b"), ("b", "to", "a")])
+    assert all(torch.equal(x, y) for x, y in zip(by_types, by_edges))
+
+
+def test_pathsim_equals_the_dense_formula():
+    data, dense = random_hetero(3)
+    index, count = metapath_adjacency(data, ["a", "b", "c", "b", "a"])
+    m = dense["a", "b"] @ dense["b", "c"] @ dense["c", "b"] @ dense["b", "a"]
+    d = np.diag(m)
+    expected = 2 * m / np.maximum(d[:, None] + d[None, :], 1e-12)
+    got = pathsim(index, count, data["a"].num_nodes)
+    np.testing.assert_allclose(got.numpy(), expected[index[0].numpy(), index[1].numpy()], rtol=1e-6)
+    assert float(got.max()) <= 1 + 1e-6 and torch.allclose(got[index[0] == index[1]], torch.ones(1))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 50])
+def test_top_k_per_node_keeps_each_sources_largest(k):
+    g = torch.Generator().manual_seed(k)
+    n = 7
+    pairs = torch.unique(torch.randint(0, n, (2, 30), generator=g), dim=1)
+    score = torch.randint(0, 4, (pairs.size(1),), generator=g).float()  # many ties
+    keep = top_k_per_node(pairs, score, n, k)
+    for i in range(n):
+        mine = [(-float(score[e]), int(pairs[1, e])) for e in range(pairs.size(1)) if pairs[0, e] == i]
+        expected = sorted(mine)[:k]
+        got = [(-float(score[e]), int(pairs[1, e])) for e in keep.tolist() if pairs[0, e] == i]
+        assert got == expected
+    with pytest.raises(InvalidArgumentError, match="k must be"):
+        top_k_per_node(pairs, score, n, 0)
+
+
+def test_metapath_adjacency_transform_adds_edge_types_and_leaves_its_input():
+    data, _ = random_hetero(2)
+    before = {e: data[e].edge_index.clone() for e in data.edge_types}
+    out = MetaPathAdjacency({"aba": ["a", "b", "a"], "abcba": ["a", "b", "c", "b", "a"]}, top_k=2)(data)
+    assert data.edge_types == list(before) and all(torch.equal(data[e].edge_index, v) for e, v in before.items())
+    for name in ("aba", "abcba"):
+        store = out["a", name, "a"]
+        assert torch.bincount(store.edge_index[0], minlength=6).max() <= 2
+        assert store.edge_weight.shape == store.pathsim.shape == store.edge_index[0].shape
+    full = MetaPathAdjacency({"aba": ["a", "b", "a"]})(data)
+    assert torch.equal(full["a", "aba", "a"].edge_index, metapath_adjacency(data, ["a", "b", "a"])[0])
+    with pytest.raises(InvalidArgumentError, match="same type"):
+        MetaPathAdjacency({"abc": ["a", "b", "c"]}, top_k=2)(data)
+
+
+def test_metapaths_that_do_not_chain_get_clear_errors():
+    data, _ = random_hetero()
+    with pytest.raises(InvalidArgumentError, match="do not chain"):
+        resolve_metapath(data, [("a", "to", "b"), ("c", "to", "b")])
+    with pytest.raises(InvalidArgumentError, match="no edge type from 'a' to 'c'"):
+        resolve_metapath(data, ["a", "c"])
+    with pytest.raises(InvalidArgumentError, match="unknown node types"):
+        resolve_metapath(data, ["a", "z"])
+    with pytest.raises(InvalidArgumentError, match="unknown edge types"):
+        resolve_metapath(data, [("a", "cites", "b")])
+    with pytest.raises(InvalidArgumentError, match="at least two"):
+        resolve_metapath(data, ["a"])
+
+
+# --------------------------------------------------------------------------------------------
+# The HeCo-format datasets from the mirror
+# --------------------------------------------------------------------------------------------
+
+def shipped(mirror, path) -> sp.csr_matrix:
+    return sp.load_npz(mirror / path).tocsr()
+
+
+def as_csr(index, count, n) -> sp.csr_matrix:
+    return sp.csr_matrix((count.numpy(), (index[0].numpy(), index[1].numpy())), shape=(n, n))
+
+
+@pytest.mark.mirror
+def test_heco_acm_loads_as_heterodata_with_the_papers_splits(mirror, tmp_path, monkeypatch):
+    from graphcl.data import load_dataset
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path))
+    data = load_dataset("heco-acm")
+    assert data.target_node_type == "paper" and data.num_classes == 3
+    assert {t: data[t].num_nodes for t in data.node_types} == {"paper": 4019, "author": 7167, "subject": 60}
+    assert data["paper"].x.shape == (4019, 1902) and data["paper"].x.dtype == torch.float32
+    assert "x" not in data["subject"]
+    for k in (20, 40, 60):
+        paper = data["paper"]
+        train = paper[f"train_mask_{k}"]
+        assert torch.equal(torch.bincount(paper.y[train]), torch.full((3,), k))  # k labelled nodes per class
+        assert int(paper[f"val_mask_{k}"].sum()) == int(paper[f"test_mask_{k}"].sum()) == 1000
+        assert not (train & paper[f"test_mask_{k}"]).any() and not (train & paper[f"val_mask_{k}"]).any()
+    assert torch.equal(data["paper", "to", "author"].edge_index.flip(0), data["author", "to", "paper"].edge_index)
+    # The meta-paths computed from the relations equal HeCo's files (pattern) and MEOW's (counts).
+    for name, path in (("pap", ["paper", "author", "paper"]), ("psp", ["paper", "subject", "paper"])):
+        ours = as_csr(*metapath_adjacency(data, path), 4019)
+        assert ((ours > 0) != (shipped(mirror, f"HeCo/acm/{name}.npz") > 0)).nnz == 0
+        assert abs(ours - shipped(mirror, f"MEOW/acm/{name}.npz")).max() == 0
+    with pytest.raises(InvalidGraphError, match="heterogeneous"):
+        from graphcl.experiment import run_experiment
+        run_experiment("grace", data, epochs=1)
+
+
+@pytest.mark.mirror
+def test_heco_dblp_metapaths_including_the_one_missing_from_the_mirror(mirror, tmp_path, monkeypatch):
+    from graphcl.data import load_dataset
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path))
+    data = load_dataset("heco-dblp")
+    assert data["term"].x.shape == (7723, 50)  # t_feat.npz is a plain .npy under an .npz name
+    n = data["author"].num_nodes
+    for name, path in (("apa", ["author", "paper", "author"]),
+                       ("apcpa", ["author", "paper", "conference", "paper", "author"])):
+        ours = as_csr(*metapath_adjacency(data, path), n)
+        assert ((ours > 0) != (shipped(mirror, f"HeCo/dblp/{name}.npz") > 0)).nnz == 0
+    assert abs(as_csr(*metapath_adjacency(data, ["author", "paper", "author"]), n)
+               - shipped(mirror, "MEOW/dblp/apa.npz")).max() == 0
+    aptpa, _ = metapath_adjacency(data, ["author", "paper", "term", "paper", "author"])
+    assert aptpa.size(1) == 7_043_571  # the mirror README's count for HeCo's aptpa.npz, which is not there
