@@ -60,7 +60,7 @@ class DatasetInfo:
     Args:
         name (str): Canonical (lower-case) name.
         family (str): Loader family (``planetoid``, ``citationfull``, ``amazon``, ``coauthor``,
-            ``wikics``, ``ogb``, ``sdcn``).
+            ``wikics``, ``ogb``, ``sdcn``, ``heco``).
         description (str): One-line description.
         source (str): Canonical URL or repository.
         licence (str): Licence of the source.
