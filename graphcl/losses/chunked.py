@@ -8,7 +8,9 @@ This is the shared kernel of every pairwise contrastive loss in graphcl. For anc
     \\mathrm{lse}_i = \\log \\sum_{c=1}^{m} \\sum_{k \\in K_c(i)} \\exp(\\langle a_i, b^{(c)}_k \\rangle / \\tau)
 
 where ``K_c(i)`` is every row of ``b^(c)`` except ``k = i`` when ``exclude_diagonal[c]`` is set
-(the anchor itself in an intra-view set, or the positive in DCL).
+(the anchor itself in an intra-view set, or the positive in DCL). With weights
+(:class:`graphcl.losses.weighting.NegativeWeights`, constants of the step) each term is
+multiplied by :math:`w^{(c)}_{ik}`, i.e. :math:`\log w` is added to the similarity block.
 
 Memory: the forward pass visits the anchors in row chunks of ``chunk_size`` and keeps only the
 ``[N]`` result; the backward pass recomputes each chunk's similarities from the saved
@@ -19,10 +21,13 @@ Gradient (per chunk, with ``P_ik = exp(s_ik - lse_i) * g_i`` and ``s_ik = <a_i, 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from graphcl.losses.weighting import NegativeWeights
 
 #: Number of float32 similarity entries one chunk may hold (64 MiB); sets the automatic chunk size.
 DEFAULT_BLOCK_ELEMENTS = 1 << 24
@@ -42,14 +47,18 @@ def _accumulation_dtype(t: Tensor) -> torch.dtype:
 
 
 def _similarity_blocks(anchor_rows: Tensor, rows: slice, candidates: Sequence[Tensor],
-                       exclude_diagonal: Sequence[bool], tau: float) -> list[Tensor]:
-    """Scaled similarities of one anchor chunk against every candidate set (diagonal masked)."""
+                       exclude_diagonal: Sequence[bool], tau: float,
+                       weights: Sequence["NegativeWeights | None"] | None = None) -> list[Tensor]:
+    """Scaled similarities of one anchor chunk against every candidate set (diagonal masked,
+    ``log w`` added where a candidate set is weighted)."""
     blocks = []
-    for cand, exclude in zip(candidates, exclude_diagonal):
+    for c, (cand, exclude) in enumerate(zip(candidates, exclude_diagonal)):
         s = (anchor_rows @ cand.t()).to(_accumulation_dtype(anchor_rows)).div_(tau)
         if exclude:
             idx = torch.arange(rows.start, rows.stop, device=s.device)
             s[idx - rows.start, idx] = float("-inf")
+        if weights is not None and weights[c] is not None:
+            s += weights[c].log_block(rows, s.dtype).to(s.device)
         blocks.append(s)
     return blocks
 
@@ -57,19 +66,19 @@ def _similarity_blocks(anchor_rows: Tensor, rows: slice, candidates: Sequence[Te
 class _ChunkedLogSumExp(torch.autograd.Function):
 
     @staticmethod
-    def forward(ctx, tau: float, chunk_size: int, exclude_diagonal: tuple[bool, ...],
+    def forward(ctx, tau: float, chunk_size: int, exclude_diagonal: tuple[bool, ...], weights: tuple | None,
                 anchor: Tensor, *candidates: Tensor) -> Tensor:
         n = anchor.size(0)
         lse = anchor.new_empty(n, dtype=_accumulation_dtype(anchor))
         for start in range(0, n, chunk_size):
             rows = slice(start, min(start + chunk_size, n))
-            blocks = _similarity_blocks(anchor[rows], rows, candidates, exclude_diagonal, tau)
+            blocks = _similarity_blocks(anchor[rows], rows, candidates, exclude_diagonal, tau, weights)
             # Streaming combination over candidate sets: one shared max, then sum of partial sums.
             m = torch.stack([b.amax(dim=1) for b in blocks]).amax(dim=0)
             m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
             total = sum(b.sub_(m[:, None]).exp_().sum(dim=1) for b in blocks)
             lse[rows] = total.log() + m
-        ctx.tau, ctx.chunk_size, ctx.exclude_diagonal = tau, chunk_size, exclude_diagonal
+        ctx.tau, ctx.chunk_size, ctx.exclude_diagonal, ctx.weights = tau, chunk_size, exclude_diagonal, weights
         ctx.save_for_backward(lse, anchor, *candidates)
         return lse
 
@@ -85,18 +94,19 @@ class _ChunkedLogSumExp(torch.autograd.Function):
             rows = slice(start, min(start + chunk_size, n))
             a = anchor[rows]
             a_acc = a.to(acc)
-            blocks = _similarity_blocks(a, rows, candidates, ctx.exclude_diagonal, tau)
+            blocks = _similarity_blocks(a, rows, candidates, ctx.exclude_diagonal, tau, ctx.weights)
             scale = (grad_lse[rows].to(acc) / tau)[:, None]
             for c, (block, cand) in enumerate(zip(blocks, candidates)):
                 p = block.sub_(lse[rows, None]).exp_().mul_(scale)
                 grad_anchor[rows] += p @ cand.to(acc)
                 grad_cands[c] += p.t() @ a_acc
-        return (None, None, None, grad_anchor.to(anchor.dtype),
+        return (None, None, None, None, grad_anchor.to(anchor.dtype),
                 *(g.to(c.dtype) for g, c in zip(grad_cands, candidates)))
 
 
 def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diagonal: Sequence[bool],
-                      tau: float, chunk_size: int | None = None) -> Tensor:
+                      tau: float, chunk_size: int | None = None,
+                      weights: Sequence["NegativeWeights | None"] | None = None) -> Tensor:
     """Per-anchor log-sum-exp of ``<a_i, b_k> / tau`` over several candidate sets, in row chunks.
 
     Args:
@@ -106,6 +116,8 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
         exclude_diagonal: per candidate set, whether ``k = i`` is left out (requires ``M_c = N``).
         tau: temperature.
         chunk_size: anchors per chunk; ``None`` picks :func:`auto_chunk_size`.
+        weights: per candidate set, :class:`~graphcl.losses.weighting.NegativeWeights` over its
+            rows (or ``None`` for all ones); a row whose weights are all 0 gives ``-inf``.
 
     Returns:
         ``[N]`` log-sum-exps (float64 for float64 input, float32 otherwise, also for fp16/bf16).
@@ -119,7 +131,15 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
         chunk_size = auto_chunk_size(anchor.size(0), sum(c.size(0) for c in candidates))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    return _ChunkedLogSumExp.apply(float(tau), int(chunk_size), tuple(bool(e) for e in exclude_diagonal),
+    if weights is not None:
+        if len(weights) != len(candidates):
+            raise ValueError("one weights entry (or None) is needed per candidate set")
+        for w, cand in zip(weights, candidates):
+            if w is not None and (w.num_nodes != cand.size(0) or anchor.size(0) > w.num_nodes):
+                raise ValueError(f"weights over {w.num_nodes} nodes do not fit {anchor.size(0)} anchors x "
+                                 f"{cand.size(0)} candidates")
+        weights = tuple(weights) if any(w is not None for w in weights) else None
+    return _ChunkedLogSumExp.apply(float(tau), int(chunk_size), tuple(bool(e) for e in exclude_diagonal), weights,
                                    anchor, *candidates)
 
 

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from graphcl.checks import check_features
 from graphcl.errors import InvalidArgumentError
 from graphcl.losses.chunked import chunked_logsumexp, two_view_logsumexp
+from graphcl.losses.weighting import NegativeWeights
 
 
 def _check_views(z1: Tensor, z2: Tensor) -> None:
@@ -42,6 +43,12 @@ class InfoNCE(nn.Module):
     :math:`\frac{1}{2N} \sum_i [\ell(u_i, v_i) + \ell(v_i, u_i)]` when ``symmetric``, else the
     mean of the first term.
 
+    With ``weights`` (:class:`~graphcl.losses.weighting.NegativeWeights`, e.g. MEOW's
+    :class:`~graphcl.losses.weighting.ClusterDisagreement`) every term of both denominator sums
+    is multiplied by :math:`w_{ik}`; the numerator stays :math:`e^{s(u_i, v_i)}`. With
+    ``intra_view_negatives=False, symmetric=False`` this is MEOW's loss,
+    :math:`-\frac1N \sum_i \log \big( e^{s(u_i, v_i)} / \sum_k w_{ik} e^{s(u_i, v_k)} \big)`.
+
     Zhu et al., "Deep Graph Contrastive Representation Learning" (GRACE), ICML GRL+ 2020;
     Oord et al., "Representation Learning with Contrastive Predictive Coding", 2018.
 
@@ -62,17 +69,31 @@ class InfoNCE(nn.Module):
         self.symmetric = symmetric
         self.chunk_size = chunk_size
 
-    def one_way(self, u: Tensor, v: Tensor) -> Tensor:
+    def one_way(self, u: Tensor, v: Tensor, weights: NegativeWeights | None = None) -> Tensor:
         """Per-anchor losses ``[N]`` with ``u`` (normalised) as anchors and ``v`` as the other view."""
         pos = (u * v).sum(dim=1) / self.tau
         candidates, exclude = [v], [False]
         if self.intra_view_negatives:
             candidates, exclude = [u, v], [True, False]
-        return chunked_logsumexp(u, candidates, exclude, self.tau, self.chunk_size) - pos
+        lse = chunked_logsumexp(u, candidates, exclude, self.tau, self.chunk_size,
+                                weights=None if weights is None else [weights] * len(candidates))
+        if weights is not None and not torch.isfinite(lse).all():
+            raise InvalidArgumentError(
+                f"{int((~torch.isfinite(lse)).sum())} anchors have no negative with a non-zero weight (e.g. every node "
+                "shares their cluster in every clustering); use more clusters or weights that keep some negatives")
+        return lse - pos
 
-    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+    def forward(self, z1: Tensor, z2: Tensor, weights: NegativeWeights | None = None) -> Tensor:
+        """``weights``: optional :class:`~graphcl.losses.weighting.NegativeWeights` over the ``N`` nodes."""
         _check_views(z1, z2)
         u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        if weights is not None:
+            if weights.num_nodes != u.size(0):
+                raise InvalidArgumentError(f"weights cover {weights.num_nodes} nodes but the views have {u.size(0)}")
+            weights = weights.to(u.device)
+            if not self.symmetric:
+                return self.one_way(u, v, weights).mean()
+            return 0.5 * (self.one_way(u, v, weights) + self.one_way(v, u, weights)).mean()
         if not self.symmetric:
             return self.one_way(u, v).mean()
         pos = (u * v).sum(dim=1) / self.tau

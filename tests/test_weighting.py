@@ -1,0 +1,85 @@
+"""Weighted negatives (MEOW's cluster-disagreement weights) in the chunked InfoNCE, against dense references."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphcl.errors import InvalidArgumentError
+from graphcl.losses import DCL, ClusterDisagreement, InfoNCE, chunked_logsumexp
+
+
+def assignments(n: int, ks=(2, 3, 5), seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack([torch.randint(0, k, (n,), generator=g) for k in ks])
+
+
+def dense_weights(a: torch.Tensor) -> torch.Tensor:
+    return (a[:, :, None] != a[:, None, :]).sum(0).double()
+
+
+def test_cluster_disagreement_counts_the_clusterings_that_separate_two_nodes():
+    a = assignments(9)
+    w = ClusterDisagreement(a)
+    full = torch.cat([w.block(slice(0, 4)), w.block(slice(4, 9))])
+    assert torch.equal(full.double(), dense_weights(a))
+    assert torch.equal(full, full.t()) and (full.diagonal() == 0).all() and full.max() <= 3
+    assert torch.allclose(ClusterDisagreement(a, normalize=True).block(slice(0, 9)), full / 3)
+    with pytest.raises(InvalidArgumentError, match="integer tensor"):
+        ClusterDisagreement(torch.rand(2, 5))
+
+
+@pytest.mark.parametrize("n,chunk", [(7, 3), (12, 5), (12, 12), (13, 1)])
+def test_weighted_chunked_logsumexp_equals_dense(n, chunk):
+    g = torch.Generator().manual_seed(n + chunk)
+    a = F.normalize(torch.randn(n, 4, generator=g, dtype=torch.float64), dim=1).requires_grad_()
+    b = F.normalize(torch.randn(n, 4, generator=g, dtype=torch.float64), dim=1).requires_grad_()
+    w = ClusterDisagreement(assignments(n, seed=n))
+    tau = 0.3
+    got = chunked_logsumexp(a, [a, b], [True, False], tau, chunk, weights=[w, w])
+    wd = dense_weights(w.assignments)
+    sa, sb = a @ a.t() / tau, b.new_zeros(0)
+    sa = sa.masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))
+    sb = a @ b.t() / tau
+    expected = torch.logsumexp(torch.cat([sa + wd.log(), sb + wd.log()], dim=1), dim=1)
+    assert torch.allclose(got, expected, atol=1e-10)
+    coef = torch.randn(n, generator=g, dtype=torch.float64)
+    grads = torch.autograd.grad((got * coef).sum(), [a, b])
+    expected_grads = torch.autograd.grad((expected * coef).sum(), [a, b])
+    for x, y in zip(grads, expected_grads):
+        assert torch.allclose(x, y, atol=1e-10)
+
+
+@pytest.mark.parametrize("tau", [0.2, 1.0])
+def test_meow_loss_equals_the_official_dense_formula(tau):
+    """MEOW: -mean_i log(exp(s_ii) / sum_j w_ij exp(s_ij)), anchor = coarse view, no intra-view term."""
+    n = 11
+    g = torch.Generator().manual_seed(3)
+    z1 = torch.randn(n, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(n, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    a = assignments(n, ks=(2, 4), seed=5)
+    loss = InfoNCE(tau, intra_view_negatives=False, symmetric=False, chunk_size=4)(z1, z2, ClusterDisagreement(a))
+    u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    dots = torch.exp(u @ v.t() / tau)
+    expected = -torch.log(dots.diagonal() / (dots * dense_weights(a)).sum(1)).mean()
+    assert torch.allclose(loss, expected, atol=1e-10)
+    for x, y in zip(torch.autograd.grad(loss, [z1, z2]), torch.autograd.grad(expected, [z1, z2])):
+        assert torch.allclose(x, y, atol=1e-10)
+
+
+def test_all_distinct_clusters_reduce_weighted_infonce_to_dcl():
+    """One clustering with a cluster per node: w_ij = 1 - [i = j], i.e. the positive leaves the denominator."""
+    n = 10
+    g = torch.Generator().manual_seed(1)
+    z1, z2 = torch.randn(n, 6, generator=g, dtype=torch.float64), torch.randn(n, 6, generator=g, dtype=torch.float64)
+    w = ClusterDisagreement(torch.arange(n)[None])
+    weighted = InfoNCE(0.5, chunk_size=3)(z1, z2, w)
+    assert torch.allclose(weighted, DCL(0.5)(z1, z2), atol=1e-10)
+    assert not torch.allclose(weighted, InfoNCE(0.5)(z1, z2))
+
+
+def test_anchors_without_weighted_negatives_get_a_clear_error():
+    z = torch.randn(6, 3)
+    same = ClusterDisagreement(torch.zeros(2, 6, dtype=torch.long))
+    with pytest.raises(InvalidArgumentError, match="no negative with a non-zero weight"):
+        InfoNCE(0.5, intra_view_negatives=False, symmetric=False)(z, z.clone(), same)
+    with pytest.raises(InvalidArgumentError, match="weights cover 5 nodes"):
+        InfoNCE(0.5)(z, z.clone(), ClusterDisagreement(torch.zeros(1, 5, dtype=torch.long)))
