@@ -115,3 +115,50 @@ def test_direction_concentration_spots_collapse():
     # Its square is the mean pairwise cosine similarity (self-pairs included) when no row is zero.
     zn = torch.nn.functional.normalize(spread[:40], dim=1)
     assert direction_concentration(spread[:40]) ** 2 == pytest.approx((zn @ zn.T).mean().item(), abs=1e-5)
+
+
+def _blobs(n_per: int = 60, k: int = 4, d: int = 5, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(k, d, generator=g) * 10
+    y = torch.arange(k).repeat_interleave(n_per)
+    return centres[y] + torch.randn(k * n_per, d, generator=g), y
+
+
+def test_torch_kmeans_finds_separated_blobs_like_sklearn():
+    from sklearn.metrics import adjusted_rand_score
+    from graphcl.eval.clustering import fit_kmeans
+    x, y = _blobs()
+    ours = fit_kmeans(x, 4, n_init=3, seed=0, backend="torch")
+    theirs = fit_kmeans(x, 4, n_init=3, seed=0, backend="sklearn")
+    assert adjusted_rand_score(y, ours.labels) == 1.0 == adjusted_rand_score(theirs.labels, ours.labels)
+    assert ours.centroids.shape == (4, 5) and ours.inertia == pytest.approx(theirs.inertia, rel=1e-4)
+
+
+def test_torch_kmeans_inertia_matches_sklearn_on_unstructured_data_and_is_seeded():
+    from graphcl.eval.clustering import fit_kmeans
+    x = torch.randn(500, 8, generator=torch.Generator().manual_seed(1))
+    ours = fit_kmeans(x, 7, n_init=10, seed=3, backend="torch")
+    theirs = fit_kmeans(x, 7, n_init=10, seed=3, backend="sklearn")
+    assert ours.inertia <= 1.02 * theirs.inertia
+    again = fit_kmeans(x, 7, n_init=10, seed=3, backend="torch")
+    assert torch.equal(ours.labels, again.labels)
+    # The inertia is the sum of squared distances to the assigned centroids.
+    assert ours.inertia == pytest.approx(float(((x - ours.centroids[ours.labels]) ** 2).sum()), rel=1e-4)
+
+
+def test_torch_kmeans_reseeds_emptied_clusters():
+    from graphcl.eval.clustering import kmeans_torch
+    x = torch.tensor([[0.0, 0.0], [5.0, 5.0], [9.0, 0.0]]).repeat(10, 1)  # 3 distinct points, 30 rows
+    result = kmeans_torch(x, 3, n_init=2, seed=0)
+    assert result.inertia == pytest.approx(0.0, abs=1e-6) and result.labels.unique().numel() == 3
+
+
+def test_fit_kmeans_bad_input():
+    from graphcl.eval.clustering import fit_kmeans
+    x = torch.randn(5, 2)
+    with pytest.raises(InvalidArgumentError, match="backend"):
+        fit_kmeans(x, 2, backend="faiss-gpu")
+    with pytest.raises(InvalidArgumentError, match="NaN"):
+        fit_kmeans(torch.tensor([[0.0, float("nan")], [1.0, 1.0]]), 2)
+    with pytest.raises(InvalidArgumentError):
+        fit_kmeans(x, 6, backend="torch")  # more clusters than points

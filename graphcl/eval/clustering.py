@@ -1,10 +1,14 @@
 """Clustering evaluation: k-means on embeddings; ACC (Hungarian), NMI, ARI and macro-F1."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score
+from torch import Tensor
 
 from graphcl.checks import check_num_clusters
 from graphcl.errors import InvalidArgumentError
@@ -73,16 +77,107 @@ def score_clusters(y, y_pred) -> dict[str, float]:
     return clustering_metrics(y[labelled], y_pred[labelled])
 
 
-def kmeans(embeddings, num_clusters: int, n_init: int = 10, seed: int = 0) -> np.ndarray:
-    """k-means (scikit-learn, k-means++ with ``n_init`` restarts) cluster ids ``[N]``."""
-    x = np.asarray(embeddings.detach().cpu().float() if hasattr(embeddings, "detach") else embeddings,
-                   dtype=np.float32)
-    if x.ndim != 2:
-        raise InvalidArgumentError(f"embeddings must be [N, d], got shape {x.shape}")
-    check_num_clusters(num_clusters, x.shape[0])
-    if not np.isfinite(x).all():
+#: ``fit_kmeans(backend="auto")`` uses scikit-learn up to this many points on the CPU, torch above.
+SKLEARN_MAX_POINTS = 50_000
+
+
+@dataclass
+class KMeansResult:
+    """Cluster ids ``labels [N]`` (int64), ``centroids [K, d]`` and the inertia (sum of squared distances)."""
+    labels: Tensor
+    centroids: Tensor
+    inertia: float
+
+
+def _pairwise_sq_dist(x: Tensor, c: Tensor) -> Tensor:
+    return ((x * x).sum(1, keepdim=True) - 2 * x @ c.t() + (c * c).sum(1)[None]).clamp_min_(0)
+
+
+def _nearest(x: Tensor, c: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+    """Index of and squared distance to the nearest centroid, in row chunks of ``x``."""
+    labels = torch.empty(x.size(0), dtype=torch.long, device=x.device)
+    dist = torch.empty(x.size(0), dtype=x.dtype, device=x.device)
+    for start in range(0, x.size(0), chunk):
+        d = _pairwise_sq_dist(x[start:start + chunk], c)
+        dist[start:start + chunk], labels[start:start + chunk] = d.min(1)
+    return labels, dist
+
+
+def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, max_iter: int = 100,
+                 tol: float = 1e-4, chunk_size: int = 65_536) -> KMeansResult:
+    r"""Lloyd's k-means in torch on ``x``'s device: k-means++ seeding, ``n_init`` restarts, the
+    restart with the lowest inertia kept; distances in row chunks (memory ``O(chunk K)``).
+
+    Stops when the centroids move by less than ``tol`` times the data's mean variance (as
+    scikit-learn). An emptied cluster is re-seeded at the point farthest from its centroid.
+
+    Shapes: ``x [N, d]`` -> labels ``[N]``, centroids ``[K, d]``.
+    """
+    check_num_clusters(num_clusters, x.size(0))
+    x = x.detach().float()
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    threshold = tol * float(x.var(0).mean())
+    best: KMeansResult | None = None
+    for _ in range(n_init):
+        # k-means++: each next centre drawn with probability proportional to D(x)^2.
+        first = int(torch.randint(x.size(0), (1,), generator=g))
+        centres = [x[first]]
+        _, d2 = _nearest(x, x[first:first + 1], chunk_size)
+        for _ in range(1, num_clusters):
+            probs = (d2 / d2.sum()).cpu() if float(d2.sum()) > 0 else torch.full((x.size(0),), 1.0 / x.size(0))
+            pick = int(torch.multinomial(probs, 1, generator=g))
+            centres.append(x[pick])
+            d2 = torch.minimum(d2, _pairwise_sq_dist(x, x[pick:pick + 1]).squeeze(1))
+        c = torch.stack(centres)
+        for _ in range(max_iter):
+            labels, dist = _nearest(x, c, chunk_size)
+            counts = torch.bincount(labels, minlength=num_clusters)
+            sums = torch.zeros_like(c).index_add_(0, labels, x)
+            new = sums / counts.clamp_min(1)[:, None]
+            for k in torch.nonzero(counts == 0).flatten().tolist():
+                far = int(dist.argmax())
+                new[k], dist[far] = x[far], 0
+            shift = float(((new - c) ** 2).sum())
+            c = new
+            if shift <= threshold:
+                break
+        labels, dist = _nearest(x, c, chunk_size)
+        result = KMeansResult(labels, c, float(dist.sum()))
+        if best is None or result.inertia < best.inertia:
+            best = result
+    return best
+
+
+def fit_kmeans(embeddings: Tensor, num_clusters: int, n_init: int = 10, seed: int = 0,
+               backend: str = "auto") -> KMeansResult:
+    """k-means, the one entry point: scikit-learn (k-means++, ``n_init`` restarts) for CPU data up
+    to :data:`SKLEARN_MAX_POINTS` points, :func:`kmeans_torch` on the data's device otherwise.
+
+    Args:
+        backend: ``"auto"``, ``"sklearn"`` or ``"torch"``.
+
+    Returns:
+        :class:`KMeansResult` on the device of ``embeddings``.
+    """
+    x = embeddings if isinstance(embeddings, Tensor) else torch.as_tensor(np.asarray(embeddings))
+    if x.dim() != 2:
+        raise InvalidArgumentError(f"embeddings must be [N, d], got shape {tuple(x.shape)}")
+    check_num_clusters(num_clusters, x.size(0))
+    if not torch.isfinite(x).all():
         raise InvalidArgumentError("embeddings hold NaN or Inf; the encoder diverged (lower the learning rate)")
-    return KMeans(num_clusters, n_init=n_init, random_state=seed).fit_predict(x)
+    if backend not in ("auto", "sklearn", "torch"):
+        raise InvalidArgumentError(f"backend must be auto, sklearn or torch, got {backend!r}")
+    if backend == "torch" or (backend == "auto" and (x.device.type != "cpu" or x.size(0) > SKLEARN_MAX_POINTS)):
+        return kmeans_torch(x, num_clusters, n_init=n_init, seed=seed)
+    model = KMeans(num_clusters, n_init=n_init, random_state=seed).fit(x.detach().cpu().float().numpy())
+    return KMeansResult(torch.as_tensor(model.labels_, dtype=torch.long, device=x.device),
+                        torch.as_tensor(model.cluster_centers_, dtype=torch.float32, device=x.device),
+                        float(model.inertia_))
+
+
+def kmeans(embeddings, num_clusters: int, n_init: int = 10, seed: int = 0) -> np.ndarray:
+    """Cluster ids ``[N]`` (numpy) of :func:`fit_kmeans`."""
+    return fit_kmeans(embeddings, num_clusters, n_init=n_init, seed=seed).labels.cpu().numpy()
 
 
 def evaluate_clustering(embeddings, y, num_clusters: int | None = None, n_init: int = 10,
