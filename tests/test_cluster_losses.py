@@ -1,4 +1,6 @@
 """Cluster-level pieces against naive dense references: structural positives, SCGC, PamC, DEC."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -159,3 +161,62 @@ def test_edge_dot_in_chunks_matches_gathered_products():
     g_ref, = torch.autograd.grad((ref * w).sum(), x)
     assert torch.allclose(g_ours, g_ref, atol=1e-12)
     assert torch.autograd.gradcheck(lambda t: edge_dot(t, src, dst, 3), (x.detach().requires_grad_(),))
+
+
+def naive_concentration(z, labels, centroids, temperature, alpha=10.0):
+    k = centroids.size(0)
+    phi = []
+    for c in range(k):
+        members = [i for i in range(z.size(0)) if labels[i] == c]
+        if len(members) <= 1:
+            phi.append(None)
+            continue
+        dist = sum(float(torch.linalg.norm(z[i] - centroids[c])) for i in members)
+        phi.append(dist / (len(members) * math.log(len(members) + alpha)))
+    biggest = max(p for p in phi if p is not None)
+    phi = torch.tensor([biggest if p is None else p for p in phi], dtype=torch.float64)
+    low, high = torch.quantile(phi, 0.1), torch.quantile(phi, 0.9)
+    phi = phi.clamp(low, high)
+    return temperature * phi / phi.mean()
+
+
+def test_prototype_concentration_equals_the_pcl_formula():
+    from graphcl.losses import prototype_concentration
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 6, (40,), generator=g)
+    labels[labels == 5] = 4
+    labels[0] = 5  # a singleton cluster
+    centroids = torch.stack([z[labels == c].mean(0) for c in range(6)])
+    got = prototype_concentration(z, labels, centroids, temperature=0.5)
+    assert torch.allclose(got, naive_concentration(z, labels, centroids, 0.5), atol=1e-12)
+    assert got.mean().item() == pytest.approx(0.5)
+
+
+def test_protonce_equals_a_naive_loop_in_value_and_gradient():
+    from graphcl.losses import ProtoNCE
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(15, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    clusterings = []
+    for k in (3, 5):
+        labels = torch.randint(0, k, (15,), generator=g)
+        centroids = torch.randn(k, 4, generator=g, dtype=torch.float64)
+        phi = torch.rand(k, generator=g, dtype=torch.float64) + 0.2
+        clusterings.append((labels, centroids, phi))
+    loss = ProtoNCE()(z, clusterings)
+    expected = 0
+    for labels, centroids, phi in clusterings:
+        c = centroids / centroids.norm(dim=1, keepdim=True)
+        terms = []
+        for i in range(15):
+            u = z[i] / z[i].norm()
+            logits = torch.stack([u @ c[k] / phi[k] for k in range(c.size(0))])
+            terms.append(-(logits[labels[i]] - torch.logsumexp(logits, 0)))
+        expected = expected + torch.stack(terms).mean()
+    expected = expected / 2
+    assert torch.allclose(loss, expected, atol=1e-12)
+    (ga,) = torch.autograd.grad(loss, z)
+    (gb,) = torch.autograd.grad(expected, z)
+    assert torch.allclose(ga, gb, atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match="at least one clustering"):
+        ProtoNCE()(z, [])

@@ -1,4 +1,5 @@
-r"""Cluster-level objectives: Student-t soft assignment, DEC's KL, SCGC's neighbour contrast, PamC.
+r"""Cluster-level objectives: Student-t soft assignment, DEC's KL, SCGC's neighbour contrast, PamC,
+prototypical contrast (ProtoNCE).
 
 Conventions shared by :class:`NeighbourContrast` and :class:`MetaNodeContrast`: similarities are
 cosines, :math:`s_{ij} = \cos(z_i, z_j)`, and a pair of an item with itself enters every sum with
@@ -159,3 +160,63 @@ class MetaNodeContrast(nn.Module):
         logits = (cn @ cn.T / self.tau).masked_fill(self_pairs, 0.0)
         negative = torch.logsumexp(logits, dim=1).mean()
         return negative - positive
+
+
+def prototype_concentration(z: Tensor, labels: Tensor, centroids: Tensor, temperature: float,
+                            alpha: float = 10.0, clip: tuple[float, float] = (0.1, 0.9)) -> Tensor:
+    r"""PCL's per-cluster concentration :math:`\phi_k`, the temperature of prototype ``k``.
+
+    .. math:: \phi_k = \frac{\sum_{i \in k} \lVert z_i - c_k \rVert_2}{n_k \log(n_k + \alpha)}
+
+    clusters with at most one member take the largest :math:`\phi`; then the values are clipped to
+    the ``clip`` quantiles and scaled so that their mean is ``temperature``. Loose clusters get a
+    higher temperature (softer pull). MEOW adds 5 instead of :math:`\alpha = 10` and takes square
+    roots of inner products from its faiss search; this is PCL's Euclidean form.
+
+    Li et al., "Prototypical Contrastive Learning of Unsupervised Representations" (PCL), ICLR 2021.
+
+    Shapes: ``z [N, d]``, ``labels [N]``, ``centroids [K, d]`` -> ``[K]``.
+    """
+    temperature = _check_tau(temperature)
+    k = centroids.size(0)
+    with torch.no_grad():
+        distance = (z - centroids[labels]).norm(dim=1)
+        counts = torch.bincount(labels, minlength=k).to(z.dtype)
+        phi = scatter(distance, labels, dim=0, dim_size=k, reduce="sum") / (counts * torch.log(counts + alpha))
+        small = counts <= 1
+        phi = torch.where(small, phi[~small].max() if (~small).any() else torch.ones((), dtype=z.dtype,
+                                                                                   device=z.device), phi)
+        low, high = torch.quantile(phi, torch.tensor(clip, dtype=phi.dtype, device=phi.device))
+        phi = phi.clamp(low, high)
+        return temperature * phi / phi.mean().clamp_min(1e-12)
+
+
+class ProtoNCE(nn.Module):
+    r"""Prototypical contrast over one or several clusterings (PCL's ProtoNCE, as MEOW uses it).
+
+    For clusterings :math:`r = 1..R` with normalised prototypes :math:`c^r_k`, concentrations
+    :math:`\phi^r_k` and assignments :math:`s_r(i)`, and :math:`u_i = z_i / \lVert z_i \rVert`:
+
+    .. math::
+        \mathcal L = -\frac{1}{R} \sum_{r} \frac{1}{N} \sum_i
+        \log \frac{\exp(u_i^\top c^r_{s_r(i)} / \phi^r_{s_r(i)})}{\sum_k \exp(u_i^\top c^r_k / \phi^r_k)}
+
+    Memory ``O(N K)`` per clustering. Li et al., ICLR 2021; Yu & Li (MEOW), SDM 2023.
+
+    Shapes: ``z [N, d]`` and, per clustering, ``labels [N]``, ``centroids [K, d]``, ``phi [K]``
+    -> scalar. Gradients flow into ``z`` only (prototypes are constants of the step).
+    """
+
+    def forward(self, z: Tensor, clusterings: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
+        if not clusterings:
+            raise InvalidArgumentError("ProtoNCE needs at least one clustering (labels, centroids, phi)")
+        u = F.normalize(z, dim=1)
+        total = z.new_zeros(())
+        for labels, centroids, phi in clusterings:
+            if labels.numel() != z.size(0) or centroids.size(0) != phi.numel():
+                raise InvalidArgumentError(f"a clustering must give labels for all {z.size(0)} nodes and one phi per "
+                                           f"centroid; got {labels.numel()} labels, {centroids.size(0)} centroids, "
+                                           f"{phi.numel()} phi")
+            logits = u @ F.normalize(centroids.detach(), dim=1).t() / phi.detach()[None, :]
+            total = total + F.cross_entropy(logits, labels)
+        return total / len(clusterings)
