@@ -160,3 +160,34 @@ def test_heco_dblp_metapaths_including_the_one_missing_from_the_mirror(mirror, t
                - shipped(mirror, "MEOW/dblp/apa.npz")).max() == 0
     aptpa, _ = metapath_adjacency(data, ["author", "paper", "term", "paper", "author"])
     assert aptpa.size(1) == 7_043_571  # the mirror README's count for HeCo's aptpa.npz, which is not there
+
+
+def test_metapath_contexts_are_the_prefix_reachabilities():
+    from graphcl.augment import metapath_contexts
+    data, dense = random_hetero(4)
+    contexts = metapath_contexts(data, ["a", "b", "c", "b", "a"])
+    assert [t for t, _ in contexts] == ["b", "c", "b"]
+    reach = np.eye(data["a"].num_nodes)
+    for (node_type, index), (s, t) in zip(contexts, [("a", "b"), ("b", "c"), ("c", "b")]):
+        reach = reach @ dense[s, t]
+        got = to_dense(index, torch.ones(index.size(1)), (data["a"].num_nodes, data[node_type].num_nodes))
+        np.testing.assert_array_equal(got, (reach > 0).astype(float))
+
+
+@pytest.mark.mirror
+def test_metapath_contexts_equal_meows_neighbour_files(mirror, tmp_path, monkeypatch):
+    from graphcl.augment import metapath_contexts
+    from graphcl.data import load_dataset
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path))
+    acm = load_dataset("heco-acm")
+    (_, nei_a), = metapath_contexts(acm, ["paper", "author", "paper"])
+    (_, nei_s), = metapath_contexts(acm, ["paper", "subject", "paper"])
+    dblp = load_dataset("heco-dblp")
+    (_, nei_ap), (_, nei_apc), _ = metapath_contexts(dblp, ["author", "paper", "conference", "paper", "author"])
+    (_, nei_apt) = metapath_contexts(dblp, ["author", "paper", "term", "paper", "author"])[1]
+    for ours, name, shape in ((nei_a, "acm/nei_a", (4019, 7167)), (nei_s, "acm/nei_s", (4019, 60)),
+                              (nei_ap, "dblp/nei_ap", (4057, 14328)), (nei_apc, "dblp/nei_apc", (4057, 20)),
+                              (nei_apt, "dblp/nei_apt", (4057, 7723))):
+        theirs = shipped(mirror, f"MEOW/{name}.npz")
+        mine = sp.csr_matrix((np.ones(ours.size(1)), (ours[0].numpy(), ours[1].numpy())), shape=shape)
+        assert abs(mine - theirs).max() == 0, name

@@ -9,7 +9,7 @@ reproduces a view.
 * nodes: :class:`DropNode`, :class:`RandomWalkSubgraph` (GraphCL)
 * structure: :class:`StructuralPositives`, :func:`adjacency_power` (SCGC / PamC positives)
 * heterogeneous graphs: :class:`MetaPathAdjacency`, :func:`metapath_adjacency`, :func:`pathsim`,
-  :func:`top_k_per_node` (:mod:`graphcl.augment.metapath`)
+  :func:`top_k_per_node`, :func:`metapath_contexts` (:mod:`graphcl.augment.metapath`)
 * composition: :class:`Compose` (PyG's), :class:`RandomChoice`
 * centralities for the adaptive augmenters: :mod:`graphcl.augment.centrality`
 """
@@ -19,7 +19,8 @@ from graphcl.augment.centrality import degree_centrality, eigenvector_centrality
 from graphcl.augment.compose import Compose, RandomChoice
 from graphcl.augment.edge import AdaptiveDropEdge, AddEdge, DropEdge
 from graphcl.augment.feature import AdaptiveMaskFeature, DropoutFeature, GaussianNoise, MaskFeature
-from graphcl.augment.metapath import MetaPathAdjacency, metapath_adjacency, pathsim, resolve_metapath, top_k_per_node
+from graphcl.augment.metapath import (MetaPathAdjacency, metapath_adjacency, metapath_contexts, pathsim,
+                                      resolve_metapath, top_k_per_node)
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
 from graphcl.augment.structure import StructuralPositives, adjacency_power, row_normalized_adjacency
 
@@ -44,6 +45,7 @@ __all__ = [
     "row_normalized_adjacency",
     "MetaPathAdjacency",
     "metapath_adjacency",
+    "metapath_contexts",
     "pathsim",
     "resolve_metapath",
     "top_k_per_node",

@@ -16,6 +16,12 @@ Networks", VLDB 2011) scores two nodes by
     s_{ij} = \frac{2\, M_{ij}}{M_{ii} + M_{jj}} \in [0, 1],
 
 and HeCo / MEOW keep each node's top-k meta-path neighbours by such scores.
+
+Meta-path contexts (MEOW's fine-grained view) are the intermediate nodes of a meta-path's
+instances: for :math:`\mathcal P = t_0 t_1 \cdots t_l`, each prefix :math:`t_0 \cdots t_j`
+(:math:`0 < j < l`) gives the binary incidence "start node reaches this :math:`t_j` node",
+whose row means aggregate the intermediate nodes' features (e.g. APCPA: a target's papers, their
+conferences, and the papers of those conferences).
 """
 from __future__ import annotations
 
@@ -134,6 +140,21 @@ def top_k_per_node(edge_index: Tensor, score: Tensor, num_nodes: int, k: int) ->
     start[1:] = torch.cumsum(torch.bincount(source, minlength=num_nodes), 0)
     rank = torch.arange(order.numel(), device=source.device) - start[source[order]]
     return order[rank < k]
+
+
+def metapath_contexts(data: HeteroData, metapath: MetaPath) -> list[tuple[str, Tensor]]:
+    """The incidence of the start nodes with the nodes at every intermediate position of ``metapath``.
+
+    Returns:
+        For positions ``j = 1 .. l-1``: ``(node type t_j, edge_index [2, E_j])``, each pair a start
+        node and a ``t_j`` node reachable along the prefix (binary, no duplicates; sorted by start).
+    """
+    edge_types = resolve_metapath(data, metapath)
+    contexts = []
+    for j in range(1, len(edge_types)):
+        index, _ = metapath_adjacency(data, edge_types[:j])
+        contexts.append((edge_types[j - 1][2], index))
+    return contexts
 
 
 class MetaPathAdjacency(BaseTransform):
