@@ -191,3 +191,36 @@ def test_metapath_contexts_equal_meows_neighbour_files(mirror, tmp_path, monkeyp
         theirs = shipped(mirror, f"MEOW/{name}.npz")
         mine = sp.csr_matrix((np.ones(ours.size(1)), (ours[0].numpy(), ours[1].numpy())), shape=shape)
         assert abs(mine - theirs).max() == 0, name
+
+
+def test_semantic_attention_equals_its_formula():
+    from graphcl.encoders import SemanticAttention
+    torch.manual_seed(0)
+    att = SemanticAttention(4)
+    z = torch.randn(3, 10, 4)
+    out, beta = att(z)
+    w = torch.stack([(torch.tanh(z[p] @ att.project.weight.t() + att.project.bias).mean(0) * att.att[0]).sum()
+                     for p in range(3)])
+    assert torch.allclose(beta, torch.softmax(w, 0), atol=1e-6) and beta.sum().item() == pytest.approx(1.0)
+    assert torch.allclose(out, (beta[:, None, None] * z).sum(0), atol=1e-6)
+    same, beta_same = att(z[:1].repeat(3, 1, 1))
+    assert torch.allclose(beta_same, torch.full((3,), 1 / 3)) and torch.allclose(same, z[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_metapath_encoder_runs_a_gcn_per_metapath_and_trains(shared):
+    from graphcl.encoders import MetaPathEncoder
+    data, _ = random_hetero(5, sizes=(12, 6, 4))
+    views = [metapath_adjacency(data, p)[0] for p in (["a", "b", "a"], ["a", "b", "c", "b", "a"])]
+    torch.manual_seed(0)
+    x = torch.randn(12, 7)
+    enc = MetaPathEncoder(7, 5, num_metapaths=2, shared=shared)
+    assert len(enc.convs) == (1 if shared else 2)
+    z = enc(x, views)
+    assert z.shape == (12, 5) and enc.last_beta.shape == (2,)
+    per = enc.per_metapath(x, views)
+    assert torch.allclose(per[0], enc.convs[0](x, views[0]))
+    z.pow(2).sum().backward()
+    assert all(p.grad is not None for p in enc.parameters())
+    with pytest.raises(InvalidArgumentError, match="expected 2 meta-path"):
+        enc(x, views[:1])
