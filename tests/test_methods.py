@@ -46,8 +46,73 @@ def test_method_loss_finite_and_falling(case, tiny_graph):
     assert z.shape == (tiny_graph.num_nodes, params["embedding_dim"]) and not z.requires_grad
 
 
+def tiny_hetero_graph(seed: int = 0):
+    """40 papers in 3 planted classes (features around class means), 20 authors mostly writing
+    within one class, 3 featureless venues (one per class, 10 % noise)."""
+    from torch_geometric.data import HeteroData
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(3).repeat_interleave(14)[:40]
+    data = HeteroData()
+    data["paper"].x = torch.randn(3, 12, generator=g)[y] * 2 + torch.randn(40, 12, generator=g)
+    data["paper"].y = y
+    data["author"].x = torch.randn(20, 6, generator=g)
+    data["venue"].num_nodes = 3
+    author_class = torch.arange(20) % 3
+    pa = [(p, a) for p in range(40) for a in range(20)
+          if (author_class[a] == y[p] and torch.rand(1, generator=g) < 0.3) or torch.rand(1, generator=g) < 0.02]
+    pa = torch.tensor(pa).t()
+    noisy = torch.rand(40, generator=g) < 0.1
+    pv = torch.stack([torch.arange(40), torch.where(noisy, torch.randint(0, 3, (40,), generator=g), y)])
+    data["paper", "to", "author"].edge_index, data["author", "to", "paper"].edge_index = pa, pa.flip(0)
+    data["paper", "to", "venue"].edge_index, data["venue", "to", "paper"].edge_index = pv, pv.flip(0)
+    data.target_node_type, data.num_classes, data.name = "paper", 3, "tiny-hetero"
+    return data
+
+
+#: Heterogeneous methods: (method, parameters) on :func:`tiny_hetero_graph`.
+HETERO_SMOKE = {
+    "meow": ("meow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]], "hidden_dim": 16,
+                      "embed_dim": 8, "tau": 0.5, "num_clusters": [3, 6], "nei_max": [10, 15],
+                      "adj_mask": [0.2, 0.2], "feat_mask": 0.2, "lam_proto": 1.0, "kmeans_init": 1,
+                      "dropout": 0.0}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HETERO_SMOKE))
+def test_heterogeneous_method_loss_finite_and_falling(case):
+    name, params = HETERO_SMOKE[case]
+    data = tiny_hetero_graph()
+    before = {k: v.clone() for k, v in data["paper"].items() if torch.is_tensor(v)}
+    model = build_method(name, None, **params)
+    result = train(model, data, epochs=60, lr=0.01, seed=0, progress=False)
+    losses = torch.tensor(result.losses)
+    assert torch.isfinite(losses).all()
+    assert losses[-10:].mean() < losses[:10].mean() - 0.05
+    z = model.embed(data)
+    assert z.shape == (40, params["embed_dim"]) and not z.requires_grad
+    assert all(torch.equal(data["paper"][k], v) for k, v in before.items())
+
+
+def test_meow_bad_input():
+    data = tiny_hetero_graph()
+    params = dict(HETERO_SMOKE["meow"][1])
+    with pytest.raises(InvalidArgumentError, match="must start and end at the target"):
+        train(build_method("meow", None, **{**params, "metapaths": [["author", "paper", "author"]],
+                                             "nei_max": [5], "adj_mask": [0.1]}), data, epochs=1, lr=0.01)
+    with pytest.raises(InvalidArgumentError, match="do not chain|no edge type"):
+        train(build_method("meow", None, **{**params, "metapaths": [["paper", "author", "venue", "paper"]],
+                                             "nei_max": [5], "adj_mask": [0.1]}), data, epochs=1, lr=0.01)
+    with pytest.raises(InvalidArgumentError, match="exceeds"):
+        train(build_method("meow", None, **{**params, "num_clusters": [3, 60]}), data, epochs=1, lr=0.01)
+    del data["paper"].x
+    with pytest.raises(InvalidGraphError, match="has no features"):
+        train(build_method("meow", None, **params), data, epochs=1, lr=0.01)
+    with pytest.raises(InvalidArgumentError, match="needs `metapaths`"):
+        build_method("meow", None)
+
+
 def test_every_registered_method_has_a_smoke_case():
-    assert set(method_names()) == {name for name, _ in SMOKE.values()}
+    assert set(method_names()) == {name for name, _ in SMOKE.values()} | {name for name, _ in HETERO_SMOKE.values()}
 
 
 def test_training_is_reproducible_under_a_seed(tiny_graph):

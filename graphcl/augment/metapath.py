@@ -97,7 +97,7 @@ def metapath_adjacency(data: HeteroData, metapath: MetaPath) -> tuple[Tensor, Te
     for node_type in {t for e in edge_types for t in (e[0], e[2])}:
         minimal[node_type].num_nodes = data[node_type].num_nodes
     for edge_type in set(edge_types):
-        minimal[edge_type].edge_index = data[edge_type].edge_index
+        minimal[edge_type].edge_index = data[edge_type].edge_index.contiguous()  # PyG's EdgeIndex needs it
     out = AddMetaPaths([edge_types], weighted=True)(minimal)
     store = out[edge_types[0][0], "metapath_0", edge_types[-1][2]]
     return store.edge_index, store.edge_weight

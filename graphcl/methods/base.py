@@ -20,6 +20,8 @@ class Method(nn.Module):
 
     #: Registered name (set by :func:`register_method`).
     name: str = ""
+    #: Whether the method trains on a ``HeteroData`` (else a homogeneous ``Data``).
+    heterogeneous: bool = False
 
     def loss(self, data: Data) -> Tensor:
         raise NotImplementedError

@@ -1,0 +1,227 @@
+r"""MEOW: heterogeneous graph contrast between a coarse view and meta-path-context views, with
+negatives weighted by how often several k-means clusterings separate them.
+
+Yu & Li, "Heterogeneous Graph Contrastive Learning with Meta-path Contexts and Weighted Negative
+Samples" (MEOW), SDM 2023; Yu et al., TKDE 2024 (AdaMEOW). One training step:
+
+1. Type-wise projections :math:`h_t = \mathrm{ELU}(\mathrm{drop}(W_t x_t))` (a learned table for
+   node types without features, i.e. a linear layer on one-hot inputs, as HeCo and MEOW use).
+2. Fine-grained views, per meta-path :math:`p` with contexts :math:`j` (its intermediate positions,
+   :func:`graphcl.augment.metapath_contexts`):
+   :math:`v_p = \mathrm{ELU}(h_{\mathrm{target}} + \sum_j \mathrm{drop}(U_{pj}\, \mathrm{mean}_{c \in C_j(i)} h_c))`,
+   and the same on the target's masked features; a shared two-layer GCN embeds each over the
+   meta-path adjacency (PathSim top-k neighbours, path counts, symmetric normalisation) and over
+   an edge-masked copy; :class:`~graphcl.encoders.SemanticAttention` combines the ``2P`` normalised
+   embeddings into :math:`z`, projected to :math:`u = \mathrm{norm}(\tanh(P z))`.
+3. The coarse view: the same GCN on :math:`h_{\mathrm{target}}` over the mean of the normalised
+   meta-path adjacencies, projected to :math:`a`.
+4. k-means on :math:`u` at each granularity in ``num_clusters`` gives the weights
+   :math:`w_{ij}` (:class:`~graphcl.losses.ClusterDisagreement`) and prototypes, and
+
+.. math::
+    \mathcal L = -\frac1N \sum_i \log \frac{e^{a_i^\top u_i / \tau}}{\sum_j w_{ij} e^{a_i^\top u_j / \tau}}
+    + \lambda_{\mathrm{proto}}\, \mathrm{ProtoNCE}(a; \text{prototypes of } u)
+
+The embedding used for evaluation is :math:`z` of the target nodes, computed in eval mode.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from torch_geometric.nn import GCNConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import coalesce, scatter
+
+from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, pathsim, top_k_per_node
+from graphcl.encoders.hetero import SemanticAttention
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
+from graphcl.eval.clustering import fit_kmeans
+from graphcl.losses import ClusterDisagreement, InfoNCE, ProtoNCE, prototype_concentration
+from graphcl.methods.base import Method, register_method
+
+
+class StandardizedGCN(nn.Module):
+    r"""MEOW's encoder: two graph convolutions without bias over a pre-normalised adjacency, PReLU
+    between them, and the output standardised over all its entries,
+    :math:`Z = (H - \mathrm{mean}(H)) / \mathrm{std}(H)` (the official code's ``LayerNorm(Z.size())``).
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.conv1 = GCNConv(in_channels, hidden_channels, normalize=False, bias=False)
+        self.conv2 = GCNConv(hidden_channels, out_channels, normalize=False, bias=False)
+        self.act = nn.PReLU()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        h = self.act(self.conv1(self.dropout(x), edge_index, edge_weight))
+        h = self.conv2(self.dropout(h), edge_index, edge_weight)
+        return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5)
+
+
+def _symmetric_norm(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
+    """Weights of :math:`D^{-1/2} A D^{-1/2}` (degrees from the weighted rows, no self-loops added)."""
+    _, norm = gcn_norm(edge_index, weight, num_nodes, add_self_loops=False)
+    return norm
+
+
+@register_method("meow")
+class MEOW(Method):
+    r"""MEOW (see the module docstring for the model and the loss).
+
+    Args:
+        in_channels: unused (the node types' feature sizes are read from the graph in ``setup``).
+        metapaths: meta-paths from the target type, as node-type lists.
+        hidden_dim, embed_dim: sizes of the type projections and of the embeddings.
+        tau: temperature of the weighted InfoNCE (also the mean prototype concentration).
+        num_clusters: k-means granularities (one clustering each, re-run every step).
+        lam_proto: weight of ProtoNCE.
+        feat_mask: fraction of the target features' non-zero entries zeroed for the masked views.
+        adj_mask: per meta-path, fraction of (non-self) edges dropped for its masked view.
+        nei_max: per meta-path, PathSim top-k neighbours kept.
+        dropout: dropout of the projections, aggregations and GCN.
+        kmeans_init: k-means restarts per clustering.
+    """
+
+    heterogeneous = True
+
+    def __init__(self, in_channels: int | dict | None = None, metapaths: Sequence[Sequence[str]] = (),
+                 hidden_dim: int = 64, embed_dim: int = 64, tau: float = 0.4,
+                 num_clusters: Sequence[int] = (100, 300), lam_proto: float = 1.0, feat_mask: float = 0.3,
+                 adj_mask: Sequence[float] | float = 0.3, nei_max: Sequence[int] | int | None = None,
+                 dropout: float = 0.2, kmeans_init: int = 3) -> None:
+        super().__init__()
+        if not metapaths:
+            raise InvalidArgumentError("meow needs `metapaths` (node-type lists starting and ending at the target type), "
+                                       "e.g. --set 'metapaths=[[paper, author, paper], [paper, subject, paper]]'")
+        self.metapaths = [list(p) for p in metapaths]
+        count = len(self.metapaths)
+        self.adj_mask = [float(adj_mask)] * count if isinstance(adj_mask, (int, float)) else list(adj_mask)
+        self.nei_max = ([nei_max] * count if nei_max is None or isinstance(nei_max, int) else list(nei_max))
+        if len(self.adj_mask) != count or len(self.nei_max) != count:
+            raise InvalidArgumentError(f"adj_mask and nei_max need one value per meta-path ({count})")
+        if not all(0 <= m < 1 for m in [*self.adj_mask, feat_mask]):
+            raise InvalidArgumentError("feat_mask and adj_mask must be fractions in [0, 1)")
+        self.hidden_dim, self.embed_dim, self.dropout_p = hidden_dim, embed_dim, dropout
+        self.num_clusters, self.lam_proto, self.feat_mask = [int(k) for k in num_clusters], lam_proto, feat_mask
+        self.kmeans_init = kmeans_init
+        self.contrast = InfoNCE(tau, intra_view_negatives=False, symmetric=False)
+        self.proto = ProtoNCE()
+        self.tau = float(tau)
+        self.encoder = StandardizedGCN(hidden_dim, embed_dim, embed_dim, dropout)
+        self.attention = SemanticAttention(embed_dim)
+        self.project = nn.Linear(embed_dim, embed_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.type_projection = nn.ModuleDict()  # built in setup: one per node type
+        self.context_projection = nn.ModuleList()
+        self._graph: dict | None = None
+
+    # ------------------------------------------------------------------ preparation
+    def setup(self, data: HeteroData) -> None:
+        """Meta-path adjacencies (top-k by PathSim, normalised), their edge-masked copies, contexts,
+        the masked target features and the type projections, all fixed for the run."""
+        if not isinstance(data, HeteroData):
+            raise InvalidGraphError("meow needs a heterogeneous graph (HeteroData), e.g. --dataset heco-acm")
+        target = data.get("target_node_type")
+        if target is None:
+            raise InvalidGraphError("the graph does not name its target node type (data.target_node_type)")
+        if "x" not in data[target]:
+            raise InvalidGraphError(f"the target node type {target!r} has no features (x); give it features or "
+                                    "one-hot ones (torch.eye(num_nodes)) before training")
+        n = data[target].num_nodes
+        if max(self.num_clusters) > n:
+            raise InvalidArgumentError(f"num_clusters {self.num_clusters} exceeds the {n} {target} nodes")
+        device = data[target].x.device
+        views, masked, contexts = [], [], []
+        for p, path in enumerate(self.metapaths):
+            if path[0] != target or path[-1] != target:
+                raise InvalidArgumentError(f"meta-path {'-'.join(path)} must start and end at the target type {target!r}")
+            index, count = metapath_adjacency(data, path)
+            if self.nei_max[p] is not None:
+                keep = top_k_per_node(index, pathsim(index, count, n), n, self.nei_max[p])
+                index, count = index[:, keep], count[keep]
+            views.append((index, _symmetric_norm(index, count, n)))
+            off = index[:, index[0] != index[1]]
+            kept = off[:, torch.rand(off.size(1), device=device) >= self.adj_mask[p]]
+            loops = torch.arange(n, device=device).repeat(2, 1)
+            m_index = torch.cat([kept, loops], dim=1)
+            masked.append((m_index, _symmetric_norm(m_index, torch.ones(m_index.size(1), device=device), n)))
+            contexts.append(metapath_contexts(data, path))
+        coarse_index = torch.cat([v[0] for v in views], dim=1)
+        coarse_weight = torch.cat([v[1] for v in views]) / len(views)
+        coarse_index, coarse_weight = coalesce(coarse_index, coarse_weight, n, reduce="sum")
+        x = data[target].x
+        nonzero = x != 0
+        drop = nonzero & (torch.rand(x.shape, device=device) < self.feat_mask)
+        self._graph = {"target": target, "views": views, "masked": masked, "contexts": contexts,
+                       "coarse": (coarse_index, coarse_weight), "x_masked": x.masked_fill(drop, 0.0)}
+        types = {target} | {t for ctx in contexts for t, _ in ctx}
+        if not self.type_projection:
+            for t in sorted(types):
+                self.type_projection[t] = (nn.Linear(data[t].x.size(1), self.hidden_dim) if "x" in data[t]
+                                           else nn.Embedding(data[t].num_nodes, self.hidden_dim))
+            self.context_projection.extend(nn.Linear(self.hidden_dim, self.hidden_dim, bias=False)
+                                           for ctx in contexts for _ in ctx)
+            self.type_projection.to(device)
+            self.context_projection.to(device)
+
+    def _project(self, data: HeteroData, node_type: str, x: Tensor | None = None) -> Tensor:
+        layer = self.type_projection[node_type]
+        if isinstance(layer, nn.Embedding):
+            h = layer.weight
+        else:
+            h = layer(data[node_type].x if x is None else x)
+        return F.elu(self.dropout(h))
+
+    def _views(self, data: HeteroData) -> tuple[Tensor, Tensor]:
+        """``(z [N, d], coarse anchor a [N, d])`` of the current parameters."""
+        if self._graph is None:
+            raise InvalidArgumentError("meow: call setup(data) (the training loop does) before loss() or embed()")
+        g = self._graph
+        n = data[g["target"]].num_nodes
+        h_target = self._project(data, g["target"])
+        h_masked = self._project(data, g["target"], g["x_masked"])
+        cache: dict[str, Tensor] = {}
+        embeddings, position = [], 0
+        for (index, weight), (m_index, m_weight), context in zip(g["views"], g["masked"], g["contexts"]):
+            aggregated = 0
+            for node_type, incidence in context:
+                if node_type not in cache:
+                    cache[node_type] = self._project(data, node_type)
+                mean = scatter(cache[node_type][incidence[1]], incidence[0], dim=0, dim_size=n, reduce="mean")
+                aggregated = aggregated + self.dropout(self.context_projection[position](mean))
+                position += 1
+            embeddings.append(F.normalize(self.encoder(F.elu(h_target + aggregated), index, weight), dim=1))
+            embeddings.append(F.normalize(self.encoder(F.elu(h_masked + aggregated), m_index, m_weight), dim=1))
+        z, _ = self.attention(torch.stack(embeddings))
+        anchor = self.encoder(h_target, *g["coarse"])
+        return z, anchor
+
+    def _head(self, z: Tensor) -> Tensor:
+        return F.normalize(torch.tanh(self.project(z)), dim=1)
+
+    # ------------------------------------------------------------------ interface
+    def loss(self, data: HeteroData) -> Tensor:
+        z, anchor = self._views(data)
+        u, a = self._head(z), self._head(anchor)
+        clusterings, labels = [], []
+        for seed, k in enumerate(self.num_clusters):
+            result = fit_kmeans(u.detach(), k, n_init=self.kmeans_init, seed=seed)
+            centroids = F.normalize(result.centroids, dim=1)
+            phi = prototype_concentration(u.detach(), result.labels, result.centroids, self.tau)
+            clusterings.append((result.labels, centroids, phi))
+            labels.append(result.labels)
+        weights = ClusterDisagreement(torch.stack(labels))
+        return self.contrast(a, u, weights) + self.lam_proto * self.proto(a, clusterings)
+
+    @torch.no_grad()
+    def embed(self, data: HeteroData) -> Tensor:
+        was_training = self.training
+        self.eval()
+        z, _ = self._views(data)
+        self.train(was_training)
+        return z.detach()
