@@ -162,3 +162,70 @@ def test_fit_kmeans_bad_input():
         fit_kmeans(torch.tensor([[0.0, float("nan")], [1.0, 1.0]]), 2)
     with pytest.raises(InvalidArgumentError):
         fit_kmeans(x, 6, backend="torch")  # more clusters than points
+
+
+def test_batched_macro_f1_equals_sklearn():
+    from sklearn.metrics import f1_score
+    from graphcl.eval.classification import _macro_f1
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (50,), generator=g)
+    pred = torch.randint(0, 5, (3, 50), generator=g)  # class 4 only predicted, never true
+    ours = _macro_f1(pred, y, 5)
+    for r in range(3):
+        assert ours[r].item() == pytest.approx(f1_score(y, pred[r], average="macro"), abs=1e-6)
+
+
+def naive_heco_run(x, y, masks, weight0, lr, iterations):
+    """One probe as HeCo's evaluate trains it (its own Adam), scored the same way."""
+    from sklearn.metrics import f1_score, roc_auc_score
+    train, val, test = masks
+    w = weight0.clone().requires_grad_()
+    b = torch.zeros(1, weight0.size(1), requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr)
+    rows = []
+    for _ in range(iterations):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(x[train] @ w + b, y[train]).backward()
+        opt.step()
+        with torch.no_grad():
+            pv, pt = (x[val] @ w + b).argmax(1), x[test] @ w + b
+            rows.append((f1_score(y[val], pv, average="macro"), float((pv == y[val]).float().mean()),
+                         f1_score(y[test], pt.argmax(1), average="macro"), float((pt.argmax(1) == y[test]).float().mean()),
+                         pt.softmax(1)))
+    best_macro = max(range(iterations), key=lambda i: (rows[i][0], -i))
+    best_micro = max(range(iterations), key=lambda i: (rows[i][1], -i))
+    proba = rows[best_micro][4].double()
+    auc = roc_auc_score(y[test], (proba / proba.sum(1, keepdim=True)).numpy(), multi_class="ovr")
+    return rows[best_macro][2], rows[best_micro][3], auc
+
+
+def test_heco_protocol_equals_independent_naive_runs():
+    from graphcl.eval import heco_protocol
+    x, y = _blobs(n_per=30, k=3, d=4, seed=4)
+    x = x / 10 + torch.randn(x.shape, generator=torch.Generator().manual_seed(9))  # overlapping classes
+    g = torch.Generator().manual_seed(1)
+    order = torch.randperm(90, generator=g)
+    masks = [torch.zeros(90, dtype=torch.bool) for _ in range(3)]
+    for mask, idx in zip(masks, (order[:15], order[15:45], order[45:])):
+        mask[idx] = True
+    got = heco_protocol(x, y, *masks, lr=0.05, runs=3, iterations=25, seed=7)
+    bound = (6.0 / (4 + 3)) ** 0.5
+    weights = (torch.rand(3, 4, 3, generator=torch.Generator().manual_seed(7)) * 2 - 1) * bound
+    naive = np.array([naive_heco_run(x, y, masks, weights[r], 0.05, 25) for r in range(3)])
+    assert got["macro_f1"] == pytest.approx(naive[:, 0].mean(), abs=1e-5)
+    assert got["micro_f1"] == pytest.approx(naive[:, 1].mean(), abs=1e-5)
+    assert got["auc"] == pytest.approx(naive[:, 2].mean(), abs=1e-5)
+
+
+def test_heco_protocol_scores_separable_embeddings_and_rejects_bad_splits():
+    from graphcl.eval import heco_protocol
+    x, y = _blobs(n_per=40, k=3, d=6)
+    masks = [torch.arange(120) % 3 == r for r in range(3)]
+    result = heco_protocol(x, y, *masks, runs=4, iterations=50)
+    assert result["macro_f1"] > 0.99 and result["micro_f1"] > 0.99 and result["auc"] > 0.99
+    with pytest.raises(InvalidArgumentError, match="test split is empty"):
+        heco_protocol(x, y, masks[0], masks[1], torch.zeros(120, dtype=torch.bool), runs=1, iterations=2)
+    y_missing = y.clone()
+    y_missing[masks[0]] = -1
+    with pytest.raises(InvalidArgumentError, match="unlabelled"):
+        heco_protocol(x, y_missing, *masks, runs=1, iterations=2)

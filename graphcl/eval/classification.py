@@ -124,3 +124,82 @@ def node_classification(embeddings: Tensor, data: Data, split: str = "public", s
 def split_sizes(split: Split) -> tuple[int, int, int]:
     """Sizes of a split (for logs and records)."""
     return tuple(int(np.asarray(s).size) for s in split)
+
+
+def _macro_f1(pred: Tensor, y: Tensor, num_classes: int) -> Tensor:
+    """Macro-F1 of each row of ``pred [R, M]`` against ``y [M]`` (classes absent from both score 0,
+    as scikit-learn's ``f1_score(average='macro')`` over the classes present in ``y`` or ``pred``)."""
+    onehot_p = F.one_hot(pred, num_classes).float()          # [R, M, C]
+    onehot_y = F.one_hot(y, num_classes).float()[None]        # [1, M, C]
+    tp = (onehot_p * onehot_y).sum(1)
+    predicted, actual = onehot_p.sum(1), onehot_y.sum(1)
+    f1 = 2 * tp / (predicted + actual).clamp_min(1e-12)
+    present = (predicted + actual) > 0
+    return (f1 * present).sum(1) / present.sum(1).clamp_min(1)
+
+
+def heco_protocol(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Tensor, test_mask: Tensor, *,
+                  lr: float = 0.01, weight_decay: float = 0.0, runs: int = 50, iterations: int = 200,
+                  seed: int = 0) -> dict[str, float]:
+    """Node classification as HeCo / MEOW evaluate: logistic regression on frozen embeddings.
+
+    ``runs`` independent probes (a linear layer, Xavier init, Adam with ``lr`` and
+    ``weight_decay``, full-batch cross-entropy on the training nodes for ``iterations`` steps) are
+    trained side by side. For each probe the test Macro-F1 is read at the step with the best
+    validation Macro-F1, the test Micro-F1 (= accuracy) and the one-vs-rest AUC of the softmax at
+    the step with the best validation Micro-F1 (HeCo's ``evaluate``). Test labels choose nothing.
+
+    Returns:
+        ``macro_f1``, ``micro_f1``, ``auc`` (means over the runs, fractions) and their ``*_std``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    check_features(embeddings, "embeddings")
+    y = check_labels(y, embeddings.size(0))
+    for name, mask in (("train", train_mask), ("val", val_mask), ("test", test_mask)):
+        if int(mask.sum()) == 0:
+            raise InvalidArgumentError(f"the {name} split is empty")
+        if (y[mask] < 0).any():
+            raise InvalidArgumentError(f"the {name} split holds unlabelled nodes (y < 0)")
+    x = embeddings.detach().float()
+    num_classes = int(y.max()) + 1
+    g = torch.Generator().manual_seed(seed)
+    bound = (6.0 / (x.size(1) + num_classes)) ** 0.5
+    weight = ((torch.rand(runs, x.size(1), num_classes, generator=g) * 2 - 1) * bound).to(x.device).requires_grad_()
+    bias = torch.zeros(runs, 1, num_classes, device=x.device, requires_grad=True)
+    opt = torch.optim.Adam([weight, bias], lr=lr, weight_decay=weight_decay)
+    parts = {name: (x[mask], y[mask]) for name, mask in (("train", train_mask), ("val", val_mask),
+                                                           ("test", test_mask))}
+    x_train, y_train = parts["train"]
+    history = {key: [] for key in ("val_macro", "val_micro", "test_macro", "test_micro")}
+    test_logits = []
+    for _ in range(iterations):
+        opt.zero_grad()
+        logits = torch.baddbmm(bias, x_train.expand(runs, -1, -1), weight)  # [R, M, C]
+        F.cross_entropy(logits.transpose(1, 2), y_train.expand(runs, -1), reduction="none").mean(1).sum().backward()
+        opt.step()
+        with torch.no_grad():
+            for part in ("val", "test"):
+                xs, ys = parts[part]
+                out = torch.baddbmm(bias, xs.expand(runs, -1, -1), weight)
+                pred = out.argmax(2)
+                history[f"{part}_macro"].append(_macro_f1(pred, ys, num_classes))
+                history[f"{part}_micro"].append((pred == ys).float().mean(1))
+                if part == "test":
+                    test_logits.append(out.softmax(2).cpu())
+    h = {key: torch.stack(v, 1).cpu() for key, v in history.items()}  # [R, iterations]
+    best_macro, best_micro = h["val_macro"].argmax(1), h["val_micro"].argmax(1)
+    rows = torch.arange(runs)
+    macro = h["test_macro"][rows, best_macro]
+    micro = h["test_micro"][rows, best_micro]
+    y_test = parts["test"][1].cpu().numpy()
+    aucs = []
+    for r in range(runs):
+        proba = test_logits[int(best_micro[r])][r].double().numpy()
+        proba = proba / proba.sum(1, keepdims=True)
+        aucs.append(roc_auc_score(y_test, proba, multi_class="ovr", labels=np.arange(num_classes))
+                    if num_classes > 2 else roc_auc_score(y_test, proba[:, 1]))
+    auc = torch.tensor(aucs)
+    return {"macro_f1": float(macro.mean()), "micro_f1": float(micro.mean()), "auc": float(auc.mean()),
+            "macro_f1_std": float(macro.std(unbiased=False)), "micro_f1_std": float(micro.std(unbiased=False)),
+            "auc_std": float(auc.std(unbiased=False))}
