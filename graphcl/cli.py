@@ -14,17 +14,19 @@ from graphcl.errors import GraphclError
 def _train(args: argparse.Namespace) -> int:
     from graphcl.data import load_dataset
     from graphcl.eval.summary import results_table, summarize
-    from graphcl.experiment import EVALUATIONS, run_experiment, write_records
+    from graphcl.experiment import EVALUATIONS, HETERO_EVALUATIONS, run_experiment, write_records
+    from graphcl.methods import get_method_class
 
     data = load_dataset(args.dataset)
     overrides = dict(parse_override(s) for s in args.set)
     records = run_experiment(args.method, data, seeds=args.seeds, epochs=args.epochs, evals=args.eval,
                              split=args.split, device=args.device, overrides=overrides, patience=args.patience,
                              checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
-    metrics = [m for e in args.eval for m in EVALUATIONS.get(e, ())]
+    table = HETERO_EVALUATIONS if get_method_class(args.method).heterogeneous else EVALUATIONS
+    metrics = [m for e in args.eval for m in table.get(e, ()) if m in records[0]["metrics"]]
     metrics += [f"q_{m}" for m in EVALUATIONS["cluster"] if f"q_{m}" in records[0]["metrics"]]
     metrics += ["train_seconds", "peak_memory_mb"]
-    split = records[0]["config"].get("split") if "node" in args.eval else None
+    split = records[0]["config"].get("split") if "node" in args.eval and table is EVALUATIONS else None
     label = f"{args.method} on {records[0]['dataset']}" + (f" ({split} split)" if split else "")
     print()
     print(results_table([(label, summarize(records), len(records))], metrics))

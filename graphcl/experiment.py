@@ -12,22 +12,26 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import Tensor
 from torch_geometric import seed_everything
-from torch_geometric.data import Data
+from torch_geometric.data import Data, HeteroData
 from torch_geometric.transforms import NormalizeFeatures
 
 from graphcl.checks import check_homogeneous
 from graphcl.configs import load_config, split_config
-from graphcl.errors import InvalidArgumentError
-from graphcl.eval.classification import node_classification
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
+from graphcl.eval.classification import heco_protocol, node_classification
 from graphcl.eval.clustering import evaluate_clustering, score_clusters
 from graphcl.eval.collapse import direction_concentration
-from graphcl.methods import build_method, method_parameters
+from graphcl.methods import build_method, get_method_class, method_parameters
 from graphcl.train import to_device, train
 
 log = logging.getLogger(__name__)
 
 #: Evaluation protocols by name -> the metric columns they produce.
 EVALUATIONS = {"node": ("accuracy", "micro_f1", "macro_f1"), "cluster": ("acc", "nmi", "ari", "f1")}
+#: The same on heterogeneous graphs (HeCo / MEOW protocol: 20 / 40 / 60 labelled nodes per class).
+HETERO_SPLITS = (20, 40, 60)
+HETERO_EVALUATIONS = {"node": tuple(f"{m}_{k}" for k in HETERO_SPLITS for m in ("macro_f1", "micro_f1", "auc")),
+                      "cluster": ("nmi", "ari")}
 
 
 def package_versions() -> dict[str, str]:
@@ -39,6 +43,36 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
     return versions
+
+
+def evaluate_hetero(embeddings: Tensor, data: HeteroData, evals: Iterable[str], seed: int, *, eval_lr: float = 0.01,
+                    eval_weight_decay: float = 0.0) -> dict[str, float]:
+    """The HeCo / MEOW protocol on the target node type's embeddings.
+
+    ``'node'``: :func:`graphcl.eval.heco_protocol` on each split ``train/val/test_mask_K`` (K = 20,
+    40, 60 labelled nodes per class) -> ``macro_f1_K``, ``micro_f1_K``, ``auc_K``. ``'cluster'``:
+    k-means with as many clusters as classes over 10 seeds (``seed`` .. ``seed + 9``) -> mean
+    ``nmi``, ``ari``.
+    """
+    target = data[data.target_node_type]
+    metrics: dict[str, float] = {}
+    for name in evals:
+        if name == "node":
+            splits = [k for k in HETERO_SPLITS if f"train_mask_{k}" in target]
+            if not splits:
+                raise InvalidArgumentError(f"the target type has no train_mask_K / val_mask_K / test_mask_K splits "
+                                           f"(K in {HETERO_SPLITS}); use --eval cluster or add them")
+            for k in splits:
+                scores = heco_protocol(embeddings, target.y, target[f"train_mask_{k}"], target[f"val_mask_{k}"],
+                                       target[f"test_mask_{k}"], lr=eval_lr, weight_decay=eval_weight_decay,
+                                       seed=seed)
+                metrics.update({f"{m}_{k}": scores[m] for m in ("macro_f1", "micro_f1", "auc")})
+        elif name == "cluster":
+            runs = [evaluate_clustering(embeddings, target.y, seed=seed + r) for r in range(10)]
+            metrics.update({m: sum(r[m] for r in runs) / len(runs) for m in ("nmi", "ari")})
+        elif name != "none":
+            raise InvalidArgumentError(f"unknown evaluation {name!r}; choose from {sorted(HETERO_EVALUATIONS)} or none")
+    return metrics
 
 
 def evaluate(embeddings, data: Data, evals: Iterable[str], split: str, seed: int,
@@ -83,17 +117,22 @@ def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = N
     clustering methods get ``num_clusters`` from the labels when it is unset. With the run setting
     ``normalize_features`` the returned graph is a new ``Data``; the caller's is untouched.
     """
-    check_homogeneous(data)
+    heterogeneous = get_method_class(method).heterogeneous
+    if heterogeneous and not isinstance(data, HeteroData):
+        raise InvalidGraphError(f"{method} trains on heterogeneous graphs (HeteroData, e.g. --dataset heco-acm); "
+                                f"{data.get('name', 'this graph')} is homogeneous")
+    if not heterogeneous:
+        check_homogeneous(data)
     config = load_config(method, str(data.get("name", "custom")))
     config.update(overrides or {})
     if epochs is not None:
         config["epochs"] = epochs
     if split is not None:
         config["split"] = split
-    if "num_clusters" in method_parameters(method) and "num_clusters" not in config:
+    if not heterogeneous and "num_clusters" in method_parameters(method) and "num_clusters" not in config:
         config["num_clusters"] = number_of_classes(data)
     params, run = split_config(config)
-    if run["normalize_features"]:
+    if run["normalize_features"] and not heterogeneous:
         data = NormalizeFeatures()(data)
     return params, run, data
 
@@ -123,11 +162,16 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         model = build_method(method, data.num_features, **config)
         checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{seed}.pt" if checkpoint_dir else None
         result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run["weight_decay"],
-                       device=device, seed=seed, patience=patience, checkpoint=checkpoint, progress=progress)
+                       device=device, seed=seed, patience=patience if patience is not None else run["patience"],
+                       checkpoint=checkpoint, progress=progress)
         on_device = to_device(data, device)
         embeddings = model.embed(on_device).cpu()
-        predicted = model.predict(on_device).cpu() if hasattr(model, "predict") else None
-        metrics = evaluate(embeddings, data.cpu(), evals, run["split"], seed, predicted)
+        if isinstance(data, HeteroData):
+            metrics = evaluate_hetero(embeddings, data.cpu(), evals, seed, eval_lr=run["eval_lr"],
+                                      eval_weight_decay=run["eval_weight_decay"])
+        else:
+            predicted = model.predict(on_device).cpu() if hasattr(model, "predict") else None
+            metrics = evaluate(embeddings, data.cpu(), evals, run["split"], seed, predicted)
         concentration = direction_concentration(embeddings)
         if concentration > 0.99:
             warnings.warn(f"{method} on {dataset}, seed {seed}: the embeddings collapsed (mean direction "

@@ -224,3 +224,17 @@ def test_metapath_encoder_runs_a_gcn_per_metapath_and_trains(shared):
     assert all(p.grad is not None for p in enc.parameters())
     with pytest.raises(InvalidArgumentError, match="expected 2 meta-path"):
         enc(x, views[:1])
+
+
+def test_meow_propagation_matrix_equals_the_official_normalisation():
+    """MEOW's normalize_adj(A) = (A D^-1/2)^T D^-1/2 with D the row sums, for an asymmetric A."""
+    from graphcl.methods.meow import _propagation_matrix
+    g = torch.Generator().manual_seed(0)
+    a = (torch.rand(7, 7, generator=g) < 0.4).double() * torch.randint(1, 4, (7, 7), generator=g)
+    a[3] = 0  # a node without neighbours
+    index = a.nonzero().t()
+    got = _propagation_matrix(index, a[index[0], index[1]], 7).to_dense()
+    d = a.sum(1).pow(-0.5)
+    d[torch.isinf(d)] = 0
+    expected = (a @ torch.diag(d)).t() @ torch.diag(d)
+    assert torch.allclose(got, expected, atol=1e-12)

@@ -25,6 +25,7 @@ conferences, and the papers of those conferences).
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -98,7 +99,9 @@ def metapath_adjacency(data: HeteroData, metapath: MetaPath) -> tuple[Tensor, Te
         minimal[node_type].num_nodes = data[node_type].num_nodes
     for edge_type in set(edge_types):
         minimal[edge_type].edge_index = data[edge_type].edge_index.contiguous()  # PyG's EdgeIndex needs it
-    out = AddMetaPaths([edge_types], weighted=True)(minimal)
+    with warnings.catch_warnings():  # PyG's EdgeIndex builds beta sparse-CSR tensors and says so every time
+        warnings.filterwarnings("ignore", message="Sparse (CSR tensor support|invariant checks)")
+        out = AddMetaPaths([edge_types], weighted=True)(minimal)
     store = out[edge_types[0][0], "metapath_0", edge_types[-1][2]]
     return store.edge_index, store.edge_weight
 

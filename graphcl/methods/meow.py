@@ -33,7 +33,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import GCNConv
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import coalesce, scatter
 
 from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, pathsim, top_k_per_node
@@ -57,16 +56,30 @@ class StandardizedGCN(nn.Module):
         self.act = nn.PReLU()
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
-        h = self.act(self.conv1(self.dropout(x), edge_index, edge_weight))
-        h = self.conv2(self.dropout(h), edge_index, edge_weight)
+    def forward(self, x: Tensor, operator: Tensor) -> Tensor:
+        """``operator``: the normalised ``[N, N]`` sparse propagation matrix (``out = operator @ x``)."""
+        h = self.act(self.conv1(self.dropout(x), operator))
+        h = self.conv2(self.dropout(h), operator)
         return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5)
 
 
-def _symmetric_norm(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
-    """Weights of :math:`D^{-1/2} A D^{-1/2}` (degrees from the weighted rows, no self-loops added)."""
-    _, norm = gcn_norm(edge_index, weight, num_nodes, add_self_loops=False)
-    return norm
+def _propagation_matrix(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
+    r"""MEOW's normalised meta-path operator as a sparse CSR matrix :math:`M` (``out = M x``).
+
+    The official ``normalize_adj`` returns :math:`D^{-1/2} A^	op D^{-1/2}` with :math:`D` the row
+    sums of :math:`A`; after the per-node top-k :math:`A` is not symmetric, so the transpose and
+    the row sums matter. ``edge_index`` holds :math:`A`'s pairs ``(i, j)`` with ``weight``.
+    """
+    row, col = edge_index
+    degree = scatter(weight, row, dim=0, dim_size=num_nodes, reduce="sum")
+    inv_sqrt = degree.pow(-0.5).masked_fill_(degree == 0, 0)
+    values = inv_sqrt[row] * weight * inv_sqrt[col]
+    return _csr(col, row, values, num_nodes)  # M[j, i] = d_j^-1/2 A[i, j] d_i^-1/2
+
+
+def _csr(row: Tensor, col: Tensor, values: Tensor, num_nodes: int) -> Tensor:
+    index, values = coalesce(torch.stack([row, col]), values, num_nodes, reduce="sum")
+    return torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
 
 
 @register_method("meow")
@@ -144,21 +157,21 @@ class MEOW(Method):
             if self.nei_max[p] is not None:
                 keep = top_k_per_node(index, pathsim(index, count, n), n, self.nei_max[p])
                 index, count = index[:, keep], count[keep]
-            views.append((index, _symmetric_norm(index, count, n)))
+            views.append(_propagation_matrix(index, count.float(), n))
             off = index[:, index[0] != index[1]]
             kept = off[:, torch.rand(off.size(1), device=device) >= self.adj_mask[p]]
             loops = torch.arange(n, device=device).repeat(2, 1)
             m_index = torch.cat([kept, loops], dim=1)
-            masked.append((m_index, _symmetric_norm(m_index, torch.ones(m_index.size(1), device=device), n)))
+            masked.append(_propagation_matrix(m_index, torch.ones(m_index.size(1), device=device), n))
             contexts.append(metapath_contexts(data, path))
-        coarse_index = torch.cat([v[0] for v in views], dim=1)
-        coarse_weight = torch.cat([v[1] for v in views]) / len(views)
-        coarse_index, coarse_weight = coalesce(coarse_index, coarse_weight, n, reduce="sum")
+        parts = [v.to_sparse_coo().coalesce() for v in views]  # the mean of the normalised operators
+        coarse = _csr(torch.cat([q.indices()[0] for q in parts]), torch.cat([q.indices()[1] for q in parts]),
+                      torch.cat([q.values() for q in parts]) / len(parts), n)
         x = data[target].x
         nonzero = x != 0
         drop = nonzero & (torch.rand(x.shape, device=device) < self.feat_mask)
         self._graph = {"target": target, "views": views, "masked": masked, "contexts": contexts,
-                       "coarse": (coarse_index, coarse_weight), "x_masked": x.masked_fill(drop, 0.0)}
+                       "coarse": coarse, "x_masked": x.masked_fill(drop, 0.0)}
         types = {target} | {t for ctx in contexts for t, _ in ctx}
         if not self.type_projection:
             for t in sorted(types):
@@ -187,7 +200,7 @@ class MEOW(Method):
         h_masked = self._project(data, g["target"], g["x_masked"])
         cache: dict[str, Tensor] = {}
         embeddings, position = [], 0
-        for (index, weight), (m_index, m_weight), context in zip(g["views"], g["masked"], g["contexts"]):
+        for operator, masked_operator, context in zip(g["views"], g["masked"], g["contexts"]):
             aggregated = 0
             for node_type, incidence in context:
                 if node_type not in cache:
@@ -195,10 +208,10 @@ class MEOW(Method):
                 mean = scatter(cache[node_type][incidence[1]], incidence[0], dim=0, dim_size=n, reduce="mean")
                 aggregated = aggregated + self.dropout(self.context_projection[position](mean))
                 position += 1
-            embeddings.append(F.normalize(self.encoder(F.elu(h_target + aggregated), index, weight), dim=1))
-            embeddings.append(F.normalize(self.encoder(F.elu(h_masked + aggregated), m_index, m_weight), dim=1))
+            embeddings.append(F.normalize(self.encoder(F.elu(h_target + aggregated), operator), dim=1))
+            embeddings.append(F.normalize(self.encoder(F.elu(h_masked + aggregated), masked_operator), dim=1))
         z, _ = self.attention(torch.stack(embeddings))
-        anchor = self.encoder(h_target, *g["coarse"])
+        anchor = self.encoder(h_target, g["coarse"])
         return z, anchor
 
     def _head(self, z: Tensor) -> Tensor:
