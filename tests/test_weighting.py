@@ -83,3 +83,37 @@ def test_anchors_without_weighted_negatives_get_a_clear_error():
         InfoNCE(0.5, intra_view_negatives=False, symmetric=False)(z, z.clone(), same)
     with pytest.raises(InvalidArgumentError, match="weights cover 5 nodes"):
         InfoNCE(0.5)(z, z.clone(), ClusterDisagreement(torch.zeros(1, 5, dtype=torch.long)))
+
+
+def official_adameow_loss(a, v, mlp_first, mlp_second, tau):
+    """AdaMEOW's weight_InfoNce as the official code computes it: an [N^2, d] tensor of pair sums."""
+    n = a.size(0)
+    dots = torch.exp(a @ v.t() / tau)
+    pairs = (a[:, None, :] + v[None, :, :]).reshape(n * n, -1)
+    weight = torch.sigmoid(mlp_second(torch.tanh(mlp_first(pairs)))).reshape(n, n)
+    return -torch.log(dots.diagonal() / (dots * weight).sum(1)).mean()
+
+
+@pytest.mark.parametrize("n,chunk", [(9, 4), (9, 9), (10, 1)])
+def test_learned_weight_infonce_equals_the_official_dense_loss(n, chunk):
+    from graphcl.losses import LearnedWeightInfoNCE
+    torch.manual_seed(n + chunk)
+    loss_fn = LearnedWeightInfoNCE(6, tau=0.4, hidden=5, chunk_size=chunk).double()
+    z1 = torch.randn(n, 6, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(n, 6, dtype=torch.float64, requires_grad=True)
+    loss = loss_fn(z1, z2)
+    expected = official_adameow_loss(F.normalize(z1, dim=1), F.normalize(z2, dim=1), loss_fn.weights.first,
+                                      loss_fn.weights.second, 0.4)
+    assert torch.allclose(loss, expected, atol=1e-10)
+    params = [z1, z2, *loss_fn.parameters()]
+    for x, y in zip(torch.autograd.grad(loss, params), torch.autograd.grad(expected, params)):
+        assert torch.allclose(x, y, atol=1e-10)
+
+
+def test_learned_pair_weights_are_the_mlp_of_pair_sums():
+    from graphcl.losses import LearnedPairWeights
+    torch.manual_seed(0)
+    w = LearnedPairWeights(4, hidden=3)
+    a, z = torch.randn(5, 4), torch.randn(6, 4)
+    dense = torch.sigmoid(w.second(torch.tanh(w.first(a[:, None, :] + z[None, :, :])))).squeeze(-1)
+    assert torch.allclose(w(a, z), dense, atol=1e-6) and w(a, z).shape == (5, 6)

@@ -1,18 +1,21 @@
-"""Node-level contrastive losses between two views: InfoNCE (GRACE), DCL and DCLW.
+"""Node-level contrastive losses between two views: InfoNCE (GRACE, optionally with weighted
+negatives as MEOW), DCL and DCLW, and InfoNCE with learned pair weights (AdaMEOW).
 
-All of them normalise the embeddings (cosine similarity) and compute their denominators with
-:func:`graphcl.losses.chunked.chunked_logsumexp`, so memory is ``O(chunk_size * N)``.
+All of them normalise the embeddings (cosine similarity) and compute their denominators in row
+chunks (:func:`graphcl.losses.chunked.chunked_logsumexp`, or checkpointed chunks for the learned
+weights), so memory is ``O(chunk_size * N)`` (times the weight MLP's width for AdaMEOW).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from graphcl.checks import check_features
 from graphcl.errors import InvalidArgumentError
-from graphcl.losses.chunked import chunked_logsumexp, two_view_logsumexp
-from graphcl.losses.weighting import NegativeWeights
+from graphcl.losses.chunked import auto_chunk_size, chunked_logsumexp, two_view_logsumexp
+from graphcl.losses.weighting import LearnedPairWeights, NegativeWeights
 
 
 def _check_views(z1: Tensor, z2: Tensor) -> None:
@@ -175,3 +178,48 @@ class DCLW(DCL):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", sigma={self.sigma}"
+
+
+class LearnedWeightInfoNCE(nn.Module):
+    r"""InfoNCE whose denominator weights are learned (AdaMEOW), computed in row chunks.
+
+    With :math:`a = \mathrm{norm}(z_1)` (anchors), :math:`v = \mathrm{norm}(z_2)`,
+    :math:`w_{ij} = \sigma(\mathrm{MLP}(a_i + v_j))` (:class:`~graphcl.losses.weighting.LearnedPairWeights`):
+
+    .. math::
+        \mathcal L = -\frac1N \sum_i \log \frac{e^{a_i^\top v_i / \tau}}{\sum_j w_{ij}\, e^{a_i^\top v_j / \tau}}
+
+    (the positive stays in the denominator with its own weight, as the official code). Each row
+    chunk's log-denominator is computed under activation checkpointing, so the ``[chunk, N, h]``
+    hidden layer of the weight MLP exists for one chunk at a time, in the forward and again in the
+    backward pass: memory ``O(chunk N h)``, never the official ``[N^2, d]``. Gradients reach both
+    views and the MLP.
+
+    Shapes: ``z1, z2: [N, d]`` -> scalar.
+    """
+
+    def __init__(self, channels: int, tau: float = 0.5, hidden: int = 16, chunk_size: int | None = None) -> None:
+        super().__init__()
+        self.tau = _check_tau(tau)
+        self.weights = LearnedPairWeights(channels, hidden)
+        self.chunk_size = chunk_size
+
+    def _log_denominator(self, a_rows: Tensor, a_half_rows: Tensor, v: Tensor, v_half: Tensor) -> Tensor:
+        logits = a_rows @ v.t() / self.tau + self.weights.log_weights(a_half_rows, v_half)
+        return torch.logsumexp(logits, dim=1)
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        _check_views(z1, z2)
+        a, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        n = a.size(0)
+        a_half, v_half = self.weights.halves(a, v)
+        chunk = self.chunk_size or auto_chunk_size(n, n * (a_half.size(1) + 1))
+        parts = []
+        for start in range(0, n, chunk):
+            rows = slice(start, min(start + chunk, n))
+            parts.append(checkpoint(self._log_denominator, a[rows], a_half[rows], v, v_half, use_reentrant=False))
+        positive = (a * v).sum(dim=1) / self.tau
+        return (torch.cat(parts) - positive).mean()
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, chunk_size={self.chunk_size}"

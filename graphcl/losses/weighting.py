@@ -4,12 +4,15 @@ A weighted InfoNCE denominator is :math:`\sum_j w_{ij}\, e^{s_{ij}}`; with :math
 hundreds of thousands the ``[N, N]`` weight matrix cannot be stored, so a weighting hands out the
 rows the chunked kernel (:func:`graphcl.losses.chunked.chunked_logsumexp`) is working on, one
 ``[chunk, N]`` block at a time, and the kernel adds :math:`\log w_{ij}` to the similarities
-(:math:`w_{ij} = 0` removes the pair). Weights here are constants of the step (no gradient).
+(:math:`w_{ij} = 0` removes the pair). :class:`NegativeWeights` are constants of the step;
+:class:`LearnedPairWeights` (AdaMEOW) are trained with the encoder, see
+:class:`graphcl.losses.LearnedWeightInfoNCE`.
 """
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from graphcl.errors import InvalidArgumentError
 
@@ -75,3 +78,34 @@ class ClusterDisagreement(NegativeWeights):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(clusterings={self.assignments.size(0)}, num_nodes={self.num_nodes})"
+
+
+class LearnedPairWeights(nn.Module):
+    r"""AdaMEOW's learned soft weights :math:`w_{ij} = \sigma(\mathrm{MLP}(a_i + z_j))`,
+    MLP = Linear(d, h) - tanh - Linear(h, 1), evaluated block by block.
+
+    The first layer is linear, so :math:`W_1(a_i + z_j) + b_1 = (W_1 a_i + b_1) + W_1 z_j`: both
+    halves are computed once (``[N, h]`` each) and a block of rows costs ``[chunk, N, h]`` instead
+    of the ``[N^2, d]`` tensor of pair sums the official code builds.
+
+    Yu et al., "Heterogeneous Graph Contrastive Learning with Meta-path Contexts and Adaptively
+    Weighted Negative Samples" (AdaMEOW), TKDE 2024.
+    """
+
+    def __init__(self, channels: int, hidden: int = 16) -> None:
+        super().__init__()
+        self.first = nn.Linear(channels, hidden)
+        self.second = nn.Linear(hidden, 1)
+
+    def halves(self, a: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """``(W_1 a + b_1 [N, h], W_1 z [M, h])``."""
+        return self.first(a), z @ self.first.weight.t()
+
+    def log_weights(self, a_half: Tensor, z_half: Tensor) -> Tensor:
+        r""":math:`\log w` for the rows of ``a_half [B, h]`` against every ``z_half [M, h]`` -> ``[B, M]``."""
+        hidden = torch.tanh(a_half[:, None, :] + z_half[None, :, :])
+        return F.logsigmoid(self.second(hidden).squeeze(-1))
+
+    def forward(self, a: Tensor, z: Tensor) -> Tensor:
+        """All weights ``[N, M]`` at once (small graphs and tests; the losses use blocks)."""
+        return self.log_weights(*self.halves(a, z)).exp()
