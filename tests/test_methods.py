@@ -75,6 +75,9 @@ HETERO_SMOKE = {
                       "embed_dim": 8, "tau": 0.5, "num_clusters": [3, 6], "nei_max": [10, 15],
                       "adj_mask": [0.2, 0.2], "feat_mask": 0.2, "lam_proto": 1.0, "kmeans_init": 1,
                       "dropout": 0.0}),
+    "adameow": ("adameow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]],
+                            "hidden_dim": 16, "embed_dim": 8, "projection_dim": 4, "tau": 0.5, "nei_max": [10, 15],
+                            "adj_mask": 0.2, "feat_mask": 0.2, "dropout": 0.0, "weight_hidden": 4}),
 }
 
 

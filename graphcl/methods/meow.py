@@ -23,6 +23,10 @@ Samples" (MEOW), SDM 2023; Yu et al., TKDE 2024 (AdaMEOW). One training step:
     + \lambda_{\mathrm{proto}}\, \mathrm{ProtoNCE}(a; \text{prototypes of } u)
 
 The embedding used for evaluation is :math:`z` of the target nodes, computed in eval mode.
+
+AdaMEOW (:class:`AdaMEOW`) keeps the views and replaces step 4 and the loss by learned weights,
+:math:`\mathcal L = -\frac1N \sum_i \log \big( e^{u_i^\top a_i/\tau} / \sum_j \sigma(\mathrm{MLP}(u_i + a_j))\,
+e^{u_i^\top a_j/\tau} \big)`.
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, path
 from graphcl.encoders.hetero import SemanticAttention
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.eval.clustering import fit_kmeans
-from graphcl.losses import ClusterDisagreement, InfoNCE, ProtoNCE, prototype_concentration
+from graphcl.losses import ClusterDisagreement, InfoNCE, LearnedWeightInfoNCE, ProtoNCE, prototype_concentration
 from graphcl.methods.base import Method, register_method
 
 
@@ -82,35 +86,33 @@ def _csr(row: Tensor, col: Tensor, values: Tensor, num_nodes: int) -> Tensor:
     return torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
 
 
-@register_method("meow")
-class MEOW(Method):
-    r"""MEOW (see the module docstring for the model and the loss).
+class MetaPathContextContrast(Method):
+    r"""What MEOW and AdaMEOW share: type projections, meta-path-context views and their edge- and
+    feature-masked copies, the shared GCN, semantic attention, the coarse view and the projection
+    head (see the module docstring). Subclasses define :meth:`loss` on ``(z, anchor)``.
 
     Args:
         in_channels: unused (the node types' feature sizes are read from the graph in ``setup``).
-        metapaths: meta-paths from the target type, as node-type lists.
+        metapaths: meta-paths from the target type back to it, as node-type lists.
         hidden_dim, embed_dim: sizes of the type projections and of the embeddings.
-        tau: temperature of the weighted InfoNCE (also the mean prototype concentration).
-        num_clusters: k-means granularities (one clustering each, re-run every step).
-        lam_proto: weight of ProtoNCE.
+        projection_dim: output size of the projection head (default ``embed_dim``).
         feat_mask: fraction of the target features' non-zero entries zeroed for the masked views.
-        adj_mask: per meta-path, fraction of (non-self) edges dropped for its masked view.
-        nei_max: per meta-path, PathSim top-k neighbours kept.
+        adj_mask: per meta-path (or one for all), fraction of non-self edges dropped for its
+            masked view.
+        nei_max: per meta-path (or one for all), PathSim top-k neighbours kept (``None``: all).
         dropout: dropout of the projections, aggregations and GCN.
-        kmeans_init: k-means restarts per clustering.
     """
 
     heterogeneous = True
 
     def __init__(self, in_channels: int | dict | None = None, metapaths: Sequence[Sequence[str]] = (),
-                 hidden_dim: int = 64, embed_dim: int = 64, tau: float = 0.4,
-                 num_clusters: Sequence[int] = (100, 300), lam_proto: float = 1.0, feat_mask: float = 0.3,
-                 adj_mask: Sequence[float] | float = 0.3, nei_max: Sequence[int] | int | None = None,
-                 dropout: float = 0.2, kmeans_init: int = 3) -> None:
+                 hidden_dim: int = 64, embed_dim: int = 64, projection_dim: int | None = None,
+                 feat_mask: float = 0.3, adj_mask: Sequence[float] | float = 0.3,
+                 nei_max: Sequence[int] | int | None = None, dropout: float = 0.2) -> None:
         super().__init__()
         if not metapaths:
-            raise InvalidArgumentError("meow needs `metapaths` (node-type lists starting and ending at the target type), "
-                                       "e.g. --set 'metapaths=[[paper, author, paper], [paper, subject, paper]]'")
+            raise InvalidArgumentError(f"{self.name or 'this method'} needs `metapaths` (node-type lists from the target "
+                                       "type back to it), e.g. --set 'metapaths=[[paper, author, paper]]'")
         self.metapaths = [list(p) for p in metapaths]
         count = len(self.metapaths)
         self.adj_mask = [float(adj_mask)] * count if isinstance(adj_mask, (int, float)) else list(adj_mask)
@@ -119,19 +121,18 @@ class MEOW(Method):
             raise InvalidArgumentError(f"adj_mask and nei_max need one value per meta-path ({count})")
         if not all(0 <= m < 1 for m in [*self.adj_mask, feat_mask]):
             raise InvalidArgumentError("feat_mask and adj_mask must be fractions in [0, 1)")
-        self.hidden_dim, self.embed_dim, self.dropout_p = hidden_dim, embed_dim, dropout
-        self.num_clusters, self.lam_proto, self.feat_mask = [int(k) for k in num_clusters], lam_proto, feat_mask
-        self.kmeans_init = kmeans_init
-        self.contrast = InfoNCE(tau, intra_view_negatives=False, symmetric=False)
-        self.proto = ProtoNCE()
-        self.tau = float(tau)
+        self.hidden_dim, self.embed_dim, self.feat_mask = hidden_dim, embed_dim, feat_mask
+        self.projection_dim = projection_dim or embed_dim
         self.encoder = StandardizedGCN(hidden_dim, embed_dim, embed_dim, dropout)
         self.attention = SemanticAttention(embed_dim)
-        self.project = nn.Linear(embed_dim, embed_dim)
+        self.project = nn.Linear(embed_dim, self.projection_dim)
         self.dropout = nn.Dropout(dropout)
         self.type_projection = nn.ModuleDict()  # built in setup: one per node type
         self.context_projection = nn.ModuleList()
         self._graph: dict | None = None
+
+    def _check_target(self, num_nodes: int, target: str) -> None:
+        """Subclass hook: size checks against the number of target nodes."""
 
     # ------------------------------------------------------------------ preparation
     def setup(self, data: HeteroData) -> None:
@@ -146,8 +147,7 @@ class MEOW(Method):
             raise InvalidGraphError(f"the target node type {target!r} has no features (x); give it features or "
                                     "one-hot ones (torch.eye(num_nodes)) before training")
         n = data[target].num_nodes
-        if max(self.num_clusters) > n:
-            raise InvalidArgumentError(f"num_clusters {self.num_clusters} exceeds the {n} {target} nodes")
+        self._check_target(n, target)
         device = data[target].x.device
         views, masked, contexts = [], [], []
         for p, path in enumerate(self.metapaths):
@@ -218,19 +218,6 @@ class MEOW(Method):
         return F.normalize(torch.tanh(self.project(z)), dim=1)
 
     # ------------------------------------------------------------------ interface
-    def loss(self, data: HeteroData) -> Tensor:
-        z, anchor = self._views(data)
-        u, a = self._head(z), self._head(anchor)
-        clusterings, labels = [], []
-        for seed, k in enumerate(self.num_clusters):
-            result = fit_kmeans(u.detach(), k, n_init=self.kmeans_init, seed=seed)
-            centroids = F.normalize(result.centroids, dim=1)
-            phi = prototype_concentration(u.detach(), result.labels, result.centroids, self.tau)
-            clusterings.append((result.labels, centroids, phi))
-            labels.append(result.labels)
-        weights = ClusterDisagreement(torch.stack(labels))
-        return self.contrast(a, u, weights) + self.lam_proto * self.proto(a, clusterings)
-
     @torch.no_grad()
     def embed(self, data: HeteroData) -> Tensor:
         was_training = self.training
@@ -238,3 +225,66 @@ class MEOW(Method):
         z, _ = self._views(data)
         self.train(was_training)
         return z.detach()
+
+
+@register_method("meow")
+class MEOW(MetaPathContextContrast):
+    r"""MEOW: the coarse view's projection :math:`a` against the fine view's :math:`u`, negatives
+    weighted by :class:`~graphcl.losses.ClusterDisagreement` of k-means on :math:`u` at every
+    granularity in ``num_clusters``, plus ``lam_proto`` times ProtoNCE on those clusterings.
+
+    Args:
+        tau: temperature of the weighted InfoNCE (also the mean prototype concentration).
+        num_clusters: k-means granularities (one clustering each, re-run every step).
+        lam_proto: weight of ProtoNCE.
+        kmeans_init: k-means restarts per clustering.
+        **kwargs: see :class:`MetaPathContextContrast`.
+    """
+
+    def __init__(self, in_channels: int | dict | None = None, tau: float = 0.4,
+                 num_clusters: Sequence[int] = (100, 300), lam_proto: float = 1.0, kmeans_init: int = 3,
+                 **kwargs) -> None:
+        super().__init__(in_channels, **kwargs)
+        self.tau = float(tau)
+        self.num_clusters, self.lam_proto, self.kmeans_init = [int(k) for k in num_clusters], lam_proto, kmeans_init
+        self.contrast = InfoNCE(tau, intra_view_negatives=False, symmetric=False)
+        self.proto = ProtoNCE()
+
+    def _check_target(self, num_nodes: int, target: str) -> None:
+        if max(self.num_clusters) > num_nodes:
+            raise InvalidArgumentError(f"num_clusters {self.num_clusters} exceeds the {num_nodes} {target} nodes")
+
+    def loss(self, data: HeteroData) -> Tensor:
+        z, anchor = self._views(data)
+        u, a = self._head(z), self._head(anchor)
+        clusterings, labels = [], []
+        for seed, k in enumerate(self.num_clusters):
+            result = fit_kmeans(u.detach(), k, n_init=self.kmeans_init, seed=seed)
+            phi = prototype_concentration(u.detach(), result.labels, result.centroids, self.tau)
+            clusterings.append((result.labels, F.normalize(result.centroids, dim=1), phi))
+            labels.append(result.labels)
+        weights = ClusterDisagreement(torch.stack(labels))
+        return self.contrast(a, u, weights) + self.lam_proto * self.proto(a, clusterings)
+
+
+@register_method("adameow")
+class AdaMEOW(MetaPathContextContrast):
+    r"""AdaMEOW: the fine view's projection :math:`u` (anchors) against the coarse view's
+    :math:`a`, every denominator term weighted by a learned
+    :math:`w_{ij} = \sigma(\mathrm{MLP}(u_i + a_j))` (:class:`~graphcl.losses.LearnedWeightInfoNCE`,
+    chunked: no ``[N^2, d]`` tensor). No k-means, no prototypes.
+
+    Args:
+        tau: temperature.
+        weight_hidden: width of the weight MLP (official: 16).
+        **kwargs: see :class:`MetaPathContextContrast` (official aminer: ``projection_dim`` 16).
+    """
+
+    def __init__(self, in_channels: int | dict | None = None, tau: float = 0.9, weight_hidden: int = 16,
+                 **kwargs) -> None:
+        super().__init__(in_channels, **kwargs)
+        self.contrast = LearnedWeightInfoNCE(self.projection_dim, tau=tau, hidden=weight_hidden)
+
+    def loss(self, data: HeteroData) -> Tensor:
+        z, anchor = self._views(data)
+        return self.contrast(self._head(z), self._head(anchor))
