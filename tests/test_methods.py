@@ -285,3 +285,14 @@ def test_training_on_cuda_leaves_the_callers_graph_on_cpu(tiny_graph):
     records = run_experiment("grace", tiny_graph, seeds=[0, 1], epochs=2, device="cuda",
                              overrides={"embedding_dim": 8, "projection_dim": 8})
     assert len(records) == 2 and tiny_graph.x.device.type == "cpu"
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_every_config_entry_is_a_parameter_or_run_setting(name):
+    from graphcl.configs import RUN_KEYS, configured_datasets, load_config, split_config
+    from graphcl.methods import method_parameters
+    valid = method_parameters(name) | set(RUN_KEYS)
+    for dataset in [None, *configured_datasets(name)]:
+        config = load_config(name, dataset)
+        assert set(config) <= valid, (dataset, set(config) - valid)
+        split_config(config)  # run settings convert
