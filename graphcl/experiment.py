@@ -55,6 +55,9 @@ def evaluate_hetero(embeddings: Tensor, data: HeteroData, evals: Iterable[str], 
     ``nmi``, ``ari``.
     """
     target = data[data.target_node_type]
+    if "y" not in target and any(e != "none" for e in evals):
+        raise InvalidArgumentError(f"the target node type {data.target_node_type!r} has no labels (y) to evaluate "
+                                   "on; add them or use --eval none")
     metrics: dict[str, float] = {}
     for name in evals:
         if name == "node":

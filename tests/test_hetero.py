@@ -238,3 +238,15 @@ def test_meow_propagation_matrix_equals_the_official_normalisation():
     d[torch.isinf(d)] = 0
     expected = (a @ torch.diag(d)).t() @ torch.diag(d)
     assert torch.allclose(got, expected, atol=1e-12)
+
+
+def test_one_hot_linear_equals_a_linear_layer_on_masked_one_hot_features():
+    from graphcl.methods.meow import OneHotLinear
+    torch.manual_seed(0)
+    layer = OneHotLinear(6, 3)
+    torch.nn.init.normal_(layer.bias)
+    masked = torch.tensor([False, True, False, False, True, False])
+    one_hot = torch.eye(6)
+    one_hot[masked] = 0
+    expected = one_hot @ layer.table.weight + layer.bias
+    assert torch.allclose(layer(masked), expected) and torch.allclose(layer(), torch.eye(6) @ layer.table.weight + layer.bias)

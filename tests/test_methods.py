@@ -53,6 +53,7 @@ def tiny_hetero_graph(seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(3).repeat_interleave(14)[:40]
     data = HeteroData()
+    data["paper"].num_nodes = 40
     data["paper"].x = torch.randn(3, 12, generator=g)[y] * 2 + torch.randn(40, 12, generator=g)
     data["paper"].y = y
     data["author"].x = torch.randn(20, 6, generator=g)
@@ -107,9 +108,16 @@ def test_meow_bad_input():
                                              "nei_max": [5], "adj_mask": [0.1]}), data, epochs=1, lr=0.01)
     with pytest.raises(InvalidArgumentError, match="exceeds"):
         train(build_method("meow", None, **{**params, "num_clusters": [3, 60]}), data, epochs=1, lr=0.01)
-    del data["paper"].x
-    with pytest.raises(InvalidGraphError, match="has no features"):
-        train(build_method("meow", None, **params), data, epochs=1, lr=0.01)
+    featureless = tiny_hetero_graph()
+    del featureless["paper"].x  # one-hot features, as HeCo gives featureless types
+    model = build_method("meow", None, **params)
+    assert torch.isfinite(torch.tensor(train(model, featureless, epochs=2, lr=0.01).losses)).all()
+    assert model.embed(featureless).shape == (40, 8)
+    unlabelled = tiny_hetero_graph()
+    del unlabelled["paper"].y
+    with pytest.raises(InvalidArgumentError, match="no labels"):
+        run_experiment("meow", unlabelled, epochs=1, evals=("node",), overrides=params)
+    assert run_experiment("meow", unlabelled, epochs=1, evals=("none",), overrides=params)[0]["metrics"] == {}
     with pytest.raises(InvalidArgumentError, match="needs `metapaths`"):
         build_method("meow", None)
 

@@ -67,6 +67,27 @@ class StandardizedGCN(nn.Module):
         return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5)
 
 
+class OneHotLinear(nn.Module):
+    r"""A linear layer on one-hot node features without building them: row :math:`i` is
+    :math:`W^\top e_i + b`, i.e. a learned table plus a bias (what HeCo / MEOW feed featureless
+    node types). ``forward(masked)`` zeroes the one-hot entry of the rows in the boolean ``masked``
+    (their output is the bias), as feature masking does to a one-hot matrix.
+
+    Shapes: -> ``[num_nodes, out_channels]``.
+    """
+
+    def __init__(self, num_nodes: int, out_channels: int) -> None:
+        super().__init__()
+        self.table = nn.Embedding(num_nodes, out_channels)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, masked: Tensor | None = None) -> Tensor:
+        table = self.table.weight
+        if masked is not None:
+            table = table * (~masked).unsqueeze(1).to(table.dtype)
+        return table + self.bias
+
+
 def _propagation_matrix(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
     r"""MEOW's normalised meta-path operator as a sparse CSR matrix :math:`M` (``out = M x``).
 
@@ -143,12 +164,12 @@ class MetaPathContextContrast(Method):
         target = data.get("target_node_type")
         if target is None:
             raise InvalidGraphError("the graph does not name its target node type (data.target_node_type)")
-        if "x" not in data[target]:
-            raise InvalidGraphError(f"the target node type {target!r} has no features (x); give it features or "
-                                    "one-hot ones (torch.eye(num_nodes)) before training")
         n = data[target].num_nodes
+        if not n:
+            raise InvalidGraphError(f"the target node type {target!r} has no nodes, or their number cannot be told "
+                                    f"without features: set data[{target!r}].num_nodes")
         self._check_target(n, target)
-        device = data[target].x.device
+        device = next(store.edge_index.device for store in data.edge_stores)
         views, masked, contexts = [], [], []
         for p, path in enumerate(self.metapaths):
             if path[0] != target or path[-1] != target:
@@ -167,27 +188,31 @@ class MetaPathContextContrast(Method):
         parts = [v.to_sparse_coo().coalesce() for v in views]  # the mean of the normalised operators
         coarse = _csr(torch.cat([q.indices()[0] for q in parts]), torch.cat([q.indices()[1] for q in parts]),
                       torch.cat([q.values() for q in parts]) / len(parts), n)
-        x = data[target].x
-        nonzero = x != 0
-        drop = nonzero & (torch.rand(x.shape, device=device) < self.feat_mask)
+        if "x" in data[target]:  # zero a fraction of the non-zero feature entries
+            x = data[target].x
+            x_masked = x.masked_fill((x != 0) & (torch.rand(x.shape, device=device) < self.feat_mask), 0.0)
+        else:  # one-hot features: the one non-zero entry of a fraction of the rows
+            x_masked = torch.rand(n, device=device) < self.feat_mask
         self._graph = {"target": target, "views": views, "masked": masked, "contexts": contexts,
-                       "coarse": coarse, "x_masked": x.masked_fill(drop, 0.0)}
+                       "coarse": coarse, "x_masked": x_masked}
         types = {target} | {t for ctx in contexts for t, _ in ctx}
         if not self.type_projection:
             for t in sorted(types):
                 self.type_projection[t] = (nn.Linear(data[t].x.size(1), self.hidden_dim) if "x" in data[t]
-                                           else nn.Embedding(data[t].num_nodes, self.hidden_dim))
+                                           else OneHotLinear(data[t].num_nodes, self.hidden_dim))
             self.context_projection.extend(nn.Linear(self.hidden_dim, self.hidden_dim, bias=False)
                                            for ctx in contexts for _ in ctx)
             self.type_projection.to(device)
             self.context_projection.to(device)
 
-    def _project(self, data: HeteroData, node_type: str, x: Tensor | None = None) -> Tensor:
+    def _project(self, data: HeteroData, node_type: str, masked: Tensor | None = None) -> Tensor:
+        """:math:`\mathrm{ELU}(\mathrm{drop}(W_t x_t))`; ``masked``: the masked features (a row mask
+        for one-hot types)."""
         layer = self.type_projection[node_type]
-        if isinstance(layer, nn.Embedding):
-            h = layer.weight
+        if isinstance(layer, OneHotLinear):
+            h = layer(masked)
         else:
-            h = layer(data[node_type].x if x is None else x)
+            h = layer(data[node_type].x if masked is None else masked)
         return F.elu(self.dropout(h))
 
     def _views(self, data: HeteroData) -> tuple[Tensor, Tensor]:
