@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
                           description=clustering.__doc__.splitlines()[0])
     clustering.add_arguments(c)
     c.set_defaults(func=clustering.main)
+    from graphcl.bench import hetero
+    h = suites.add_parser("hetero", help="MEOW / AdaMEOW on the HeCo datasets: Macro/Micro-F1, AUC, NMI, ARI",
+                          description=hetero.__doc__.splitlines()[0])
+    hetero.add_arguments(h)
+    h.set_defaults(func=hetero.main)
 
     d = sub.add_parser("datasets", help="list registered datasets and whether they are available locally")
     d.set_defaults(func=_datasets)

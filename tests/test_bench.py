@@ -96,3 +96,18 @@ def test_tuning_sees_validation_labels_only():
     hidden, how = tune.validation_only(data)
     assert int((hidden.y >= 0).sum()) == 4 and "10 %" in how
     assert torch.equal(tune.validation_only(data)[0].y, hidden.y)  # the same nodes every time
+
+
+@pytest.mark.mirror
+def test_hetero_bench_quick_writes_the_heco_protocol_table(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    assert main(["bench", "hetero", "--quick", "--methods", "meow", "--out", str(out)]) == 0
+    md = (out / "hetero.md").read_text()
+    assert "Quick smoke run" in md and md.count("| heco-acm | meow |") == 3  # one row per split
+    (record,) = json.loads((out / "records" / "hetero-meow-heco-acm.json").read_text())
+    metrics = record["metrics"]
+    for k in (20, 40, 60):
+        for m in ("macro_f1", "micro_f1", "auc"):
+            assert 0.0 <= metrics[f"{m}_{k}"] <= 1.0
+    assert 0.0 <= metrics["nmi"] <= 1.0 and -1.0 <= metrics["ari"] <= 1.0 and record["epochs"] == 2
