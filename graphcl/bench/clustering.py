@@ -258,7 +258,7 @@ def _skipped_note(note: str, skipped: Sequence[str]) -> str:
 
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
               epochs: int | None = None, overrides: dict[str, Any] | None = None, device: str = "cpu",
-              progress: bool = True, title_note: str = "") -> list[Run]:
+              progress: bool = True, title_note: str = "", tsne_points: int = 2000) -> list[Run]:
     """Run every method x dataset x seed, writing the tables after each dataset (so partial runs count)."""
     from graphcl.data import load_dataset
 
@@ -295,7 +295,7 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
     trained = [r for r in runs if r.method != BASELINE]
     if trained:
         best = max(trained, key=lambda r: r.scores["final (k-means)"]["acc"])
-        plot_embedding(best, out / "clustering_tsne.png")
+        plot_embedding(best, out / "clustering_tsne.png", max_points=tsne_points)
     return runs
 
 
@@ -341,7 +341,7 @@ def main(args: argparse.Namespace) -> int:
         if epochs is not None:
             note += f" Every method trained for {epochs} epochs (not the configs' numbers)."
     run_suite(list(methods), list(datasets), list(seeds), Path(args.out), epochs=epochs, overrides=overrides,
-              device=args.device, title_note=note)
+              device=args.device, title_note=note, tsne_points=500 if args.quick else 2000)
     print(f"\nwrote {Path(args.out) / 'clustering.md'}, clustering.csv, clustering_tsne.png, records/")
     print((Path(args.out) / "clustering.md").read_text())
     return 0
