@@ -48,7 +48,7 @@ GRACE_CITESEER = {"official": [], "raw-features": ["normalize_features=false"],
                   "raw-500-epochs": ["normalize_features=false", "epochs=500"], "tau0.5": ["tau=0.5"]}
 CLUSTER_TUNING = [(m, d) for d in ("pubmed", "amazon-photo") for m in ("scgc-star", "pamc")]
 EMBEDDING_BASELINES = ("acm", "dblp", "cite", "cora")
-HETERO = [(m, d) for d in ("heco-acm", "heco-dblp", "heco-aminer") for m in ("meow", "adameow")]
+HETERO = [(m, d) for d in ("heco-acm", "heco-dblp", "heco-aminer") for m in ("meow", "adameow", "heco-style")]
 
 
 class Batch:

@@ -250,3 +250,19 @@ def test_one_hot_linear_equals_a_linear_layer_on_masked_one_hot_features():
     one_hot[masked] = 0
     expected = one_hot @ layer.table.weight + layer.bias
     assert torch.allclose(layer(masked), expected) and torch.allclose(layer(), torch.eye(6) @ layer.table.weight + layer.bias)
+
+
+def test_metapath_positives_rank_by_number_of_metapaths_and_keep_the_node():
+    from graphcl.augment import metapath_positives
+    data, dense = random_hetero(6, sizes=(10, 6, 4))
+    paths = [["a", "b", "a"], ["a", "b", "c", "b", "a"]]
+    pos = metapath_positives(data, paths, 3)
+    m1 = dense["a", "b"] @ dense["b", "a"]
+    m2 = dense["a", "b"] @ dense["b", "c"] @ dense["c", "b"] @ dense["b", "a"]
+    connected = (m1 > 0).astype(float) + (m2 > 0).astype(float)
+    for i in range(10):
+        mine = pos[1, pos[0] == i].tolist()
+        assert mine[0] == i and len(mine) == min(3, int((connected[i] > 0).sum()) + (connected[i, i] == 0))
+        others = [j for j in range(10) if j != i and connected[i, j] > 0]
+        best = sorted(others, key=lambda j: (-connected[i, j], -(m1[i, j] / m1.max() + m2[i, j] / m2.max()), j))
+        assert mine[1:] == best[:len(mine) - 1]

@@ -79,6 +79,9 @@ HETERO_SMOKE = {
     "adameow": ("adameow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]],
                             "hidden_dim": 16, "embed_dim": 8, "projection_dim": 4, "tau": 0.5, "nei_max": [10, 15],
                             "adj_mask": 0.2, "feat_mask": 0.2, "dropout": 0.0, "weight_hidden": 4}),
+    "heco-style": ("heco-style", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]],
+                                  "hidden_dim": 16, "embed_dim": 8, "tau": 0.5, "lam": 0.5, "num_positives": 4,
+                                  "nei_max": [10, 15], "adj_mask": 0.2, "feat_mask": 0.2, "dropout": 0.0}),
 }
 
 

@@ -117,3 +117,40 @@ def test_learned_pair_weights_are_the_mlp_of_pair_sums():
     a, z = torch.randn(5, 4), torch.randn(6, 4)
     dense = torch.sigmoid(w.second(torch.tanh(w.first(a[:, None, :] + z[None, :, :])))).squeeze(-1)
     assert torch.allclose(w(a, z), dense, atol=1e-6) and w(a, z).shape == (5, 6)
+
+
+def heco_dense_loss(z_mp, z_sc, pos, tau, lam):
+    """HeCo's Contrast.forward (normalised rows, exp(cos / tau), row-normalised, positive mass)."""
+    a, b = F.normalize(z_mp, dim=1), F.normalize(z_sc, dim=1)
+    sim = torch.exp(a @ b.t() / tau)
+    mp2sc = sim / sim.sum(1, keepdim=True)
+    sc2mp = sim.t() / sim.t().sum(1, keepdim=True)
+    return lam * -torch.log((mp2sc * pos).sum(1)).mean() + (1 - lam) * -torch.log((sc2mp * pos).sum(1)).mean()
+
+
+@pytest.mark.parametrize("chunk", [3, None])
+def test_multi_positive_infonce_equals_hecos_dense_contrast(chunk):
+    from graphcl.losses import MultiPositiveInfoNCE
+    n = 12
+    g = torch.Generator().manual_seed(chunk or 0)
+    z1 = torch.randn(n, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(n, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    pos = (torch.rand(n, n, generator=g) < 0.25).double()
+    pos.fill_diagonal_(1)
+    loss = MultiPositiveInfoNCE(tau=0.7, lam=0.3, chunk_size=chunk)(z1, z2, pos.nonzero().t())
+    expected = heco_dense_loss(z1, z2, pos, 0.7, 0.3)
+    assert torch.allclose(loss, expected, atol=1e-10)
+    for x, y in zip(torch.autograd.grad(loss, [z1, z2]), torch.autograd.grad(expected, [z1, z2])):
+        assert torch.allclose(x, y, atol=1e-10)
+
+
+def test_multi_positive_infonce_bad_positives():
+    from graphcl.losses import MultiPositiveInfoNCE
+    z = torch.randn(4, 3)
+    loss = MultiPositiveInfoNCE()
+    with pytest.raises(InvalidArgumentError, match="no positive"):
+        loss(z, z.clone(), torch.tensor([[0, 1], [0, 1]]))
+    with pytest.raises(InvalidArgumentError, match="outside"):
+        loss(z, z.clone(), torch.tensor([[0, 1, 2, 3], [0, 1, 2, 4]]))
+    with pytest.raises(InvalidArgumentError, match="lam"):
+        MultiPositiveInfoNCE(lam=1.5)

@@ -19,8 +19,8 @@ from graphcl.augment.centrality import degree_centrality, eigenvector_centrality
 from graphcl.augment.compose import Compose, RandomChoice
 from graphcl.augment.edge import AdaptiveDropEdge, AddEdge, DropEdge
 from graphcl.augment.feature import AdaptiveMaskFeature, DropoutFeature, GaussianNoise, MaskFeature
-from graphcl.augment.metapath import (MetaPathAdjacency, metapath_adjacency, metapath_contexts, pathsim,
-                                      resolve_metapath, top_k_per_node)
+from graphcl.augment.metapath import (MetaPathAdjacency, metapath_adjacency, metapath_contexts, metapath_positives,
+                                      pathsim, resolve_metapath, top_k_per_node)
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
 from graphcl.augment.structure import StructuralPositives, adjacency_power, row_normalized_adjacency
 
@@ -46,6 +46,7 @@ __all__ = [
     "MetaPathAdjacency",
     "metapath_adjacency",
     "metapath_contexts",
+    "metapath_positives",
     "pathsim",
     "resolve_metapath",
     "top_k_per_node",

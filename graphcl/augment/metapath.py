@@ -33,7 +33,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import AddMetaPaths, BaseTransform
 from torch_geometric.typing import EdgeType
-from torch_geometric.utils import scatter
+from torch_geometric.utils import coalesce, scatter
 
 from graphcl.errors import InvalidArgumentError
 
@@ -158,6 +158,35 @@ def metapath_contexts(data: HeteroData, metapath: MetaPath) -> list[tuple[str, T
         index, _ = metapath_adjacency(data, edge_types[:j])
         contexts.append((edge_types[j - 1][2], index))
     return contexts
+
+
+def metapath_positives(data: HeteroData, metapaths: Sequence[MetaPath], num_positives: int) -> Tensor:
+    """HeCo-style positive pairs: each start node, then its ``num_positives - 1`` nodes joined to it by
+    the most meta-paths (ties: more path instances over all meta-paths, then the smaller index).
+
+    HeCo ranks candidates by the number of meta-paths connecting the two nodes and keeps the top
+    ``pos_num``; its shipped ``pos.npz`` breaks ties in an unrecorded order and does not always
+    keep the node itself, so this rule (which always keeps it) matches it in spirit, not bit for bit.
+
+    Returns:
+        ``[2, P]`` pairs ``(i, j)``, sorted by ``i``; every start node has at least itself.
+    """
+    if num_positives < 1:
+        raise InvalidArgumentError(f"num_positives must be >= 1, got {num_positives}")
+    indices, scores = [], []
+    for metapath in metapaths:
+        edge_types = resolve_metapath(data, metapath)
+        index, count = metapath_adjacency(data, edge_types)
+        indices.append(index)
+        scores.append(1.0 + count / (count.max() * (len(metapaths) + 1)))  # connected: 1, tie-break by counts
+    start = edge_types[0][0]
+    n = data[start].num_nodes
+    loops = torch.arange(n, device=indices[0].device).repeat(2, 1)
+    index, score = coalesce(torch.cat([*indices, loops], dim=1),
+                            torch.cat([*scores, torch.full((n,), float(len(metapaths) + 1), device=loops.device)]),
+                            n, reduce="sum")
+    keep = top_k_per_node(index, score, n, num_positives)
+    return index[:, keep]
 
 
 class MetaPathAdjacency(BaseTransform):

@@ -1,5 +1,6 @@
 """Node-level contrastive losses between two views: InfoNCE (GRACE, optionally with weighted
-negatives as MEOW), DCL and DCLW, and InfoNCE with learned pair weights (AdaMEOW).
+negatives as MEOW), DCL and DCLW, InfoNCE with learned pair weights (AdaMEOW), and HeCo's
+multi-positive cross-view contrast.
 
 All of them normalise the embeddings (cosine similarity) and compute their denominators in row
 chunks (:func:`graphcl.losses.chunked.chunked_logsumexp`, or checkpointed chunks for the learned
@@ -11,10 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
+from torch_geometric.utils import scatter
 
 from graphcl.checks import check_features
 from graphcl.errors import InvalidArgumentError
-from graphcl.losses.chunked import auto_chunk_size, chunked_logsumexp, two_view_logsumexp
+from graphcl.losses.chunked import auto_chunk_size, chunked_logsumexp, edge_dot, two_view_logsumexp
 from graphcl.losses.weighting import LearnedPairWeights, NegativeWeights
 
 
@@ -223,3 +225,58 @@ class LearnedWeightInfoNCE(nn.Module):
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, chunk_size={self.chunk_size}"
+
+
+class MultiPositiveInfoNCE(nn.Module):
+    r"""HeCo's cross-view contrast with several positives per node, both directions weighted.
+
+    With :math:`a = \mathrm{norm}(z_1)`, :math:`b = \mathrm{norm}(z_2)`, :math:`s(x, y) = x^\top y / \tau`
+    and the positive set :math:`P_i` of node :math:`i` (e.g. its strongest meta-path neighbours,
+    itself included):
+
+    .. math::
+        \ell^{(1)}_i = -\log \frac{\sum_{j \in P_i} e^{s(a_i, b_j)}}{\sum_j e^{s(a_i, b_j)}}, \qquad
+        \ell^{(2)}_i = -\log \frac{\sum_{j \in P_i} e^{s(b_i, a_j)}}{\sum_j e^{s(b_i, a_j)}}, \qquad
+        \mathcal L = \frac{\lambda}{N} \sum_i \ell^{(1)}_i + \frac{1 - \lambda}{N} \sum_i \ell^{(2)}_i
+
+    Denominators in row chunks (:func:`~graphcl.losses.chunked.chunked_logsumexp`), positives
+    edge-wise (:func:`~graphcl.losses.chunked.edge_dot`): memory ``O(chunk N + P)``.
+
+    Wang, Liu & Shi, "Self-supervised Heterogeneous Graph Neural Network with Co-contrastive
+    Learning" (HeCo), KDD 2021.
+
+    Shapes: ``z1, z2 [N, d]``, ``positives [2, P]`` (pairs ``(i, j)``, every node with at least one)
+    -> scalar.
+    """
+
+    def __init__(self, tau: float = 0.5, lam: float = 0.5, chunk_size: int | None = None) -> None:
+        super().__init__()
+        if not 0 <= lam <= 1:
+            raise InvalidArgumentError(f"lam must be in [0, 1], got {lam}")
+        self.tau, self.lam, self.chunk_size = _check_tau(tau), float(lam), chunk_size
+
+    def _one_way(self, anchors: Tensor, others: Tensor, positives: Tensor) -> Tensor:
+        n = anchors.size(0)
+        src, dst = positives
+        sim = edge_dot(torch.cat([anchors, others]), src, dst + n) / self.tau
+        peak = scatter(sim.detach(), src, dim=0, dim_size=n, reduce="max")
+        log_pos = scatter((sim - peak[src]).exp(), src, dim=0, dim_size=n, reduce="sum").log() + peak
+        return (chunked_logsumexp(anchors, [others], [False], self.tau, self.chunk_size) - log_pos).mean()
+
+    def forward(self, z1: Tensor, z2: Tensor, positives: Tensor) -> Tensor:
+        _check_views(z1, z2)
+        n = z1.size(0)
+        if positives.dim() != 2 or positives.size(0) != 2 or positives.numel() == 0:
+            raise InvalidArgumentError(f"positives must be a non-empty [2, P] index, got {tuple(positives.shape)}")
+        if int(positives.min()) < 0 or int(positives.max()) >= n:
+            raise InvalidArgumentError(f"positives refer to nodes outside 0..{n - 1}")
+        covered = torch.zeros(n, dtype=torch.bool, device=positives.device)
+        covered[positives[0]] = True
+        if not bool(covered.all()):
+            raise InvalidArgumentError(f"{int((~covered).sum())} nodes have no positive; include each node itself "
+                                       "(graphcl.augment.metapath_positives does)")
+        a, b = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        return self.lam * self._one_way(a, b, positives) + (1 - self.lam) * self._one_way(b, a, positives)
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, lam={self.lam}"

@@ -39,11 +39,12 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn import GCNConv
 from torch_geometric.utils import coalesce, scatter
 
-from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, pathsim, top_k_per_node
+from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, metapath_positives, pathsim, top_k_per_node
 from graphcl.encoders.hetero import SemanticAttention
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.eval.clustering import fit_kmeans
-from graphcl.losses import ClusterDisagreement, InfoNCE, LearnedWeightInfoNCE, ProtoNCE, prototype_concentration
+from graphcl.losses import (ClusterDisagreement, InfoNCE, LearnedWeightInfoNCE, MultiPositiveInfoNCE, ProtoNCE,
+                            prototype_concentration)
 from graphcl.methods.base import Method, register_method
 
 
@@ -313,3 +314,33 @@ class AdaMEOW(MetaPathContextContrast):
     def loss(self, data: HeteroData) -> Tensor:
         z, anchor = self._views(data)
         return self.contrast(self._head(z), self._head(anchor))
+
+
+@register_method("heco-style")
+class HeCoStyle(MetaPathContextContrast):
+    r"""The HeCo baseline in MEOW's framework: the same coarse and fine views, contrasted with HeCo's
+    multi-positive loss (:class:`~graphcl.losses.MultiPositiveInfoNCE`, positives: each node and its
+    strongest meta-path neighbours, :func:`graphcl.augment.metapath_positives`) instead of weighted
+    negatives. Not HeCo's own network-schema encoder.
+
+    Args:
+        tau: temperature.
+        lam: weight of the coarse-to-fine direction (HeCo's :math:`\lambda`).
+        num_positives: positives per node (HeCo's ``pos_num``).
+        **kwargs: see :class:`MetaPathContextContrast`.
+    """
+
+    def __init__(self, in_channels: int | dict | None = None, tau: float = 0.8, lam: float = 0.5,
+                 num_positives: int = 5, **kwargs) -> None:
+        super().__init__(in_channels, **kwargs)
+        self.contrast = MultiPositiveInfoNCE(tau, lam)
+        self.num_positives = num_positives
+        self.register_buffer("positives", torch.empty(2, 0, dtype=torch.long), persistent=False)
+
+    def setup(self, data: HeteroData) -> None:
+        super().setup(data)
+        self.positives = metapath_positives(data, self.metapaths, self.num_positives)
+
+    def loss(self, data: HeteroData) -> Tensor:
+        z, anchor = self._views(data)
+        return self.contrast(self._head(anchor), self._head(z), self.positives)
