@@ -117,8 +117,8 @@ def pathsim(edge_index: Tensor, count: Tensor, num_nodes: int) -> Tensor:
     Returns:
         ``[E]`` scores in [0, 1] (1 on the diagonal).
     """
-    diagonal = scatter(count[edge_index[0] == edge_index[1]], edge_index[0][edge_index[0] == edge_index[1]],
-                       dim=0, dim_size=num_nodes, reduce="sum")
+    loop = edge_index[0] == edge_index[1]
+    diagonal = scatter(count[loop], edge_index[0][loop], dim=0, dim_size=num_nodes, reduce="sum")
     denominator = diagonal[edge_index[0]] + diagonal[edge_index[1]]
     return torch.where(denominator > 0, 2 * count / denominator.clamp_min(1e-12), torch.zeros_like(count))
 
@@ -175,12 +175,10 @@ def metapath_positives(data: HeteroData, metapaths: Sequence[MetaPath], num_posi
         raise InvalidArgumentError(f"num_positives must be >= 1, got {num_positives}")
     indices, scores = [], []
     for metapath in metapaths:
-        edge_types = resolve_metapath(data, metapath)
-        index, count = metapath_adjacency(data, edge_types)
+        index, count = metapath_adjacency(data, metapath)
         indices.append(index)
         scores.append(1.0 + count / (count.max() * (len(metapaths) + 1)))  # connected: 1, tie-break by counts
-    start = edge_types[0][0]
-    n = data[start].num_nodes
+    n = data[resolve_metapath(data, metapaths[0])[0][0]].num_nodes
     loops = torch.arange(n, device=indices[0].device).repeat(2, 1)
     index, score = coalesce(torch.cat([*indices, loops], dim=1),
                             torch.cat([*scores, torch.full((n,), float(len(metapaths) + 1), device=loops.device)]),

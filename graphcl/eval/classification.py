@@ -171,34 +171,39 @@ def heco_protocol(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: T
     parts = {name: (x[mask], y[mask]) for name, mask in (("train", train_mask), ("val", val_mask),
                                                            ("test", test_mask))}
     x_train, y_train = parts["train"]
-    history = {key: [] for key in ("val_macro", "val_micro", "test_macro", "test_micro")}
-    test_logits = []
+    # Per probe, the best validation score so far and the test scores at that step (the first step
+    # reaching the best, as an argmax over the whole history would pick).
+    best = {key: torch.full((runs,), -1.0, device=x.device) for key in ("val_macro", "val_micro")}
+    macro = torch.zeros(runs, device=x.device)
+    micro = torch.zeros(runs, device=x.device)
+    proba = torch.zeros(runs, int(test_mask.sum()), num_classes, device=x.device)
     for _ in range(iterations):
         opt.zero_grad()
         logits = torch.baddbmm(bias, x_train.expand(runs, -1, -1), weight)  # [R, M, C]
         F.cross_entropy(logits.transpose(1, 2), y_train.expand(runs, -1), reduction="none").mean(1).sum().backward()
         opt.step()
         with torch.no_grad():
+            scores = {}
             for part in ("val", "test"):
                 xs, ys = parts[part]
                 out = torch.baddbmm(bias, xs.expand(runs, -1, -1), weight)
                 pred = out.argmax(2)
-                history[f"{part}_macro"].append(_macro_f1(pred, ys, num_classes))
-                history[f"{part}_micro"].append((pred == ys).float().mean(1))
-                if part == "test":
-                    test_logits.append(out.softmax(2).cpu())
-    h = {key: torch.stack(v, 1).cpu() for key, v in history.items()}  # [R, iterations]
-    best_macro, best_micro = h["val_macro"].argmax(1), h["val_micro"].argmax(1)
-    rows = torch.arange(runs)
-    macro = h["test_macro"][rows, best_macro]
-    micro = h["test_micro"][rows, best_micro]
+                scores[f"{part}_macro"] = _macro_f1(pred, ys, num_classes)
+                scores[f"{part}_micro"] = (pred == ys).float().mean(1)
+            better_macro = scores["val_macro"] > best["val_macro"]
+            better_micro = scores["val_micro"] > best["val_micro"]
+            best["val_macro"] = torch.where(better_macro, scores["val_macro"], best["val_macro"])
+            best["val_micro"] = torch.where(better_micro, scores["val_micro"], best["val_micro"])
+            macro = torch.where(better_macro, scores["test_macro"], macro)
+            micro = torch.where(better_micro, scores["test_micro"], micro)
+            proba[better_micro] = out.softmax(2)[better_micro]
+    macro, micro = macro.cpu(), micro.cpu()
     y_test = parts["test"][1].cpu().numpy()
     aucs = []
-    for r in range(runs):
-        proba = test_logits[int(best_micro[r])][r].double().numpy()
-        proba = proba / proba.sum(1, keepdims=True)
-        aucs.append(roc_auc_score(y_test, proba, multi_class="ovr", labels=np.arange(num_classes))
-                    if num_classes > 2 else roc_auc_score(y_test, proba[:, 1]))
+    for p in proba.double().cpu().numpy():
+        p = p / p.sum(1, keepdims=True)
+        aucs.append(roc_auc_score(y_test, p, multi_class="ovr", labels=np.arange(num_classes))
+                    if num_classes > 2 else roc_auc_score(y_test, p[:, 1]))
     auc = torch.tensor(aucs)
     return {"macro_f1": float(macro.mean()), "micro_f1": float(micro.mean()), "auc": float(auc.mean()),
             "macro_f1_std": float(macro.std(unbiased=False)), "micro_f1_std": float(micro.std(unbiased=False)),

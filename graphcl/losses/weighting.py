@@ -61,7 +61,7 @@ class ClusterDisagreement(NegativeWeights):
         if assignments.dim() != 2 or assignments.size(0) < 1 or assignments.dtype.is_floating_point:
             raise InvalidArgumentError("assignments must be an integer tensor [R, N] (one row per clustering), got "
                                        f"{tuple(assignments.shape)} {assignments.dtype}")
-        self.assignments = assignments.long()
+        self.assignments, self.normalize = assignments.long(), normalize
         self.num_nodes = assignments.size(1)
         self.scale = 1.0 / assignments.size(0) if normalize else 1.0
 
@@ -72,9 +72,7 @@ class ClusterDisagreement(NegativeWeights):
 
     def to(self, device: torch.device | str) -> "ClusterDisagreement":
         """The same weights with the assignments on ``device``."""
-        out = ClusterDisagreement.__new__(ClusterDisagreement)
-        out.assignments, out.num_nodes, out.scale = self.assignments.to(device), self.num_nodes, self.scale
-        return out
+        return ClusterDisagreement(self.assignments.to(device), self.normalize)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(clusterings={self.assignments.size(0)}, num_nodes={self.num_nodes})"

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import GCNConv
-from torch_geometric.utils import coalesce, scatter
+from torch_geometric.utils import scatter
 
 from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, metapath_positives, pathsim, top_k_per_node
 from graphcl.encoders.hetero import SemanticAttention
@@ -100,12 +100,8 @@ def _propagation_matrix(edge_index: Tensor, weight: Tensor, num_nodes: int) -> T
     degree = scatter(weight, row, dim=0, dim_size=num_nodes, reduce="sum")
     inv_sqrt = degree.pow(-0.5).masked_fill_(degree == 0, 0)
     values = inv_sqrt[row] * weight * inv_sqrt[col]
-    return _csr(col, row, values, num_nodes)  # M[j, i] = d_j^-1/2 A[i, j] d_i^-1/2
-
-
-def _csr(row: Tensor, col: Tensor, values: Tensor, num_nodes: int) -> Tensor:
-    index, values = coalesce(torch.stack([row, col]), values, num_nodes, reduce="sum")
-    return torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
+    # M[j, i] = d_j^-1/2 A[i, j] d_i^-1/2; coalesce() sums duplicate pairs.
+    return torch.sparse_coo_tensor(torch.stack([col, row]), values, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
 
 
 class MetaPathContextContrast(Method):
@@ -161,7 +157,7 @@ class MetaPathContextContrast(Method):
         """Meta-path adjacencies (top-k by PathSim, normalised), their edge-masked copies, contexts,
         the masked target features and the type projections, all fixed for the run."""
         if not isinstance(data, HeteroData):
-            raise InvalidGraphError("meow needs a heterogeneous graph (HeteroData), e.g. --dataset heco-acm")
+            raise InvalidGraphError(f"{self.name} needs a heterogeneous graph (HeteroData), e.g. --dataset heco-acm")
         target = data.get("target_node_type")
         if target is None:
             raise InvalidGraphError("the graph does not name its target node type (data.target_node_type)")
@@ -186,9 +182,8 @@ class MetaPathContextContrast(Method):
             m_index = torch.cat([kept, loops], dim=1)
             masked.append(_propagation_matrix(m_index, torch.ones(m_index.size(1), device=device), n))
             contexts.append(metapath_contexts(data, path))
-        parts = [v.to_sparse_coo().coalesce() for v in views]  # the mean of the normalised operators
-        coarse = _csr(torch.cat([q.indices()[0] for q in parts]), torch.cat([q.indices()[1] for q in parts]),
-                      torch.cat([q.values() for q in parts]) / len(parts), n)
+        parts = [v.to_sparse_coo() for v in views]
+        coarse = (sum(parts[1:], parts[0]) / len(parts)).coalesce().to_sparse_csr()  # the mean operator
         if "x" in data[target]:  # zero a fraction of the non-zero feature entries
             x = data[target].x
             x_masked = x.masked_fill((x != 0) & (torch.rand(x.shape, device=device) < self.feat_mask), 0.0)
@@ -219,7 +214,7 @@ class MetaPathContextContrast(Method):
     def _views(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         """``(z [N, d], coarse anchor a [N, d])`` of the current parameters."""
         if self._graph is None:
-            raise InvalidArgumentError("meow: call setup(data) (the training loop does) before loss() or embed()")
+            raise InvalidArgumentError(f"{self.name}: call setup(data) (the training loop does) before loss() or embed()")
         g = self._graph
         n = data[g["target"]].num_nodes
         h_target = self._project(data, g["target"])
