@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from torch_geometric.data import HeteroData
+from torch_geometric.data import Data, HeteroData
 
-from graphcl.augment import MetaPathAdjacency, metapath_adjacency, pathsim, resolve_metapath, top_k_per_node
+from graphcl.augment import (DropHeteroEdge, MaskHeteroFeature, MetaPathAdjacency, drop_edge_mask, metapath_adjacency,
+                             pathsim, resolve_metapath, top_k_per_node)
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
 
@@ -266,3 +267,66 @@ def test_metapath_positives_rank_by_number_of_metapaths_and_keep_the_node():
         others = [j for j in range(10) if j != i and connected[i, j] > 0]
         best = sorted(others, key=lambda j: (-connected[i, j], -(m1[i, j] / m1.max() + m2[i, j] / m2.max()), j))
         assert mine[1:] == best[:len(mine) - 1]
+
+
+def test_drop_hetero_edge_keeps_a_subset_with_aligned_attributes_and_leaves_its_input():
+    data, _ = random_hetero(3, sizes=(40, 30, 20), density=0.5)
+    data = MetaPathAdjacency({"aba": ["a", "b", "a"]})(data)
+    before = {e: data[e].edge_index.clone() for e in data.edge_types}
+    torch.manual_seed(0)
+    out = DropHeteroEdge({("a", "aba", "a"): 0.5, ("a", "to", "b"): 1.0})(data)
+    assert all(torch.equal(data[e].edge_index, v) for e, v in before.items())
+    store, orig = out["a", "aba", "a"], data["a", "aba", "a"]
+    keys = {tuple(e) for e in orig.edge_index.t().tolist()}
+    kept = [tuple(e) for e in store.edge_index.t().tolist()]
+    assert set(kept) <= keys and len(set(kept)) == len(kept)
+    lookup = {tuple(e): (w, s) for e, w, s in zip(orig.edge_index.t().tolist(), orig.edge_weight.tolist(),
+                                                   orig.pathsim.tolist())}
+    assert all(lookup[e] == (w, s) for e, w, s in zip(kept, store.edge_weight.tolist(), store.pathsim.tolist()))
+    loops = orig.edge_index[0] == orig.edge_index[1]
+    assert int((store.edge_index[0] == store.edge_index[1]).sum()) == int(loops.sum())  # self-loops all kept
+    off = int((~loops).sum())
+    assert 0.3 * off < store.edge_index.size(1) - int(loops.sum()) < 0.7 * off
+    assert out["a", "to", "b"].edge_index.size(1) == 0  # p = 1 drops every (non-loop) edge
+    assert torch.equal(out["b", "to", "a"].edge_index, data["b", "to", "a"].edge_index)  # not named: untouched
+    with pytest.raises(InvalidArgumentError, match="not in the graph"):
+        DropHeteroEdge(0.2, edge_types=[("a", "to", "c")])(data)
+    with pytest.raises(InvalidGraphError, match="HeteroData"):
+        DropHeteroEdge(0.2)(Data(edge_index=torch.zeros(2, 0, dtype=torch.long), num_nodes=2))
+
+
+def test_drop_edge_mask_rate_and_self_loops():
+    torch.manual_seed(0)
+    edge_index = torch.randint(0, 100, (2, 20_000))
+    keep = drop_edge_mask(edge_index, 0.3)
+    assert abs(keep.float().mean().item() - 0.7) < 0.02
+    loops = torch.arange(50).repeat(2, 1)
+    assert drop_edge_mask(loops, 1.0, keep_self_loops=True).all()
+    assert not drop_edge_mask(loops, 1.0).any()
+    with pytest.raises(InvalidArgumentError, match=r"\[0, 1\]"):
+        drop_edge_mask(loops, 1.5)
+
+
+@pytest.mark.parametrize("mode", ["all", "col", "row"])
+def test_mask_hetero_feature_zeroes_only_chosen_types_and_leaves_its_input(mode):
+    data, _ = random_hetero(4, sizes=(300, 200, 10))
+    data["a"].x = torch.rand(300, 50) + 0.1
+    data["b"].x = torch.rand(200, 8) + 0.1
+    xa, xb = data["a"].x.clone(), data["b"].x.clone()
+    torch.manual_seed(1)
+    out = MaskHeteroFeature({"a": 0.4}, mode=mode)(data)
+    assert torch.equal(data["a"].x, xa) and torch.equal(data["b"].x, xb)
+    assert torch.equal(out["b"].x, xb)
+    zero = out["a"].x == 0
+    assert torch.equal(out["a"].x[~zero], xa[~zero])  # kept entries unscaled
+    assert 0.25 < zero.float().mean().item() < 0.55
+    if mode == "col":
+        assert (zero.all(0) | ~zero.any(0)).all()
+    if mode == "row":
+        assert (zero.all(1) | ~zero.any(1)).all()
+    all_types = MaskHeteroFeature(0.5)(data)  # every type with features; c has none and is skipped
+    assert not torch.equal(all_types["b"].x, xb) and "x" not in all_types["c"]
+    with pytest.raises(InvalidGraphError, match="no features"):
+        MaskHeteroFeature(0.5, node_types=["c"])(data)
+    with pytest.raises(InvalidArgumentError, match="mode"):
+        MaskHeteroFeature(0.5, mode="cols")

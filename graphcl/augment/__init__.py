@@ -9,7 +9,8 @@ reproduces a view.
 * nodes: :class:`DropNode`, :class:`RandomWalkSubgraph` (GraphCL)
 * structure: :class:`StructuralPositives`, :func:`adjacency_power` (SCGC / PamC positives)
 * heterogeneous graphs: :class:`MetaPathAdjacency`, :func:`metapath_adjacency`, :func:`pathsim`,
-  :func:`top_k_per_node`, :func:`metapath_contexts` (:mod:`graphcl.augment.metapath`)
+  :func:`top_k_per_node`, :func:`metapath_contexts` (:mod:`graphcl.augment.metapath`);
+  :class:`DropHeteroEdge`, :class:`MaskHeteroFeature` (:mod:`graphcl.augment.hetero`)
 * composition: :class:`Compose` (PyG's), :class:`RandomChoice`
 * centralities for the adaptive augmenters: :mod:`graphcl.augment.centrality`
 """
@@ -19,6 +20,7 @@ from graphcl.augment.centrality import degree_centrality, eigenvector_centrality
 from graphcl.augment.compose import Compose, RandomChoice
 from graphcl.augment.edge import AdaptiveDropEdge, AddEdge, DropEdge
 from graphcl.augment.feature import AdaptiveMaskFeature, DropoutFeature, GaussianNoise, MaskFeature
+from graphcl.augment.hetero import DropHeteroEdge, MaskHeteroFeature, drop_edge_mask
 from graphcl.augment.metapath import (MetaPathAdjacency, metapath_adjacency, metapath_contexts, metapath_positives,
                                       pathsim, resolve_metapath, top_k_per_node)
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
@@ -43,6 +45,9 @@ __all__ = [
     "StructuralPositives",
     "adjacency_power",
     "row_normalized_adjacency",
+    "DropHeteroEdge",
+    "MaskHeteroFeature",
+    "drop_edge_mask",
     "MetaPathAdjacency",
     "metapath_adjacency",
     "metapath_contexts",

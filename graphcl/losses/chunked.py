@@ -1,4 +1,4 @@
-"""Row-chunked log-sum-exp over cosine similarities, with recomputation in backward.
+r"""Row-chunked log-sum-exp over cosine similarities, with recomputation in backward.
 
 This is the shared kernel of every pairwise contrastive loss in graphcl. For anchors
 ``a`` (``[N, d]``, rows already L2-normalised) and candidate sets ``b^(1), ..., b^(m)``

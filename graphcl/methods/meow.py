@@ -37,8 +37,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import GCNConv
-from torch_geometric.utils import scatter
+from torch_geometric.utils import add_self_loops, mask_feature, scatter
 
+from graphcl.augment.hetero import drop_edge_mask
 from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, metapath_positives, pathsim, top_k_per_node
 from graphcl.encoders.hetero import SemanticAttention
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
@@ -176,17 +177,14 @@ class MetaPathContextContrast(Method):
                 keep = top_k_per_node(index, pathsim(index, count, n), n, self.nei_max[p])
                 index, count = index[:, keep], count[keep]
             views.append(_propagation_matrix(index, count.float(), n))
-            off = index[:, index[0] != index[1]]
-            kept = off[:, torch.rand(off.size(1), device=device) >= self.adj_mask[p]]
-            loops = torch.arange(n, device=device).repeat(2, 1)
-            m_index = torch.cat([kept, loops], dim=1)
+            kept = index[:, drop_edge_mask(index, self.adj_mask[p]) & (index[0] != index[1])]
+            m_index = add_self_loops(kept, num_nodes=n)[0]  # every node keeps its own loop, weight 1
             masked.append(_propagation_matrix(m_index, torch.ones(m_index.size(1), device=device), n))
             contexts.append(metapath_contexts(data, path))
         parts = [v.to_sparse_coo() for v in views]
         coarse = (sum(parts[1:], parts[0]) / len(parts)).coalesce().to_sparse_csr()  # the mean operator
-        if "x" in data[target]:  # zero a fraction of the non-zero feature entries
-            x = data[target].x
-            x_masked = x.masked_fill((x != 0) & (torch.rand(x.shape, device=device) < self.feat_mask), 0.0)
+        if "x" in data[target]:  # MaskHeteroFeature's entry-wise masking
+            x_masked, _ = mask_feature(data[target].x, p=self.feat_mask, mode="all")
         else:  # one-hot features: the one non-zero entry of a fraction of the rows
             x_masked = torch.rand(n, device=device) < self.feat_mask
         self._graph = {"target": target, "views": views, "masked": masked, "contexts": contexts,
@@ -202,7 +200,7 @@ class MetaPathContextContrast(Method):
             self.context_projection.to(device)
 
     def _project(self, data: HeteroData, node_type: str, masked: Tensor | None = None) -> Tensor:
-        """:math:`\mathrm{ELU}(\mathrm{drop}(W_t x_t))`; ``masked``: the masked features (a row mask
+        r""":math:`\mathrm{ELU}(\mathrm{drop}(W_t x_t))`; ``masked``: the masked features (a row mask
         for one-hot types)."""
         layer = self.type_projection[node_type]
         if isinstance(layer, OneHotLinear):
