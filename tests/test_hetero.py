@@ -330,3 +330,27 @@ def test_mask_hetero_feature_zeroes_only_chosen_types_and_leaves_its_input(mode)
         MaskHeteroFeature(0.5, node_types=["c"])(data)
     with pytest.raises(InvalidArgumentError, match="mode"):
         MaskHeteroFeature(0.5, mode="cols")
+
+
+def test_sparse_operator_equals_dense_product_in_value_and_gradient():
+    from torch_geometric.utils import scatter
+
+    from graphcl.encoders.propagation import SparseOperator
+    g = torch.Generator().manual_seed(0)
+    index = torch.stack([torch.randint(0, 7, (40,), generator=g), torch.randint(0, 9, (40,), generator=g)])
+    values = torch.rand(40, generator=g)
+    op = SparseOperator(index, values, (7, 9))
+    dense = torch.zeros(7, 9).index_put_((index[0], index[1]), values, accumulate=True)  # duplicates summed
+    x = torch.randn(9, 5, generator=g, requires_grad=True)
+    w = torch.randn(7, 5, generator=g)
+    (op @ x * w).sum().backward()
+    grad, x.grad = x.grad.clone(), None
+    (dense @ x * w).sum().backward()
+    assert torch.allclose(op @ x, dense @ x, atol=1e-6) and torch.allclose(grad, x.grad, atol=1e-6)
+    unique = torch.unique(index, dim=1)
+    mean = SparseOperator.row_mean(unique, (7, 9)) @ x
+    assert torch.allclose(mean, scatter(x[unique[1]], unique[0], dim=0, dim_size=7, reduce="mean"), atol=1e-6)
+    both = SparseOperator.average([op, SparseOperator(unique, torch.ones(unique.size(1)), (7, 9))])
+    assert torch.allclose(both.to_dense(), (dense + torch.zeros(7, 9).index_put_(tuple(unique), torch.ones(unique.size(1)))) / 2)
+    with pytest.raises(ValueError, match="cannot multiply"):
+        op @ torch.randn(7, 5)

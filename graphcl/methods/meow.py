@@ -36,12 +36,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
-from torch_geometric.nn import GCNConv
+from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.utils import add_self_loops, mask_feature, scatter
 
 from graphcl.augment.hetero import drop_edge_mask
 from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, metapath_positives, pathsim, top_k_per_node
 from graphcl.encoders.hetero import SemanticAttention
+from graphcl.encoders.propagation import SparseOperator
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.eval.clustering import fit_kmeans
 from graphcl.losses import (ClusterDisagreement, InfoNCE, LearnedWeightInfoNCE, MultiPositiveInfoNCE, ProtoNCE,
@@ -57,15 +58,15 @@ class StandardizedGCN(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, dropout: float = 0.0) -> None:
         super().__init__()
-        self.conv1 = GCNConv(in_channels, hidden_channels, normalize=False, bias=False)
-        self.conv2 = GCNConv(hidden_channels, out_channels, normalize=False, bias=False)
+        self.lin1 = Linear(in_channels, hidden_channels, bias=False, weight_initializer="glorot")
+        self.lin2 = Linear(hidden_channels, out_channels, bias=False, weight_initializer="glorot")
         self.act = nn.PReLU()
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, operator: Tensor) -> Tensor:
-        """``operator``: the normalised ``[N, N]`` sparse propagation matrix (``out = operator @ x``)."""
-        h = self.act(self.conv1(self.dropout(x), operator))
-        h = self.conv2(self.dropout(h), operator)
+    def forward(self, x: Tensor, operator: SparseOperator) -> Tensor:
+        """``operator``: the normalised ``[N, N]`` propagation matrix (``out = operator @ x``)."""
+        h = self.act(operator @ self.lin1(self.dropout(x)))
+        h = operator @ self.lin2(self.dropout(h))
         return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5)
 
 
@@ -90,10 +91,10 @@ class OneHotLinear(nn.Module):
         return table + self.bias
 
 
-def _propagation_matrix(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
-    r"""MEOW's normalised meta-path operator as a sparse CSR matrix :math:`M` (``out = M x``).
+def _propagation_matrix(edge_index: Tensor, weight: Tensor, num_nodes: int) -> SparseOperator:
+    r"""MEOW's normalised meta-path operator :math:`M` (``out = M @ x``).
 
-    The official ``normalize_adj`` returns :math:`D^{-1/2} A^	op D^{-1/2}` with :math:`D` the row
+    The official ``normalize_adj`` returns :math:`D^{-1/2} A^\top D^{-1/2}` with :math:`D` the row
     sums of :math:`A`; after the per-node top-k :math:`A` is not symmetric, so the transpose and
     the row sums matter. ``edge_index`` holds :math:`A`'s pairs ``(i, j)`` with ``weight``.
     """
@@ -101,8 +102,8 @@ def _propagation_matrix(edge_index: Tensor, weight: Tensor, num_nodes: int) -> T
     degree = scatter(weight, row, dim=0, dim_size=num_nodes, reduce="sum")
     inv_sqrt = degree.pow(-0.5).masked_fill_(degree == 0, 0)
     values = inv_sqrt[row] * weight * inv_sqrt[col]
-    # M[j, i] = d_j^-1/2 A[i, j] d_i^-1/2; coalesce() sums duplicate pairs.
-    return torch.sparse_coo_tensor(torch.stack([col, row]), values, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
+    # M[j, i] = d_j^-1/2 A[i, j] d_i^-1/2; duplicate pairs are summed.
+    return SparseOperator(torch.stack([col, row]), values, (num_nodes, num_nodes))
 
 
 class MetaPathContextContrast(Method):
@@ -180,9 +181,9 @@ class MetaPathContextContrast(Method):
             kept = index[:, drop_edge_mask(index, self.adj_mask[p]) & (index[0] != index[1])]
             m_index = add_self_loops(kept, num_nodes=n)[0]  # every node keeps its own loop, weight 1
             masked.append(_propagation_matrix(m_index, torch.ones(m_index.size(1), device=device), n))
-            contexts.append(metapath_contexts(data, path))
-        parts = [v.to_sparse_coo() for v in views]
-        coarse = (sum(parts[1:], parts[0]) / len(parts)).coalesce().to_sparse_csr()  # the mean operator
+            contexts.append([(t, SparseOperator.row_mean(incidence, (n, data[t].num_nodes)))
+                             for t, incidence in metapath_contexts(data, path)])
+        coarse = SparseOperator.average(views)
         if "x" in data[target]:  # MaskHeteroFeature's entry-wise masking
             x_masked, _ = mask_feature(data[target].x, p=self.feat_mask, mode="all")
         else:  # one-hot features: the one non-zero entry of a fraction of the rows
@@ -214,17 +215,16 @@ class MetaPathContextContrast(Method):
         if self._graph is None:
             raise InvalidArgumentError(f"{self.name}: call setup(data) (the training loop does) before loss() or embed()")
         g = self._graph
-        n = data[g["target"]].num_nodes
         h_target = self._project(data, g["target"])
         h_masked = self._project(data, g["target"], g["x_masked"])
         cache: dict[str, Tensor] = {}
         embeddings, position = [], 0
         for operator, masked_operator, context in zip(g["views"], g["masked"], g["contexts"]):
             aggregated = 0
-            for node_type, incidence in context:
+            for node_type, mean_operator in context:
                 if node_type not in cache:
                     cache[node_type] = self._project(data, node_type)
-                mean = scatter(cache[node_type][incidence[1]], incidence[0], dim=0, dim_size=n, reduce="mean")
+                mean = mean_operator @ cache[node_type]
                 aggregated = aggregated + self.dropout(self.context_projection[position](mean))
                 position += 1
             embeddings.append(F.normalize(self.encoder(F.elu(h_target + aggregated), operator), dim=1))
