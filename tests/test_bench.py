@@ -111,3 +111,21 @@ def test_hetero_bench_quick_writes_the_heco_protocol_table(mirror, tmp_path, mon
         for m in ("macro_f1", "micro_f1", "auc"):
             assert 0.0 <= metrics[f"{m}_{k}"] <= 1.0
     assert 0.0 <= metrics["nmi"] <= 1.0 and -1.0 <= metrics["ari"] <= 1.0 and record["epochs"] == 2
+
+
+def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path):
+    def record(method, dataset, seed, f1):
+        metrics = {f"{m}_{k}": f1 for m in ("macro_f1", "micro_f1", "auc") for k in (20, 40, 60)}
+        return {"method": method, "dataset": dataset, "seed": seed, "metrics": {**metrics, "nmi": 0.5, "ari": 0.4},
+                "epochs": 10 + seed, "train_seconds": 1.0, "peak_memory_mb": 100.0, "device": "cpu"}
+    (tmp_path / "a.json").write_text(json.dumps([record("meow", "heco-acm", 0, 0.88), record("meow", "heco-acm", 1, 0.90)]))
+    (tmp_path / "b.json").write_text(json.dumps([record("meow", "heco-dblp", 0, 0.91)]))
+    out = tmp_path / "out"
+    assert main(["bench", "hetero", "--combine", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                 "--note", "Two runs.", "--out", str(out)]) == 0
+    md = (out / "hetero.md").read_text()
+    assert "Two runs." in md
+    assert "| heco-acm | meow | 20 | 2 | 10/11 | 89.00 ± 1.00 |" in md and "| heco-dblp | meow | 20 | 1 | 10 | 91.00" in md
+    (tmp_path / "c.json").write_text(json.dumps([record("meow", "heco-acm", 1, 0.5)]))
+    with pytest.raises(ValueError, match="seed 1 appears twice"):
+        main(["bench", "hetero", "--combine", str(tmp_path / "a.json"), str(tmp_path / "c.json"), "--out", str(out)])

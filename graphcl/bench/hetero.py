@@ -1,6 +1,7 @@
 """The heterogeneous benchmark suite: MEOW, AdaMEOW and the HeCo-style baseline on the HeCo datasets.
 
 ``graphcl bench hetero [--methods ...] [--datasets ...] [--seeds N] [--epochs E] [--quick] [--out DIR]``
+``graphcl bench hetero --combine RECORDS.json ... [--note TEXT] [--out DIR]``
 
 Every method x dataset x seed is trained with its config (early stopping on the training loss,
 no test labels) and scored by :func:`graphcl.experiment.evaluate_hetero`: logistic-regression
@@ -8,6 +9,9 @@ probes on the 20 / 40 / 60 labels-per-class splits (Macro-F1, Micro-F1, AUC at t
 validation step, 50 probes) and k-means NMI / ARI over 10 seeds. Writes ``hetero.md`` (mean ± std
 over seeds, train seconds, peak memory, the published numbers beside) and
 ``records/hetero-<method>-<dataset>.json`` under ``--out``, after every method x dataset.
+``--combine`` rebuilds the table from record files instead (the suite's, or ``graphcl train
+--out``'s), grouping them by dataset and method, so runs made apart (seeds in parallel, other
+machines, resumed runs) land in one table.
 """
 from __future__ import annotations
 
@@ -59,6 +63,26 @@ def write_table(results: list[tuple[str, str, list[dict[str, Any]]]], out: Path,
     return path
 
 
+def combine_records(paths: Sequence[str | Path]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """Record files -> ``[(dataset, method, records)]``, sorted, one record per seed (a seed that
+    appears twice is an error: say which run to keep)."""
+    import json
+
+    groups: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for path in paths:
+        for record in json.loads(Path(path).read_text()):
+            if not {"method", "dataset", "seed", "metrics"} <= set(record):
+                raise ValueError(f"{path}: not a graphcl run record (needs method, dataset, seed, metrics)")
+            seeds = groups.setdefault((record["dataset"], record["method"]), {})
+            if record["seed"] in seeds:
+                raise ValueError(f"{path}: {record['method']} on {record['dataset']} seed {record['seed']} appears "
+                                 "twice among the combined files; pass only one run per seed")
+            seeds[record["seed"]] = record
+    if not groups:
+        raise ValueError("no records in the combined files")
+    return [(dataset, method, [seeds[k] for k in sorted(seeds)]) for (dataset, method), seeds in sorted(groups.items())]
+
+
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
               epochs: int | None = None, device: str = "cpu", note: str = "") -> list[tuple[str, str, list]]:
     from graphcl.data import load_dataset
@@ -95,19 +119,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: heco-acm, 1 seed, 2 epochs (not a result)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/results", help="output folder (default benchmarks/results)")
+    parser.add_argument("--combine", nargs="+", metavar="RECORDS", help="write the table from these record files "
+                        "(JSON lists from the suite or `graphcl train --out`) instead of training")
+    parser.add_argument("--note", default="", help="a paragraph printed above the table")
 
 
 def main(args: argparse.Namespace) -> int:
-    note = ""
+    if args.combine:
+        path = write_table(combine_records(args.combine), Path(args.out), args.note)
+        print(path.read_text())
+        return 0
+    note = args.note
     if args.quick:
         methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or QUICK["datasets"]
         seeds, epochs = range(args.seeds or QUICK["seeds"]), args.epochs or QUICK["epochs"]
-        note = f"**Quick smoke run** ({epochs} epochs): checks the pipeline, not a result."
+        note = f"**Quick smoke run** ({epochs} epochs): checks the pipeline, not a result. {note}".strip()
     else:
         methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or DEFAULT_DATASETS
         seeds, epochs = range(args.seeds or 5), args.epochs
         if epochs is not None:
-            note = f"Every method trained for {epochs} epochs (not the configs' early stopping)."
+            note = f"Every method trained for {epochs} epochs (not the configs' early stopping). {note}".strip()
     run_suite(list(methods), list(datasets), list(seeds), Path(args.out), epochs=epochs, device=args.device,
               note=note)
     print((Path(args.out) / "hetero.md").read_text())
