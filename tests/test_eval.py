@@ -229,3 +229,17 @@ def test_heco_protocol_scores_separable_embeddings_and_rejects_bad_splits():
     y_missing[masks[0]] = -1
     with pytest.raises(InvalidArgumentError, match="unlabelled"):
         heco_protocol(x, y_missing, *masks, runs=1, iterations=2)
+
+
+@pytest.mark.parametrize("backend", ["torch", "sklearn"])
+def test_fit_kmeans_random_seeding_with_few_iterations_finds_separated_clusters(backend):
+    from graphcl.eval.clustering import fit_kmeans
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(5, 8, generator=g) * 10
+    x = centres.repeat_interleave(40, 0) + 0.1 * torch.randn(200, 8, generator=g)
+    result = fit_kmeans(x, 5, n_init=5, seed=1, backend=backend, init="random", max_iter=20)
+    truth = torch.arange(5).repeat_interleave(40)
+    assert all(result.labels[truth == k].unique().numel() == 1 for k in range(5))
+    assert result.labels.unique().numel() == 5
+    with pytest.raises(InvalidArgumentError, match="init"):
+        fit_kmeans(x, 5, backend=backend, init="kmeans||")

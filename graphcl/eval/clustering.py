@@ -103,10 +103,29 @@ def _nearest(x: Tensor, c: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
     return labels, dist
 
 
-def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, max_iter: int = 100,
-                 tol: float = 1e-4, chunk_size: int = 65_536) -> KMeansResult:
-    r"""Lloyd's k-means in torch on ``x``'s device: k-means++ seeding, ``n_init`` restarts, the
-    restart with the lowest inertia kept; distances in row chunks (memory ``O(chunk K)``).
+def _check_init(init: str) -> None:
+    if init not in ("k-means++", "random"):
+        raise InvalidArgumentError(f"init must be 'k-means++' or 'random', got {init!r}")
+
+
+def _kmeans_plus_plus(x: Tensor, num_clusters: int, g: torch.Generator, chunk_size: int) -> Tensor:
+    """k-means++ seeding: each next centre drawn with probability proportional to D(x)^2."""
+    first = int(torch.randint(x.size(0), (1,), generator=g))
+    centres = [x[first]]
+    _, d2 = _nearest(x, x[first:first + 1], chunk_size)
+    for _ in range(1, num_clusters):
+        probs = (d2 / d2.sum()).cpu() if float(d2.sum()) > 0 else torch.full((x.size(0),), 1.0 / x.size(0))
+        pick = int(torch.multinomial(probs, 1, generator=g))
+        centres.append(x[pick])
+        d2 = torch.minimum(d2, _pairwise_sq_dist(x, x[pick:pick + 1]).squeeze(1))
+    return torch.stack(centres)
+
+
+def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, max_iter: int = 300,
+                 tol: float = 1e-4, chunk_size: int = 65_536, init: str = "k-means++") -> KMeansResult:
+    r"""Lloyd's k-means in torch on ``x``'s device: k-means++ seeding (``init='random'``: ``K``
+    distinct random points, as faiss), ``n_init`` restarts, the restart with the lowest inertia
+    kept; distances in row chunks (memory ``O(chunk K)``).
 
     Stops when the centroids move by less than ``tol`` times the data's mean variance (as
     scikit-learn). An emptied cluster is re-seeded at the point farthest from its centroid.
@@ -114,21 +133,16 @@ def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, m
     Shapes: ``x [N, d]`` -> labels ``[N]``, centroids ``[K, d]``.
     """
     check_num_clusters(num_clusters, x.size(0))
+    _check_init(init)
     x = x.detach().float()
     g = torch.Generator(device="cpu").manual_seed(seed)
     threshold = tol * float(x.var(0).mean())
     best: KMeansResult | None = None
     for _ in range(n_init):
-        # k-means++: each next centre drawn with probability proportional to D(x)^2.
-        first = int(torch.randint(x.size(0), (1,), generator=g))
-        centres = [x[first]]
-        _, d2 = _nearest(x, x[first:first + 1], chunk_size)
-        for _ in range(1, num_clusters):
-            probs = (d2 / d2.sum()).cpu() if float(d2.sum()) > 0 else torch.full((x.size(0),), 1.0 / x.size(0))
-            pick = int(torch.multinomial(probs, 1, generator=g))
-            centres.append(x[pick])
-            d2 = torch.minimum(d2, _pairwise_sq_dist(x, x[pick:pick + 1]).squeeze(1))
-        c = torch.stack(centres)
+        if init == "random":
+            c = x[torch.randperm(x.size(0), generator=g)[:num_clusters].to(x.device)]
+        else:
+            c = _kmeans_plus_plus(x, num_clusters, g, chunk_size)
         for _ in range(max_iter):
             labels, dist = _nearest(x, c, chunk_size)
             counts = torch.bincount(labels, minlength=num_clusters)
@@ -149,12 +163,16 @@ def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, m
 
 
 def fit_kmeans(embeddings: Tensor, num_clusters: int, n_init: int = 10, seed: int = 0,
-               backend: str = "auto") -> KMeansResult:
-    """k-means, the one entry point: scikit-learn (k-means++, ``n_init`` restarts) for CPU data up
-    to :data:`SKLEARN_MAX_POINTS` points, :func:`kmeans_torch` on the data's device otherwise.
+               backend: str = "auto", init: str = "k-means++", max_iter: int = 300) -> KMeansResult:
+    """k-means, the one entry point: scikit-learn (``n_init`` restarts) for CPU data up to
+    :data:`SKLEARN_MAX_POINTS` points, :func:`kmeans_torch` on the data's device otherwise.
 
     Args:
         backend: ``"auto"``, ``"sklearn"`` or ``"torch"``.
+        init: ``"k-means++"`` (default) or ``"random"`` (``K`` distinct data points, faiss's
+            seeding; with ``max_iter=20`` the per-epoch k-means of PCL / MEOW, 10x faster than
+            k-means++ to convergence at K = 1,200).
+        max_iter: Lloyd iterations per restart at most.
 
     Returns:
         :class:`KMeansResult` on the device of ``embeddings``.
@@ -167,9 +185,11 @@ def fit_kmeans(embeddings: Tensor, num_clusters: int, n_init: int = 10, seed: in
         raise InvalidArgumentError("embeddings hold NaN or Inf; the encoder diverged (lower the learning rate)")
     if backend not in ("auto", "sklearn", "torch"):
         raise InvalidArgumentError(f"backend must be auto, sklearn or torch, got {backend!r}")
+    _check_init(init)
     if backend == "torch" or (backend == "auto" and (x.device.type != "cpu" or x.size(0) > SKLEARN_MAX_POINTS)):
-        return kmeans_torch(x, num_clusters, n_init=n_init, seed=seed)
-    model = KMeans(num_clusters, n_init=n_init, random_state=seed).fit(x.detach().cpu().float().numpy())
+        return kmeans_torch(x, num_clusters, n_init=n_init, seed=seed, init=init, max_iter=max_iter)
+    model = KMeans(num_clusters, init=init, n_init=n_init, max_iter=max_iter,
+                   random_state=seed).fit(x.detach().cpu().float().numpy())
     return KMeansResult(torch.as_tensor(model.labels_, dtype=torch.long, device=x.device),
                         torch.as_tensor(model.cluster_centers_, dtype=torch.float32, device=x.device),
                         float(model.inertia_))

@@ -256,16 +256,19 @@ class MEOW(MetaPathContextContrast):
         tau: temperature of the weighted InfoNCE (also the mean prototype concentration).
         num_clusters: k-means granularities (one clustering each, re-run every step).
         lam_proto: weight of ProtoNCE.
-        kmeans_init: k-means restarts per clustering.
+        kmeans_init: k-means restarts per clustering (official: faiss ``nredo`` 5).
+        kmeans_iter: Lloyd iterations per restart (official: faiss ``niter`` 20); seeding by
+            random data points, as faiss.
         **kwargs: see :class:`MetaPathContextContrast`.
     """
 
     def __init__(self, in_channels: int | dict | None = None, tau: float = 0.4,
-                 num_clusters: Sequence[int] = (100, 300), lam_proto: float = 1.0, kmeans_init: int = 3,
-                 **kwargs) -> None:
+                 num_clusters: Sequence[int] = (100, 300), lam_proto: float = 1.0, kmeans_init: int = 5,
+                 kmeans_iter: int = 20, **kwargs) -> None:
         super().__init__(in_channels, **kwargs)
         self.tau = float(tau)
-        self.num_clusters, self.lam_proto, self.kmeans_init = [int(k) for k in num_clusters], lam_proto, kmeans_init
+        self.num_clusters, self.lam_proto = [int(k) for k in num_clusters], lam_proto
+        self.kmeans_init, self.kmeans_iter = kmeans_init, kmeans_iter
         self.contrast = InfoNCE(tau, intra_view_negatives=False, symmetric=False)
         self.proto = ProtoNCE()
 
@@ -278,7 +281,8 @@ class MEOW(MetaPathContextContrast):
         u, a = self._head(z), self._head(anchor)
         clusterings, labels = [], []
         for seed, k in enumerate(self.num_clusters):
-            result = fit_kmeans(u.detach(), k, n_init=self.kmeans_init, seed=seed)
+            result = fit_kmeans(u.detach(), k, n_init=self.kmeans_init, seed=seed, init="random",
+                                max_iter=self.kmeans_iter)
             phi = prototype_concentration(u.detach(), result.labels, result.centroids, self.tau)
             clusterings.append((result.labels, F.normalize(result.centroids, dim=1), phi))
             labels.append(result.labels)
