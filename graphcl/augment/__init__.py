@@ -11,6 +11,7 @@ reproduces a view.
 * heterogeneous graphs: :class:`MetaPathAdjacency`, :func:`metapath_adjacency`, :func:`pathsim`,
   :func:`top_k_per_node`, :func:`metapath_contexts` (:mod:`graphcl.augment.metapath`);
   :class:`DropHeteroEdge`, :class:`MaskHeteroFeature` (:mod:`graphcl.augment.hetero`)
+* spectral: :class:`SVDView`, :func:`svd_operator`, :class:`LowRankOperator` (LightGCL)
 * composition: :class:`Compose` (PyG's), :class:`RandomChoice`
 * centralities for the adaptive augmenters: :mod:`graphcl.augment.centrality`
 """
@@ -24,6 +25,8 @@ from graphcl.augment.hetero import DropHeteroEdge, MaskHeteroFeature, drop_edge_
 from graphcl.augment.metapath import (MetaPathAdjacency, metapath_adjacency, metapath_contexts, metapath_positives,
                                       pathsim, resolve_metapath, top_k_per_node)
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
+from graphcl.augment.spectral import (LowRankOperator, SVDView, normalized_adjacency, normalized_biadjacency,
+                                      svd_operator)
 from graphcl.augment.structure import StructuralPositives, adjacency_power, row_normalized_adjacency
 
 __all__ = [
@@ -55,4 +58,9 @@ __all__ = [
     "pathsim",
     "resolve_metapath",
     "top_k_per_node",
+    "SVDView",
+    "svd_operator",
+    "LowRankOperator",
+    "normalized_adjacency",
+    "normalized_biadjacency",
 ]

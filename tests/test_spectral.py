@@ -1,0 +1,90 @@
+"""LightGCL's SVD view: normalised adjacencies, the low-rank operator against dense SVDs."""
+import pytest
+import torch
+from torch_geometric.data import Data, HeteroData
+from torch_geometric.utils import to_undirected
+
+from graphcl.augment import LowRankOperator, SVDView, normalized_adjacency, normalized_biadjacency, svd_operator
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
+
+
+def random_graph(n=30, m=150, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    edge_index = torch.randint(0, n, (2, m), generator=g)
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    return to_undirected(edge_index, num_nodes=n)
+
+
+def test_normalized_adjacency_equals_the_dense_gcn_formula():
+    n = 30
+    edge_index = random_graph(n)
+    a = torch.zeros(n, n)
+    a[edge_index[0], edge_index[1]] = 1
+    a = a + torch.eye(n)
+    d = a.sum(1).pow(-0.5)
+    assert torch.allclose(normalized_adjacency(edge_index, n).to_dense(), d[:, None] * a * d[None], atol=1e-6)
+
+
+def test_normalized_biadjacency_equals_the_dense_formula_and_merges_duplicates():
+    g = torch.Generator().manual_seed(1)
+    pairs = torch.stack([torch.randint(0, 12, (60,), generator=g), torch.randint(0, 9, (60,), generator=g)])
+    r = torch.zeros(12, 9)
+    r[pairs[0], pairs[1]] = 1
+    du, di = r.sum(1).clamp_min(1).pow(-0.5), r.sum(0).clamp_min(1).pow(-0.5)
+    assert torch.allclose(normalized_biadjacency(pairs, 12, 9).to_dense(), du[:, None] * r * di[None], atol=1e-6)
+
+
+@pytest.mark.parametrize("rank", [1, 4, 8])
+def test_svd_operator_equals_the_dense_truncated_svd(rank):
+    g = torch.Generator().manual_seed(rank)
+    pairs = torch.stack([torch.randint(0, 40, (300,), generator=g), torch.randint(0, 25, (300,), generator=g)])
+    matrix = normalized_biadjacency(pairs, 40, 25)
+    dense = matrix.to_dense().double()
+    u, s, vh = torch.linalg.svd(dense)
+    assert s[rank - 1] - s[rank] > 1e-3  # a unique truncation
+    reference = (u[:, :rank] * s[:rank]) @ vh[:rank]
+    torch.manual_seed(0)
+    op = svd_operator(matrix.double(), rank, niter=6)
+    assert op.shape == (40, 25) and op.rank == rank
+    assert torch.allclose(op.to_dense(), reference, atol=1e-4)  # randomized: close, not exact
+    x, y = torch.randn(25, 3, dtype=torch.float64), torch.randn(40, 3, dtype=torch.float64)
+    assert torch.allclose(op @ x, reference @ x, atol=1e-3)
+    assert torch.allclose(op.T @ y, reference.t() @ y, atol=1e-3)
+    with pytest.raises(InvalidArgumentError, match="cannot multiply"):
+        op @ y
+    with pytest.raises(InvalidArgumentError, match="exceeds"):
+        svd_operator(matrix, 26)
+
+
+def test_low_rank_operator_passes_gradients_to_its_input():
+    op = LowRankOperator(torch.randn(6, 2), torch.randn(4, 2))
+    x = torch.randn(4, 3, requires_grad=True)
+    (op @ x).sum().backward()
+    assert torch.allclose(x.grad, op.to_dense().t() @ torch.ones(6, 3), atol=1e-5)
+
+
+def test_svd_view_adds_cached_factors_and_leaves_its_input():
+    n = 30
+    data = Data(x=torch.randn(n, 4), edge_index=random_graph(n), num_nodes=n)
+    before = data.edge_index.clone()
+    view = SVDView(rank=3, niter=6)
+    torch.manual_seed(0)
+    out = view(data)
+    assert torch.equal(data.edge_index, before) and "svd_us" not in data
+    assert out.svd_us.shape == out.svd_v.shape == (n, 3)
+    again = view(data)
+    assert again.svd_us is out.svd_us  # computed once per graph
+    dense = normalized_adjacency(data.edge_index, n).to_dense().double()
+    u, s, vh = torch.linalg.svd(dense)
+    assert s[2] - s[3] > 1e-3
+    assert torch.allclose(SVDView.operator(out).to_dense().double(), (u[:, :3] * s[:3]) @ vh[:3], atol=1e-4)
+    other = view(Data(x=data.x, edge_index=random_graph(n, seed=5), num_nodes=n))
+    assert other.svd_us is not out.svd_us
+    with pytest.raises(InvalidGraphError, match="SVDView first"):
+        SVDView.operator(data)
+    with pytest.raises(InvalidGraphError, match="HeteroData"):
+        view(HeteroData())
+    with pytest.raises(InvalidArgumentError, match="rank"):
+        SVDView(rank=0)
+    with pytest.raises(InvalidGraphError, match="outside"):
+        view(Data(edge_index=torch.tensor([[0, 5], [5, 0]]), num_nodes=3))
