@@ -23,6 +23,7 @@ from torch_geometric.utils import index_to_mask, to_undirected
 
 from graphcl.data.catalogue import DatasetInfo
 from graphcl.data.files import pyg_safe_globals, read_sdcn
+from graphcl.data.interactions import load_interaction_folder
 from graphcl.errors import DatasetIntegrityError
 
 log = logging.getLogger(__name__)
@@ -176,3 +177,9 @@ def load_heco(info: DatasetInfo, folder: Path) -> HeteroData:
             data[target][f"{part}_mask_{k}"] = index_to_mask(index, n)
     data.target_node_type = target
     return data
+
+
+def load_lightgcn(info: DatasetInfo, folder: Path) -> Data:
+    """LightGCN-format ``train.txt`` / ``test.txt`` as a bipartite interaction graph
+    (:func:`graphcl.data.interactions.interaction_graph`)."""
+    return load_interaction_folder(folder, name=info.name)

@@ -42,6 +42,7 @@ LOADERS: dict[str, Callable[[DatasetInfo, Path], Data | HeteroData]] = {
     "ogb": loaders.load_ogb_node,
     "sdcn": loaders.load_sdcn,
     "heco": loaders.load_heco,
+    "lightgcn": loaders.load_lightgcn,
 }
 
 
