@@ -52,12 +52,14 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
           device: str | torch.device = "cpu", seed: int | None = None, patience: int | None = None,
           min_delta: float = 0.0, checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 50,
           progress: bool = True, on_epoch_end: Callable[[int, float], None] | None = None) -> TrainResult:
-    """Train ``method`` on ``data`` with Adam, full-batch, for ``epochs`` epochs.
+    """Train ``method`` on ``data`` with Adam for ``epochs`` epochs: one full-batch step per epoch, or
+    the :meth:`Method.start_epoch` mini-batch steps of a mini-batch method (the epoch's loss is
+    their mean).
 
     Args:
         method: a registered :class:`~graphcl.methods.Method`.
         data: the graph; moved to ``device`` for training.
-        epochs: number of epochs (optimisation steps).
+        epochs: number of epochs.
         lr, weight_decay: Adam settings.
         device: where to train (CPU by default).
         seed: seeds Python, NumPy and torch before the model is (re)initialised.
@@ -68,7 +70,8 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
         checkpoint: path of a checkpoint file; if it exists the run resumes from it, and it is
             rewritten every ``checkpoint_every`` epochs and at the end.
         progress: show a tqdm progress bar with the loss.
-        on_epoch_end: called as ``on_epoch_end(epoch, loss)`` after every epoch (e.g. for logging).
+        on_epoch_end: called as ``on_epoch_end(epoch, loss)`` after every epoch (e.g. for logging, or
+            validation); a true return value stops training (e.g. early stopping on validation data).
 
     Returns:
         A :class:`TrainResult`; the method is trained in place.
@@ -116,20 +119,25 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
     completed = start_epoch
     with PeakMemory(dev) as mem:
         for epoch in bar:
-            optimizer.zero_grad(set_to_none=True)
-            loss = method.loss(data)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss.item()} at epoch {epoch + 1}; lower the learning rate or raise the "
-                    "temperature, and check the features for extreme values")
-            loss.backward()
-            optimizer.step()
-            value = float(loss.detach())
+            steps, total = method.start_epoch(data), 0.0
+            for _ in range(steps):
+                optimizer.zero_grad(set_to_none=True)
+                loss = method.loss(data)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"the loss became {loss.item()} at epoch {epoch + 1}; lower the learning rate or raise the "
+                        "temperature, and check the features for extreme values")
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach())
+            value = total / steps
             completed = epoch + 1
             result.losses.append(value)
             bar.set_postfix(loss=f"{value:.4f}")
-            if on_epoch_end is not None:
-                on_epoch_end(completed, value)
+            if on_epoch_end is not None and on_epoch_end(completed, value):
+                result.stopped_early = True
+                log.info("stopped at epoch %d by the caller (on_epoch_end)", completed)
+                break
             if value < best - min_delta:
                 best, since_best = value, 0
             else:

@@ -16,7 +16,8 @@ from graphcl.errors import InvalidArgumentError, UnknownNameError
 
 #: Config keys consumed by the training loop and the evaluation, not by the method constructor.
 RUN_KEYS = {"epochs": int, "lr": float, "weight_decay": float, "split": str, "normalize_features": bool,
-            "patience": lambda v: None if v is None else int(v), "eval_lr": float, "eval_weight_decay": float}
+            "patience": lambda v: None if v is None else int(v), "eval_lr": float, "eval_weight_decay": float,
+            "val_fraction": float, "eval_every": int, "val_patience": int}
 
 
 def _read(method: str) -> dict[str, Any]:
@@ -44,10 +45,13 @@ def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     """Split a config into ``(method_parameters, run_settings)``; run settings get their defaults
     (``epochs`` 200, ``lr`` 1e-3, ``weight_decay`` 0, ``split`` 'random', ``normalize_features``
     false, ``patience`` none: early stopping on the training loss, ``eval_lr`` 0.01 and
-    ``eval_weight_decay`` 0 for the HeCo-protocol probes) where the config is silent."""
+    ``eval_weight_decay`` 0 for the HeCo-protocol probes; for recommenders ``val_fraction`` 0.1 of
+    each user's training interactions held out, validation every ``eval_every`` 5 epochs, early
+    stopping after ``val_patience`` 10 evaluations) where the config is silent."""
     params = {k: v for k, v in config.items() if k not in RUN_KEYS}
     run: dict[str, Any] = {"epochs": 200, "lr": 1e-3, "weight_decay": 0.0, "split": "random",
-                           "normalize_features": False, "patience": None, "eval_lr": 0.01, "eval_weight_decay": 0.0}
+                           "normalize_features": False, "patience": None, "eval_lr": 0.01, "eval_weight_decay": 0.0,
+                           "val_fraction": 0.1, "eval_every": 5, "val_patience": 10}
     run.update({k: RUN_KEYS[k](v) for k, v in config.items() if k in RUN_KEYS})
     return params, run
 

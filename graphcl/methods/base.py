@@ -33,6 +33,12 @@ class Method(nn.Module):
     def setup(self, data: Data) -> None:
         """Called once by the training loop before the first epoch (e.g. to precompute centralities)."""
 
+    def start_epoch(self, data: Data) -> int:
+        """Called by the training loop at the start of every epoch; returns the number of
+        optimisation steps (``loss`` calls) in it: 1 for full-batch methods, the number of
+        mini-batches for a method that draws its batches itself (e.g. BPR recommenders)."""
+        return 1
+
     def converged(self) -> bool:
         """A label-free stopping signal the training loop checks after every epoch (never by default)."""
         return False
