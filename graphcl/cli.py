@@ -24,6 +24,8 @@ def _train(args: argparse.Namespace) -> int:
                              checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
     table = HETERO_EVALUATIONS if get_method_class(args.method).heterogeneous else EVALUATIONS
     metrics = [m for e in args.eval for m in table.get(e, ()) if m in records[0]["metrics"]]
+    if getattr(get_method_class(args.method), "recommender", False):  # ranked by validation, tested once
+        metrics = [m for m in ("recall_20", "ndcg_20", "recall_40", "ndcg_40", "val_recall_20")]
     metrics += [f"q_{m}" for m in EVALUATIONS["cluster"] if f"q_{m}" in records[0]["metrics"]]
     metrics += ["train_seconds", "peak_memory_mb"]
     split = records[0]["config"].get("split") if "node" in args.eval and table is EVALUATIONS else None
@@ -91,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                           description=hetero.__doc__.splitlines()[0])
     hetero.add_arguments(h)
     h.set_defaults(func=hetero.main)
+
+    from graphcl.bench import rec
+    r = suites.add_parser("rec", help="LightGCN / LightGCL on Gowalla: full-ranking Recall / NDCG @20 / @40",
+                          description=rec.__doc__.splitlines()[0])
+    rec.add_arguments(r)
+    r.set_defaults(func=rec.main)
 
     d = sub.add_parser("datasets", help="list registered datasets and whether they are available locally")
     d.set_defaults(func=_datasets)

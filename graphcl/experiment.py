@@ -1,8 +1,10 @@
 """Train a method on a dataset over several seeds, evaluate, and produce one JSON record per seed."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import time
 import platform
 import warnings
 from importlib import metadata
@@ -16,11 +18,13 @@ from torch_geometric.data import Data, HeteroData
 from torch_geometric.transforms import NormalizeFeatures
 
 from graphcl.checks import check_homogeneous
+from graphcl.data.interactions import split_validation
 from graphcl.configs import load_config, split_config
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.eval.classification import heco_protocol, node_classification
 from graphcl.eval.clustering import evaluate_clustering, score_clusters
 from graphcl.eval.collapse import direction_concentration
+from graphcl.eval.recommendation import evaluate_ranking
 from graphcl.methods import build_method, get_method_class, method_parameters
 from graphcl.train import to_device, train
 
@@ -158,6 +162,9 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         :func:`graphcl.eval.direction_concentration`).
     """
     dataset = str(data.get("name", "custom"))
+    if getattr(get_method_class(method), "recommender", False):
+        return run_recommendation(method, data, seeds=seeds, epochs=epochs, device=device, overrides=overrides,
+                                  checkpoint_dir=checkpoint_dir, progress=progress)
     config, run, data = resolve_run(method, data, overrides=overrides, epochs=epochs, split=split)
     records = []
     for seed in seeds:
@@ -189,6 +196,75 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
             "stopped_early": result.stopped_early, "direction_concentration": concentration, "device": str(device), "versions": package_versions(),
         })
         log.info("%s on %s, seed %d: %s", method, dataset, seed, metrics)
+    return records
+
+
+def run_recommendation(method: str, data: Data, *, seeds: Sequence[int] = (0,), epochs: int | None = None,
+                       device: str = "cpu", overrides: dict[str, Any] | None = None,
+                       checkpoint_dir: str | Path | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Train a recommender (``lightgcn``, ``lightgcl``) on an interaction graph once per seed, with
+    model selection on validation data, and test the selected model.
+
+    The run settings ``val_fraction``, ``eval_every`` and ``val_patience`` (see
+    :func:`graphcl.configs.split_config`) hold out ``val_fraction`` of every user's training
+    interactions (:func:`~graphcl.data.interactions.split_validation`, seed 0: the same split for
+    every seed and method), evaluate validation Recall@20 every ``eval_every`` epochs (and after
+    the last), stop after ``val_patience`` evaluations without improvement, and restore the best
+    model. Test Recall / NDCG @20 / @40 rank every item except the user's training and validation
+    interactions. The test split is never looked at before that.
+
+    Returns:
+        One record per seed as :func:`run_experiment`'s, with ``metrics`` = ``recall_20, ndcg_20,
+        recall_40, ndcg_40, val_recall_20``, plus ``best_epoch``, ``val_curve`` (``[epoch, recall]``
+        pairs), ``seconds_per_epoch`` (training only) and ``eval_seconds``.
+    """
+    dataset = str(data.get("name", "custom"))
+    config, run, data = resolve_run(method, data, overrides=overrides, epochs=epochs)
+    if "val_pairs" not in data:
+        data = split_validation(data, run["val_fraction"], seed=0)
+    m = int(data.num_users)
+    on_device = to_device(data, device)
+    records = []
+    for seed in seeds:
+        seed_everything(seed)
+        model = build_method(method, 0, **config)
+        state = {"best": -1.0, "epoch": 0, "weights": None, "since": 0, "curve": [], "eval_seconds": 0.0}
+
+        def validate(epoch: int, loss: float) -> bool:
+            if epoch % run["eval_every"] and epoch != run["epochs"]:
+                return False
+            start = time.perf_counter()
+            emb = model.embed(on_device)
+            recall = evaluate_ranking(emb[:m], emb[m:], on_device.val_pairs, [on_device.train_pairs],
+                                      ks=(20,))["recall_20"]
+            state["eval_seconds"] += time.perf_counter() - start
+            state["curve"].append([epoch, recall])
+            log.info("%s epoch %d: loss %.4f, validation Recall@20 %.4f", method, epoch, loss, recall)
+            if recall > state["best"]:
+                state.update(best=recall, epoch=epoch, weights=copy.deepcopy(model.state_dict()), since=0)
+            else:
+                state["since"] += 1
+            return state["since"] >= run["val_patience"]
+
+        checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{seed}.pt" if checkpoint_dir else None
+        result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run["weight_decay"],
+                       device=device, seed=seed, checkpoint=checkpoint, progress=progress, on_epoch_end=validate)
+        if state["weights"] is None:  # fewer epochs than one evaluation: keep the final model
+            validate(run["epochs"], result.losses[-1] if result.losses else float("nan"))
+        model.load_state_dict(state["weights"])
+        emb = model.embed(on_device)
+        metrics = evaluate_ranking(emb[:m], emb[m:], on_device.test_pairs, [on_device.train_pairs, on_device.val_pairs])
+        metrics["val_recall_20"] = state["best"]
+        train_only = max(result.train_seconds - state["eval_seconds"], 0.0)
+        records.append({
+            "method": method, "dataset": dataset, "seed": seed, "config": {**config, **run}, "metrics": metrics,
+            "epochs": result.epochs, "best_epoch": state["epoch"], "val_curve": state["curve"],
+            "final_loss": result.losses[-1] if result.losses else None, "train_seconds": result.train_seconds,
+            "seconds_per_epoch": train_only / max(result.epochs - result.resumed_from_epoch, 1),
+            "eval_seconds": state["eval_seconds"], "peak_memory_mb": result.peak_memory_mb,
+            "stopped_early": result.stopped_early, "device": str(device), "versions": package_versions(),
+        })
+        log.info("%s on %s, seed %d: %s (best validation epoch %d)", method, dataset, seed, metrics, state["epoch"])
     return records
 
 

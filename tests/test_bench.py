@@ -129,3 +129,17 @@ def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps([record("meow", "heco-acm", 1, 0.5)]))
     with pytest.raises(ValueError, match="seed 1 appears twice"):
         main(["bench", "hetero", "--combine", str(tmp_path / "a.json"), str(tmp_path / "c.json"), "--out", str(out)])
+
+
+@pytest.mark.mirror
+def test_rec_bench_quick_writes_the_table_and_the_validation_plot(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    assert main(["bench", "rec", "--quick", "--out", str(out)]) == 0
+    md = (out / "recommendation.md").read_text()
+    assert "Quick smoke run" in md and "| gowalla | lightgcn | 1 |" in md and "| gowalla | lightgcl | 1 |" in md
+    assert (out / "recommendation.png").stat().st_size > 0
+    (record,) = json.loads((out / "records" / "rec-lightgcl-gowalla.json").read_text())
+    assert set(record["metrics"]) == {"recall_20", "ndcg_20", "recall_40", "ndcg_40", "val_recall_20"}
+    assert all(0.0 <= v <= 1.0 for v in record["metrics"].values())
+    assert [e for e, _ in record["val_curve"]] == [1, 2] and record["epochs"] == 2

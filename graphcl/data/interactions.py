@@ -30,7 +30,7 @@ from torch_geometric.data import Data
 
 from graphcl.errors import InvalidGraphError
 
-__all__ = ["read_lightgcn_file", "read_lightgcl_matrix", "interaction_graph", "split_validation",
+__all__ = ["read_lightgcn_file", "read_lightgcl_matrix", "interaction_graph", "split_validation", "first_users",
            "bipartite_edge_index", "load_interaction_folder"]
 
 
@@ -160,3 +160,26 @@ def load_interaction_folder(folder: str | Path, name: str | None = None) -> Data
         return interaction_graph(train, test, *shape, name=name)
     raise InvalidGraphError(f"{folder} holds neither train.txt + test.txt (LightGCN format) nor trnMat.pkl + "
                             "tstMat.pkl (LightGCL format)")
+
+
+def first_users(data: Data, num_users: int) -> Data:
+    """The sub-dataset of users ``0..num_users-1`` and the items they have training interactions
+    with (items renumbered in order; test and validation pairs on other items dropped): a small
+    real-data graph for smoke runs."""
+    if num_users < 1:
+        raise InvalidGraphError(f"num_users must be >= 1, got {num_users}")
+    train = data.train_pairs[:, data.train_pairs[0] < num_users]
+    items = torch.unique(train[1])
+    remap = torch.full((data.num_items,), -1, dtype=torch.long)
+    remap[items] = torch.arange(items.numel())
+
+    def keep(pairs: Tensor) -> Tensor:
+        pairs = pairs[:, pairs[0] < num_users]
+        pairs = torch.stack([pairs[0], remap[pairs[1]]])
+        return pairs[:, pairs[1] >= 0]
+
+    out = interaction_graph(keep(train), keep(data.test_pairs), num_users, items.numel(),
+                            name=data.get("name"))
+    if "val_pairs" in data:
+        out.val_pairs = keep(data.val_pairs)
+    return out
