@@ -1,4 +1,4 @@
-"""AdaMEOW's learned-weight InfoNCE: ours (row chunks under checkpointing) vs the official dense form.
+"""AdaMEOW's learned-weight InfoNCE: ours (row chunks with a hand-written backward) vs the official dense form.
 
 The official ``weight_InfoNce`` builds every pair sum ``a_i + v_j`` as an ``[N^2, d]`` tensor and
 runs the weight MLP on it; the dense reference below does exactly that (written here, not in the

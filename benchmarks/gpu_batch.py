@@ -21,8 +21,12 @@ priority order. Jobs:
 3. MEOW and AdaMEOW on heco-acm, heco-dblp, heco-aminer (``graphcl bench hetero``, 5 seeds).
 4. SCGC* and PamC on PubMed and Amazon Photo: ``tune_clustering.py`` (validation labels only),
    then the clustering suite with the chosen settings, 10 seeds in chunks (merge with ``--combine``).
-5. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings).
-6. Exploratory: SCGC* on acm with 200 pretraining epochs.
+5. LightGCN and LightGCL on Gowalla (``graphcl bench rec``, validation-selected; on this project's
+   CPU one LightGCL epoch takes ~41 min, ``benchmarks/results/rec_epoch_cost.json``), and their
+   per-step cost and peak memory on the device (``benchmarks/rec_epoch_cost.py``). Needs
+   ``Gowalla/{train,test}.txt`` in the carried mirror subset.
+6. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings).
+7. Exploratory: SCGC* on acm with 200 pretraining epochs.
 
 Done on 2026-11-26 and left out of the default list (``--only`` still runs them): GRACE on CiteSeer
 (``grace-citeseer-*``), GRACE on acm / dblp / cite / cora and k-means on raw features in the
@@ -152,10 +156,16 @@ def main() -> None:
                                    "--seeds", "1" if args.dry else "5", *(["--epochs", "2"] if args.dry else []),
                                    "--out", str(args.out / name)])
 
+    def rec() -> None:
+        batch.run("rec-cost", [sys.executable, str(Path(__file__).resolve().parent / "rec_epoch_cost.py"), *dev,
+                               "--steps", "3" if args.dry else "20", "--out", str(args.out / "rec_epoch_cost.json")])
+        batch.run("rec-gowalla", GRAPHCL + ["bench", "rec", *dev, *(["--quick"] if args.dry else []),
+                                            "--out", str(args.out / "rec-gowalla")])
+
     # Stage the datasets once (PyG processes them into the cache) before the parallel jobs race to do it.
     batch.run("datasets", [sys.executable, "-c", "from graphcl.data import load_dataset\n"
                            "for n in ['cora', 'citeseer', 'pubmed', 'amazon-photo', 'acm', 'dblp', 'cite', 'heco-acm',\n"
-                           "          'heco-dblp', 'heco-aminer']:\n"
+                           "          'heco-dblp', 'heco-aminer', 'gowalla']:\n"
                            "    print(load_dataset(n))"])
     done_before = [(f"grace-citeseer-{c}", lambda c=c: grace_citeseer(c)) for c in GRACE_CITESEER]
     done_before += [(f"clustering-grace-{d}", lambda d=d: clustering("grace", d, 0, 10)) for d in EMBEDDING_BASELINES]
@@ -164,6 +174,7 @@ def main() -> None:
     jobs += [(f"gca-photo-{c}", lambda c=c: gca_photo(c)) for c in GCA_PHOTO]
     jobs += [(f"hetero-{m}-{d}", lambda m=m, d=d: hetero(m, d)) for m, d in HETERO]
     jobs += [(f"tune-{m}-{d}", lambda m=m, d=d: tuned_clustering(m, d)) for m, d in CLUSTER_TUNING]
+    jobs += [("rec-gowalla", rec)]
     jobs += [(f"clustering-gca-{d}-from{f}", lambda d=d, f=f: clustering("gca", d, f, 5))
              for d in EMBEDDING_BASELINES for f in (0, 5)]
     jobs += [(f"clustering-scgc-star-acm-pretrain200-from{f}",
