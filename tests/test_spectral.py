@@ -88,3 +88,29 @@ def test_svd_view_adds_cached_factors_and_leaves_its_input():
         SVDView(rank=0)
     with pytest.raises(InvalidGraphError, match="outside"):
         view(Data(edge_index=torch.tensor([[0, 5], [5, 0]]), num_nodes=3))
+
+
+def test_gcn_encoder_with_the_full_normalised_adjacency_as_operator_equals_message_passing():
+    from graphcl.encoders import GNNEncoder
+    n = 30
+    edge_index = random_graph(n)
+    x = torch.randn(n, 5)
+    encoder = GNNEncoder(5, 8, 4, num_layers=2).eval()
+    dense = normalized_adjacency(edge_index, n).to_dense()
+    assert torch.allclose(encoder.forward_operator(x, dense), encoder(x, edge_index), atol=1e-5)
+    with pytest.raises(InvalidArgumentError, match="gcn"):
+        GNNEncoder(5, 8, 4, conv="sage").forward_operator(x, dense)
+
+
+def test_grace_with_the_svd_view_trains_loss_finite_and_falling():
+    from graphcl.methods import build_method
+    from graphcl.train import train
+    n = 60
+    g = torch.Generator().manual_seed(0)
+    data = Data(x=torch.randn(n, 12, generator=g), edge_index=random_graph(n, 300), num_nodes=n)
+    method = build_method("grace", 12, embedding_dim=16, projection_dim=16, svd_rank=4)
+    result = train(method, data, epochs=30, lr=0.01, seed=0, progress=False)
+    assert all(torch.isfinite(torch.tensor(result.losses))) and result.losses[-1] < result.losses[0]
+    assert method.svd_view.factors(data.edge_index, n).rank == 4  # cached, built once
+    with pytest.raises(InvalidArgumentError, match="gcn"):
+        build_method("grace", 12, conv="gat", svd_rank=4)

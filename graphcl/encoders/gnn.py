@@ -1,6 +1,8 @@
 """Message-passing encoders: thin wrappers over ``torch_geometric.nn`` models."""
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 from torch_geometric.nn.models import GAT, GCN, GIN, MLP, GraphSAGE
 from torch_geometric.nn.resolver import activation_resolver
@@ -51,6 +53,22 @@ class GNNEncoder(nn.Module):
         self.gnn.reset_parameters()
         if hasattr(self.gnn.act, "reset_parameters"):
             self.gnn.act.reset_parameters()
+
+    def forward_operator(self, x: Tensor, operator: Any) -> Tensor:
+        r"""The GCN layers with the normalised adjacency replaced by ``operator`` (anything with
+        ``operator @ h``, e.g. the low-rank :class:`~graphcl.augment.LowRankOperator` of LightGCL's
+        SVD view): :math:`H^{(l+1)} = \sigma(\mathcal{O} H^{(l)} W^{(l)} + b^{(l)})`, the same weights
+        as :meth:`forward`. GCN only."""
+        if not isinstance(self.gnn, GCN):
+            raise InvalidArgumentError("forward_operator needs conv='gcn' (a linear map, then propagation)")
+        last = len(self.gnn.convs) - 1
+        for i, conv in enumerate(self.gnn.convs):
+            x = operator @ conv.lin(x)
+            if conv.bias is not None:
+                x = x + conv.bias
+            if i < last:
+                x = self.gnn.dropout(self.gnn.act(x))
+        return self.act(x) if self.act is not None else x
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         if edge_weight is not None and self.gnn.supports_edge_weight:

@@ -6,7 +6,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform, Compose
 
-from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature
+from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature, SVDView
 from graphcl.checks import check_graph
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError
@@ -34,13 +34,23 @@ class GRACE(Method):
     head ``embedding_dim -> projection_dim -> embedding_dim`` (ELU); the symmetric InfoNCE of
     :class:`graphcl.losses.InfoNCE` with inter- and intra-view negatives at temperature ``tau``.
     Embeddings for evaluation are the encoder's outputs on the original graph.
+
+    ``svd_rank`` = :math:`q` replaces the second view's graph by LightGCL's SVD view
+    (:class:`graphcl.augment.SVDView`): the encoder propagates with the rank-:math:`q`
+    approximation :math:`U_q S_q V_q^\top` of :math:`D^{-1/2}(A + I)D^{-1/2}` (computed once,
+    applied as two thin products) instead of the edge-dropped graph, the features still masked
+    with ``drop_feature_2`` (Cai et al., ICLR 2023, used here as a general view). GCN only.
     """
 
     def __init__(self, in_channels: int, embedding_dim: int = 128, projection_dim: int = 128, num_layers: int = 2,
                  conv: str = "gcn", activation: str = "relu", drop_edge_1: float = 0.2, drop_edge_2: float = 0.4,
                  drop_feature_1: float = 0.3, drop_feature_2: float = 0.4, tau: float = 0.4,
-                 chunk_size: int | None = None) -> None:
+                 chunk_size: int | None = None, svd_rank: int | None = None) -> None:
         super().__init__()
+        if svd_rank is not None and conv != "gcn":
+            raise InvalidArgumentError("svd_rank (the SVD view) needs conv='gcn'")
+        self.svd_view = SVDView(svd_rank) if svd_rank is not None else None
+        self.svd_features = MaskFeature(drop_feature_2)
         self.encoder = GNNEncoder(in_channels, 2 * embedding_dim, embedding_dim, num_layers, conv=conv,
                                   act=resolve_activation(activation))
         self.projector = ProjectionHead(embedding_dim, projection_dim, embedding_dim)
@@ -59,7 +69,11 @@ class GRACE(Method):
 
     def loss(self, data: Data) -> Tensor:
         z1 = self.projector(self.encode(self.view_1(data)))
-        z2 = self.projector(self.encode(self.view_2(data)))
+        if self.svd_view is not None:
+            operator = self.svd_view.factors(data.edge_index, data.num_nodes)
+            z2 = self.projector(self.encoder.forward_operator(self.svd_features(data).x, operator))
+        else:
+            z2 = self.projector(self.encode(self.view_2(data)))
         return self.criterion(z1, z2)
 
     @torch.no_grad()
