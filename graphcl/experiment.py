@@ -115,6 +115,23 @@ def number_of_classes(data: Data) -> int:
     return int(k)
 
 
+def normalize_node_types(data: HeteroData, node_types: Sequence[str] | None = None) -> HeteroData:
+    """A copy of ``data`` whose node types ``node_types`` (default: every type with ``x``) have
+    row-normalised features, :math:`x_i / \sum_j x_{ij}` (all-zero rows stay zero), exactly HeCo's
+    and MEOW's ``preprocess_features`` (PyG's ``NormalizeFeatures`` would first shift the features
+    to a minimum of 0). The input is not modified."""
+    types = [t for t in data.node_types if "x" in data[t]] if node_types is None else list(node_types)
+    out = copy.copy(data)
+    for t in types:
+        if t not in data.node_types or "x" not in data[t]:
+            raise InvalidArgumentError(f"normalize_features names node type {t!r}, which has no features here "
+                                       f"(types with features: {[n for n in data.node_types if 'x' in data[n]]})")
+        x = data[t].x
+        total = x.sum(dim=1, keepdim=True)
+        out[t].x = x / total.masked_fill(total == 0, 1.0)
+    return out
+
+
 def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = None, epochs: int | None = None,
                 split: str | None = None) -> tuple[dict[str, Any], dict[str, Any], Data]:
     """The method parameters, the run settings and the (possibly feature-normalised) graph of one run.
@@ -141,6 +158,8 @@ def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = N
     params, run = split_config(config)
     if run["normalize_features"] and not heterogeneous:
         data = NormalizeFeatures()(data)
+    elif run["normalize_features"]:
+        data = normalize_node_types(data, None if run["normalize_features"] is True else run["normalize_features"])
     return params, run, data
 
 

@@ -354,3 +354,18 @@ def test_sparse_operator_equals_dense_product_in_value_and_gradient():
     assert torch.allclose(both.to_dense(), (dense + torch.zeros(7, 9).index_put_(tuple(unique), torch.ones(unique.size(1)))) / 2)
     with pytest.raises(ValueError, match="cannot multiply"):
         op @ torch.randn(7, 5)
+
+
+def test_normalize_node_types_row_normalises_only_the_named_types_and_leaves_the_input():
+    from graphcl.experiment import normalize_node_types
+    data, _ = random_hetero(5)
+    data["a"].x = torch.rand(6, 4) * 3
+    data["b"].x = torch.rand(5, 3) * 3
+    xa, xb = data["a"].x.clone(), data["b"].x.clone()
+    out = normalize_node_types(data, ["a"])
+    assert torch.allclose(out["a"].x, xa / xa.sum(1, keepdim=True)) and torch.equal(out["b"].x, xb)
+    assert torch.equal(data["a"].x, xa)
+    both = normalize_node_types(data)
+    assert torch.allclose(both["b"].x.sum(1), torch.ones(5))
+    with pytest.raises(InvalidArgumentError, match="no features"):
+        normalize_node_types(data, ["c"])

@@ -2,8 +2,9 @@
 
 Keys are a method's constructor arguments, plus the training keys ``epochs``, ``lr``,
 ``weight_decay``, the preprocessing key ``normalize_features`` (row-normalise the features with
-PyG's ``NormalizeFeatures`` before training, as GRACE and GCA load their datasets) and the
-evaluation key ``split``.
+PyG's ``NormalizeFeatures`` before training, as GRACE and GCA load their datasets; on a
+heterogeneous graph ``true`` means every node type with features, and a list names the types, as
+HeCo / MEOW preprocess some of their feature files and not others) and the evaluation key ``split``.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import yaml
 from graphcl.errors import InvalidArgumentError, UnknownNameError
 
 #: Config keys consumed by the training loop and the evaluation, not by the method constructor.
-RUN_KEYS = {"epochs": int, "lr": float, "weight_decay": float, "split": str, "normalize_features": bool,
+RUN_KEYS = {"epochs": int, "lr": float, "weight_decay": float, "split": str,
+            "normalize_features": lambda v: [str(t) for t in v] if isinstance(v, (list, tuple)) else bool(v),
             "patience": lambda v: None if v is None else int(v), "eval_lr": float, "eval_weight_decay": float,
             "val_fraction": float, "eval_every": int, "val_patience": int}
 
