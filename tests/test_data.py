@@ -42,7 +42,7 @@ ALL_NAMES = {
     "cora", "citeseer", "pubmed", "citationfull-cora", "citationfull-cora_ml", "citationfull-citeseer",
     "citationfull-dblp", "citationfull-pubmed", "amazon-photo", "amazon-computers", "coauthor-cs",
     "coauthor-physics", "wikics", "ogbn-arxiv", "acm", "dblp", "cite", "usps", "hhar", "reut",
-    "heco-acm", "heco-dblp", "heco-aminer", "heco-freebase", "gowalla",
+    "heco-acm", "heco-dblp", "heco-aminer", "heco-freebase", "gowalla", "mutag", "proteins", "nci1", "imdb-binary",
 }
 
 # name -> (num_nodes, num_edges, num_features, num_classes), from the mirror README / PyG docs.

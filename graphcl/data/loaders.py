@@ -183,3 +183,20 @@ def load_lightgcn(info: DatasetInfo, folder: Path) -> Data:
     """LightGCN-format ``train.txt`` / ``test.txt`` as a bipartite interaction graph
     (:func:`graphcl.data.interactions.interaction_graph`)."""
     return load_interaction_folder(folder, name=info.name)
+
+
+def load_tu(info: DatasetInfo, folder: Path):
+    """A TU graph-classification set as PyG's :class:`~torch_geometric.datasets.TUDataset` (node
+    labels one-hot as features; ``folder`` is ``<root>/<Name>`` and PyG reads ``<root>/<Name>/raw``).
+    With ``options.degree_features`` (sets without node features, e.g. IMDB-BINARY) every node
+    gets its one-hot degree, up to the largest degree in the set (PyG's ``OneHotDegree``), as
+    InfoGraph and GraphCL do."""
+    from torch_geometric.datasets import TUDataset
+    from torch_geometric.transforms import OneHotDegree
+    from torch_geometric.utils import degree
+
+    dataset = TUDataset(str(folder.parent), info.options["pyg_name"])
+    if info.options.get("degree_features"):
+        max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) if g.num_edges else 0 for g in dataset)
+        dataset.transform = OneHotDegree(max_degree)
+    return dataset

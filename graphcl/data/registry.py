@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from torch_geometric.data import Data, HeteroData
+from torch_geometric.data import Data, Dataset, HeteroData
 
 from graphcl.data import cache, loaders
 from graphcl.data.catalogue import STAT_NAMES, DatasetInfo, RawFile, read_catalogue
@@ -43,6 +43,7 @@ LOADERS: dict[str, Callable[[DatasetInfo, Path], Data | HeteroData]] = {
     "sdcn": loaders.load_sdcn,
     "heco": loaders.load_heco,
     "lightgcn": loaders.load_lightgcn,
+    "tu": loaders.load_tu,
 }
 
 
@@ -206,6 +207,13 @@ def dataset_stats(data: Data | HeteroData) -> dict[str, int]:
     For a :class:`~torch_geometric.data.HeteroData`: nodes, features and classes of its target
     node type (``data.target_node_type``), edges of all edge types together.
     """
+    if isinstance(data, Dataset):  # a set of graphs: totals over its graphs
+        return {
+            "num_nodes": int(data._data.num_nodes if data._data.num_nodes is not None else 0),
+            "num_edges": int(data._data.edge_index.size(1)),
+            "num_features": int(data.num_features),
+            "num_classes": int(data.num_classes),
+        }
     if isinstance(data, HeteroData):
         target = data[data.target_node_type]
         return {
@@ -241,6 +249,8 @@ def verify_stats(info: DatasetInfo, data: Data, folder: Path) -> None:
 def _finalize(data: Data | HeteroData, name: str) -> Data | HeteroData:
     """Common dtypes and metadata: float32 ``x``, int64 1-D ``y``, ``num_classes``, ``name``
     (for a ``HeteroData``: ``x`` of every node type, ``y`` of the target type)."""
+    if isinstance(data, Dataset):  # graph classification: PyG's dataset as it is
+        return data
     if isinstance(data, HeteroData):
         for store in data.node_stores:
             if "x" in store and store.x.dtype != torch.float32:
