@@ -12,6 +12,8 @@ reproduces a view.
   :func:`top_k_per_node`, :func:`metapath_contexts` (:mod:`graphcl.augment.metapath`);
   :class:`DropHeteroEdge`, :class:`MaskHeteroFeature` (:mod:`graphcl.augment.hetero`)
 * spectral: :class:`SVDView`, :func:`svd_operator`, :class:`LowRankOperator` (LightGCL)
+* graph batches (per-graph draws, GraphCL): :class:`DropNodes`, :class:`PerturbEdges`,
+  :class:`MaskNodeFeatures`, :class:`GrowSubgraph`, :class:`PerGraphChoice`
 * composition: :class:`Compose` (PyG's), :class:`RandomChoice`
 * centralities for the adaptive augmenters: :mod:`graphcl.augment.centrality`
 """
@@ -21,6 +23,7 @@ from graphcl.augment.centrality import degree_centrality, eigenvector_centrality
 from graphcl.augment.compose import Compose, RandomChoice
 from graphcl.augment.edge import AdaptiveDropEdge, AddEdge, DropEdge
 from graphcl.augment.feature import AdaptiveMaskFeature, DropoutFeature, GaussianNoise, MaskFeature
+from graphcl.augment.graph import DropNodes, GrowSubgraph, MaskNodeFeatures, PerGraphChoice, PerturbEdges
 from graphcl.augment.hetero import DropHeteroEdge, MaskHeteroFeature, drop_edge_mask
 from graphcl.augment.metapath import (MetaPathAdjacency, metapath_adjacency, metapath_contexts, metapath_positives,
                                       pathsim, resolve_metapath, top_k_per_node)
@@ -63,4 +66,9 @@ __all__ = [
     "LowRankOperator",
     "normalized_adjacency",
     "normalized_biadjacency",
+    "DropNodes",
+    "PerturbEdges",
+    "MaskNodeFeatures",
+    "GrowSubgraph",
+    "PerGraphChoice",
 ]
