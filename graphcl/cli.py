@@ -25,10 +25,14 @@ def _train(args: argparse.Namespace) -> int:
     table = HETERO_EVALUATIONS if get_method_class(args.method).heterogeneous else EVALUATIONS
     metrics = [m for e in args.eval for m in table.get(e, ()) if m in records[0]["metrics"]]
     if getattr(get_method_class(args.method), "recommender", False):  # ranked by validation, tested once
-        metrics = [m for m in ("recall_20", "ndcg_20", "recall_40", "ndcg_40", "val_recall_20")]
+        metrics = ["recall_20", "ndcg_20", "recall_40", "ndcg_40", "val_recall_20"]
+    if getattr(get_method_class(args.method), "graph_level", False):  # 10-fold CV on the graph embeddings
+        metrics = ["svm_accuracy", "logreg_accuracy"]
     metrics += [f"q_{m}" for m in EVALUATIONS["cluster"] if f"q_{m}" in records[0]["metrics"]]
     metrics += ["train_seconds", "peak_memory_mb"]
-    split = records[0]["config"].get("split") if "node" in args.eval and table is EVALUATIONS else None
+    own_protocol = any(getattr(get_method_class(args.method), k, False) for k in ("recommender", "graph_level"))
+    split = records[0]["config"].get("split") if "node" in args.eval and table is EVALUATIONS and not own_protocol \
+        else None
     label = f"{args.method} on {records[0]['dataset']}" + (f" ({split} split)" if split else "")
     print()
     print(results_table([(label, summarize(records), len(records))], metrics))

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import Tensor
 from torch_geometric import seed_everything
-from torch_geometric.data import Data, HeteroData
+from torch_geometric.data import Data, Dataset, HeteroData
 from torch_geometric.transforms import NormalizeFeatures
 
 from graphcl.checks import check_homogeneous
@@ -24,6 +24,7 @@ from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.eval.classification import heco_protocol, node_classification
 from graphcl.eval.clustering import evaluate_clustering, score_clusters
 from graphcl.eval.collapse import direction_concentration
+from graphcl.eval.graph_classification import graph_classification
 from graphcl.eval.recommendation import evaluate_ranking
 from graphcl.methods import build_method, get_method_class, method_parameters
 from graphcl.train import to_device, train
@@ -180,6 +181,9 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         (a warning is issued when the embeddings collapsed: concentration > 0.99, see
         :func:`graphcl.eval.direction_concentration`).
     """
+    if getattr(get_method_class(method), "graph_level", False):
+        return run_graph_experiment(method, data, seeds=seeds, epochs=epochs, device=device, overrides=overrides,
+                                    checkpoint_dir=checkpoint_dir, progress=progress)
     dataset = str(data.get("name", "custom"))
     if getattr(get_method_class(method), "recommender", False):
         return run_recommendation(method, data, seeds=seeds, epochs=epochs, device=device, overrides=overrides,
@@ -215,6 +219,49 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
             "stopped_early": result.stopped_early, "direction_concentration": concentration, "device": str(device), "versions": package_versions(),
         })
         log.info("%s on %s, seed %d: %s", method, dataset, seed, metrics)
+    return records
+
+
+def run_graph_experiment(method: str, dataset: Dataset, *, seeds: Sequence[int] = (0,), epochs: int | None = None,
+                         device: str = "cpu", overrides: dict[str, Any] | None = None,
+                         checkpoint_dir: str | Path | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Train a graph-level method (``graphcl``) on a dataset of graphs once per seed and evaluate
+    its frozen graph embeddings by the unsupervised TU protocol
+    (:func:`graphcl.eval.graph_classification.graph_classification`: 10-fold CV of an SVM and of
+    logistic regression, ``C`` chosen by inner CV on the training folds; the final epoch's model).
+
+    Returns:
+        One record per seed as :func:`run_experiment`'s, with ``metrics`` = ``svm_accuracy``,
+        ``svm_accuracy_std``, ``logreg_accuracy``, ``logreg_accuracy_std`` (std over the folds) and
+        ``eval_seconds``.
+    """
+    if not isinstance(dataset, Dataset):
+        raise InvalidGraphError(f"{method} trains on a dataset of graphs (e.g. --dataset mutag), got "
+                                f"{type(dataset).__name__}")
+    name = str(getattr(dataset, "catalogue_name", type(dataset).__name__))
+    config = load_config(method, name)
+    config.update(overrides or {})
+    if epochs is not None:
+        config["epochs"] = epochs
+    params, run = split_config(config)
+    labels = torch.cat([g.y.view(-1) for g in dataset])
+    records = []
+    for seed in seeds:
+        seed_everything(seed)
+        model = build_method(method, dataset.num_features, **params)
+        checkpoint = Path(checkpoint_dir) / f"{method}-{name}-seed{seed}.pt" if checkpoint_dir else None
+        result = train(model, dataset, epochs=run["epochs"], lr=run["lr"], weight_decay=run["weight_decay"],
+                       device=device, seed=seed, checkpoint=checkpoint, progress=progress)
+        start = time.perf_counter()
+        metrics = graph_classification(model.embed(dataset), labels, seed=seed)
+        records.append({
+            "method": method, "dataset": name, "seed": seed, "config": {**params, **run}, "metrics": metrics,
+            "epochs": result.epochs, "final_loss": result.losses[-1] if result.losses else None,
+            "train_seconds": result.train_seconds, "eval_seconds": time.perf_counter() - start,
+            "peak_memory_mb": result.peak_memory_mb, "stopped_early": result.stopped_early, "device": str(device),
+            "versions": package_versions(),
+        })
+        log.info("%s on %s, seed %d: %s", method, name, seed, metrics)
     return records
 
 

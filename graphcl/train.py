@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 from torch_geometric import seed_everything
-from torch_geometric.data import Data
+from torch_geometric.data import Data, Dataset
 from tqdm.auto import tqdm
 
 from graphcl.errors import InvalidArgumentError
@@ -33,7 +33,10 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
 
 
 def to_device(data: Data, device: str | torch.device) -> Data:
-    """``data`` on ``device`` as a new object: PyG's ``Data.to`` moves the caller's object in place."""
+    """``data`` on ``device`` as a new object: PyG's ``Data.to`` moves the caller's object in place.
+    A dataset (or list) of graphs stays where it is (graph-level methods move each mini-batch)."""
+    if isinstance(data, (Dataset, list, tuple)):
+        return data
     return copy.copy(data).to(resolve_device(device))
 
 

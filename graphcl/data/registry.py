@@ -249,7 +249,8 @@ def verify_stats(info: DatasetInfo, data: Data, folder: Path) -> None:
 def _finalize(data: Data | HeteroData, name: str) -> Data | HeteroData:
     """Common dtypes and metadata: float32 ``x``, int64 1-D ``y``, ``num_classes``, ``name``
     (for a ``HeteroData``: ``x`` of every node type, ``y`` of the target type)."""
-    if isinstance(data, Dataset):  # graph classification: PyG's dataset as it is
+    if isinstance(data, Dataset):  # graph classification: PyG's dataset (its own `name` is the TU file prefix)
+        data.catalogue_name = name
         return data
     if isinstance(data, HeteroData):
         for store in data.node_stores:

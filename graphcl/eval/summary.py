@@ -12,7 +12,8 @@ _CLUSTER_METRICS = {"acc", "nmi", "ari", "f1"}
 PERCENT_METRICS = {"accuracy", "micro_f1", "macro_f1", "val_accuracy", *_CLUSTER_METRICS,
                    *(f"q_{m}" for m in _CLUSTER_METRICS),
                    *(f"{m}_{k}" for m in ("macro_f1", "micro_f1", "auc") for k in (20, 40, 60)),  # HeCo protocol
-                   "recall_20", "ndcg_20", "recall_40", "ndcg_40", "val_recall_20"}  # full ranking
+                   "recall_20", "ndcg_20", "recall_40", "ndcg_40", "val_recall_20",  # full ranking
+                   "svm_accuracy", "logreg_accuracy", "svm_accuracy_std", "logreg_accuracy_std"}  # TU protocol
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -1,0 +1,105 @@
+r"""GraphCL: graph-level contrast between augmented views of small graphs.
+
+You et al., "Graph Contrastive Learning with Augmentations", NeurIPS 2020 (official code:
+Shen-Lab/GraphCL, ``unsupervised_TU``). Each step takes a mini-batch of graphs, makes two views
+(by default the graphs themselves and, per graph, one of node dropping, edge perturbation,
+subgraph and attribute masking at ratio ``aug_ratio``, as the official ``random4``; with
+``augment_both`` both views are augmented), embeds them with :class:`~graphcl.encoders.GINGraphEncoder`
+and a projection head, and minimises :class:`~graphcl.losses.GraphNTXent`. The embedding of a
+graph for evaluation is the encoder's pooled output (no head), in eval mode.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch, Dataset
+from torch_geometric.loader import DataLoader
+
+from graphcl.augment.graph import DropNodes, GrowSubgraph, MaskNodeFeatures, PerGraphChoice, PerturbEdges, check_batch
+from graphcl.encoders.graph import GINGraphEncoder
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
+from graphcl.losses.graph import GraphNTXent
+from graphcl.methods.base import Method, register_method
+
+__all__ = ["GraphCL", "AUGMENTATIONS"]
+
+#: Names of the per-graph augmentations (GraphCL's).
+AUGMENTATIONS = {"drop_nodes": DropNodes, "perturb_edges": PerturbEdges, "subgraph": GrowSubgraph,
+                 "mask_features": MaskNodeFeatures}
+
+
+@register_method("graphcl")
+class GraphCL(Method):
+    r"""GraphCL on a dataset of graphs (see the module docstring).
+
+    Args:
+        in_channels: node feature size.
+        hidden_dim: GIN width (32).
+        num_layers: GIN layers (3); graph embeddings have ``hidden_dim * num_layers`` entries.
+        aug_ratio: fraction of nodes / edges each augmentation touches (0.2).
+        augmentations: names from :data:`AUGMENTATIONS`, one drawn per graph.
+        augment_both: augment both views (else the first view is the graph itself, as the official code).
+        tau: temperature (0.2).
+        batch_size: graphs per step (128).
+    """
+
+    graph_level = True
+
+    def __init__(self, in_channels: int, hidden_dim: int = 32, num_layers: int = 3, aug_ratio: float = 0.2,
+                 augmentations: Sequence[str] = ("drop_nodes", "perturb_edges", "subgraph", "mask_features"),
+                 augment_both: bool = False, tau: float = 0.2, batch_size: int = 128) -> None:
+        super().__init__()
+        unknown = [a for a in augmentations if a not in AUGMENTATIONS]
+        if unknown or not augmentations:
+            raise InvalidArgumentError(f"augmentations must be a non-empty list from {sorted(AUGMENTATIONS)}, "
+                                       f"got {list(augmentations)}")
+        self.encoder = GINGraphEncoder(in_channels, hidden_dim, num_layers)
+        d = self.encoder.out_channels
+        self.head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+        self.augment = PerGraphChoice([AUGMENTATIONS[a](aug_ratio) for a in augmentations])
+        self.augment_both, self.batch_size = augment_both, batch_size
+        self.criterion = GraphNTXent(tau)
+        self._loader: DataLoader | None = None
+        self._batches = None
+
+    def setup(self, dataset: Dataset) -> None:
+        if len(dataset) < 2:
+            raise InvalidGraphError(f"{self.name} contrasts graphs within a batch: it needs at least 2 graphs, got "
+                                    f"{len(dataset)}")
+        first = dataset[0]
+        if first.x is None:
+            raise InvalidGraphError("the graphs have no node features x; add degree features "
+                                    "(torch_geometric.transforms.OneHotDegree) or a constant (Constant) first")
+        self._loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True, drop_last=len(dataset) > self.batch_size)
+
+    def start_epoch(self, dataset: Dataset) -> int:
+        if self._loader is None:
+            raise InvalidArgumentError(f"{self.name}: call setup(dataset) (the training loop does) before training")
+        self._batches = iter(self._loader)
+        return len(self._loader)
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _graph_embeddings(self, batch: Batch) -> Tensor:
+        _, graphs = self.encoder(batch.x.float(), batch.edge_index, batch.batch, batch.num_graphs)
+        return graphs
+
+    def loss(self, dataset: Dataset) -> Tensor:
+        batch = check_batch(next(self._batches).to(self._device()), self.name)
+        first = self.augment(batch) if self.augment_both else batch
+        z1 = self.head(self._graph_embeddings(first))
+        z2 = self.head(self._graph_embeddings(self.augment(batch)))
+        return self.criterion(z1, z2)
+
+    @torch.no_grad()
+    def embed(self, dataset: Dataset) -> Tensor:
+        """Graph embeddings ``[num_graphs, hidden_dim * num_layers]`` in the dataset's order."""
+        was_training = self.training
+        self.eval()
+        out = [self._graph_embeddings(b.to(self._device())).cpu()
+               for b in DataLoader(dataset, batch_size=max(self.batch_size, 256), shuffle=False)]
+        self.train(was_training)
+        return torch.cat(out)

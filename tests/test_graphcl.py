@@ -1,0 +1,83 @@
+"""GraphCL: GIN graph encoder, graph-level NT-Xent against the official formula, the TU protocol."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Batch, Data
+from torch_geometric.utils import to_undirected
+
+from graphcl.encoders import GINGraphEncoder
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
+from graphcl.eval.graph_classification import graph_classification
+from graphcl.losses import GraphNTXent
+from graphcl.methods import build_method
+from graphcl.train import train
+
+
+def official_loss(x, x_aug, tau):
+    """GraphCL's loss_cal (anchors x), written as in the official code."""
+    sim = torch.einsum("ik,jk->ij", x, x_aug) / torch.einsum("i,j->ij", x.norm(dim=1), x_aug.norm(dim=1))
+    sim = torch.exp(sim / tau)
+    pos = sim.diagonal()
+    return -torch.log(pos / (sim.sum(dim=1) - pos)).mean()
+
+
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_graph_ntxent_equals_the_official_loss_averaged_over_both_directions(chunk):
+    torch.manual_seed(0)
+    z1 = torch.randn(10, 6, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(10, 6, dtype=torch.float64, requires_grad=True)
+    ours = GraphNTXent(0.2, chunk_size=chunk)(z1, z2)
+    reference = 0.5 * (official_loss(z1, z2, 0.2) + official_loss(z2, z1, 0.2))
+    assert torch.allclose(ours, reference, atol=1e-10)
+    for a, b in zip(torch.autograd.grad(ours, [z1, z2]), torch.autograd.grad(reference, [z1, z2])):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+def random_graph(n, label, seed):
+    g = torch.Generator().manual_seed(seed)
+    ring = torch.stack([torch.arange(n), (torch.arange(n) + 1) % n])
+    extra = torch.randint(0, n, (2, n * (1 + label)), generator=g)  # class 1 is denser
+    extra = extra[:, extra[0] != extra[1]]
+    x = F.one_hot(torch.randint(0, 3, (n,), generator=g), 3).float()
+    return Data(x=x, edge_index=to_undirected(torch.cat([ring, extra], 1), num_nodes=n), y=torch.tensor([label]))
+
+
+def toy_dataset(count=80):
+    return [random_graph(6 + (i % 7), i % 2, i) for i in range(count)]
+
+
+def test_gin_encoder_concatenates_every_layers_sum_pooling():
+    batch = Batch.from_data_list(toy_dataset(5))
+    encoder = GINGraphEncoder(3, 8, 3).eval()
+    nodes, graphs = encoder(batch.x, batch.edge_index, batch.batch)
+    assert nodes.shape == (batch.num_nodes, 24) and graphs.shape == (5, 24)
+    for g in range(5):
+        assert torch.allclose(graphs[g], nodes[batch.batch == g].sum(0), atol=1e-5)
+
+
+def test_graphcl_trains_on_toy_graphs_loss_finite_and_falling():
+    dataset = toy_dataset()
+    method = build_method("graphcl", 3, hidden_dim=16, batch_size=16)
+    result = train(method, dataset, epochs=15, lr=0.01, seed=0, progress=False)
+    assert all(np.isfinite(result.losses)) and result.losses[-1] < result.losses[0]
+    emb = method.embed(dataset)
+    assert emb.shape == (len(dataset), 48) and torch.isfinite(emb).all()
+    with pytest.raises(InvalidGraphError, match="node features"):
+        build_method("graphcl", 3).setup([Data(edge_index=torch.zeros(2, 0, dtype=torch.long), num_nodes=2)] * 3)
+    with pytest.raises(InvalidArgumentError, match="augmentations"):
+        build_method("graphcl", 3, augmentations=["rotate"])
+
+
+def test_tu_protocol_separates_separable_embeddings_and_checks_its_input():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 30)
+    x = rng.normal(size=(60, 4)) + 4 * y[:, None]
+    scores = graph_classification(x, y, seed=0)
+    assert scores["svm_accuracy"] > 0.95 and scores["logreg_accuracy"] > 0.95
+    noise = graph_classification(rng.normal(size=(60, 4)), y, seed=0)
+    assert noise["svm_accuracy"] < 0.8
+    with pytest.raises(InvalidArgumentError, match="fewer than the 10 folds"):
+        graph_classification(x[:35], y[:35])
+    with pytest.raises(InvalidArgumentError, match="NaN"):
+        graph_classification(np.full((60, 4), np.nan), y)
