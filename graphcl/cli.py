@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     hetero.add_arguments(h)
     h.set_defaults(func=hetero.main)
 
+    from graphcl.bench import graph
+    g = suites.add_parser("graph", help="GraphCL vs an untrained GIN on TU datasets: 10-fold SVM / LogReg accuracy",
+                          description=graph.__doc__.splitlines()[0])
+    graph.add_arguments(g)
+    g.set_defaults(func=graph.main)
     from graphcl.bench import rec
     r = suites.add_parser("rec", help="LightGCN / LightGCL on Gowalla: full-ranking Recall / NDCG @20 / @40",
                           description=rec.__doc__.splitlines()[0])

@@ -143,3 +143,14 @@ def test_rec_bench_quick_writes_the_table_and_the_validation_plot(mirror, tmp_pa
     assert set(record["metrics"]) == {"recall_20", "ndcg_20", "recall_40", "ndcg_40", "val_recall_20"}
     assert all(0.0 <= v <= 1.0 for v in record["metrics"].values())
     assert [e for e, _ in record["val_curve"]] == [1, 2] and record["epochs"] == 2
+
+
+@pytest.mark.mirror
+def test_graph_bench_quick_writes_the_tu_table(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    assert main(["bench", "graph", "--quick", "--out", str(out)]) == 0
+    md = (out / "graph_classification.md").read_text()
+    assert "Quick smoke run" in md and "| mutag | graphcl | 1 |" in md and "| mutag | gin-untrained | 1 |" in md
+    (record,) = json.loads((out / "records" / "graph-graphcl-mutag.json").read_text())
+    assert 0.5 <= record["metrics"]["svm_accuracy"] <= 1.0 and record["epochs"] == 2
