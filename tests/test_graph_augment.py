@@ -161,3 +161,15 @@ def test_bad_batches_get_clear_errors():
                                                                num_nodes=0, y=torch.tensor([0]))])
     with pytest.raises(InvalidGraphError, match="graph 1 of the batch has no nodes"):
         DropNodes(0.2)(empty)
+
+
+def test_chained_augmenters_keep_the_batch_consistent_for_graphs_without_features():
+    """Graphs without x store num_nodes; every augmenter must keep it equal to the real count."""
+    batch = Batch.from_data_list([ring_with_chords(n, i) for i, n in enumerate((9, 15, 4, 30) * 5)])
+    assert "num_nodes" in batch and batch.x is None
+    torch.manual_seed(6)
+    out = PerGraphChoice([DropNodes(0.3), GrowSubgraph(0.3), PerturbEdges(0.3)])(batch)
+    assert out.num_nodes == out.batch.numel() == int(out.ptr[-1])
+    assert int(out.edge_index.max()) < out.num_nodes
+    again = GrowSubgraph(0.5)(DropNodes(0.5)(batch))
+    assert again.num_nodes == again.batch.numel()

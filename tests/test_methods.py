@@ -1,5 +1,6 @@
 """Every method: loss finite and falling on a tiny planted graph; the training loop's features."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -125,8 +126,19 @@ def test_meow_bad_input():
         build_method("meow", None)
 
 
+#: Methods whose smoke tests need their own kind of data (interaction graphs, sets of graphs).
+SMOKE_ELSEWHERE = {"lightgcn": "test_lightgcl.py::test_recommenders_train_on_a_toy_graph_loss_finite_and_falling",
+                   "lightgcl": "test_lightgcl.py::test_recommenders_train_on_a_toy_graph_loss_finite_and_falling",
+                   "graphcl": "test_graphcl.py::test_graphcl_trains_on_toy_graphs_loss_finite_and_falling"}
+
+
 def test_every_registered_method_has_a_smoke_case():
-    assert set(method_names()) == {name for name, _ in SMOKE.values()} | {name for name, _ in HETERO_SMOKE.values()}
+    assert set(method_names()) == ({name for name, _ in SMOKE.values()} | {name for name, _ in HETERO_SMOKE.values()}
+                                   | set(SMOKE_ELSEWHERE))
+    here = Path(__file__).parent
+    for where in SMOKE_ELSEWHERE.values():
+        file, test = where.split("::")
+        assert f"def {test}(" in (here / file).read_text(), where
 
 
 def test_training_is_reproducible_under_a_seed(tiny_graph):

@@ -71,7 +71,7 @@ def _keep_nodes(batch: Batch, keep: Tensor) -> Batch:
     """The batch restricted to the nodes in the boolean ``keep`` (edges between kept nodes,
     node- and edge-level attributes sliced, nodes renumbered, ``batch`` / ``ptr`` rebuilt)."""
     out = copy.copy(batch)
-    num_nodes = batch.num_nodes
+    num_nodes = keep.numel()
     new_id = torch.cumsum(keep.long(), 0) - 1
     row, col = batch.edge_index
     edge_keep = keep[row] & keep[col]
@@ -85,6 +85,8 @@ def _keep_nodes(batch: Batch, keep: Tensor) -> Batch:
     out.edge_index = new_id[batch.edge_index[:, edge_keep]]
     out.batch = batch.batch[keep]
     out.ptr = cumsum(torch.bincount(out.batch, minlength=batch.num_graphs))
+    if "num_nodes" in batch:  # graphs without x store their node count: keep it true
+        out.num_nodes = int(keep.sum())
     return out
 
 
