@@ -25,8 +25,12 @@ priority order. Jobs:
    CPU one LightGCL epoch takes ~41 min, ``benchmarks/results/rec_epoch_cost.json``), and their
    per-step cost and peak memory on the device (``benchmarks/rec_epoch_cost.py``). Needs
    ``Gowalla/{train,test}.txt`` in the carried mirror subset.
-6. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings).
-7. Exploratory: SCGC* on acm with 200 pretraining epochs.
+6. GraphCL and the untrained GIN on NCI1 / PROTEINS / IMDB-BINARY (``graphcl bench graph``, 5 seeds):
+   CPU-bound (the 10-fold SVM / logistic-regression grid searches), so they use the device machine's
+   16 cores; on the 2-core CPU NCI1's evaluation alone is over an hour. Needs ``TUDataset/`` in
+   the carried mirror subset.
+7. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings).
+8. Exploratory: SCGC* on acm with 200 pretraining epochs.
 
 Done on 2026-11-26 and left out of the default list (``--only`` still runs them): GRACE on CiteSeer
 (``grace-citeseer-*``), GRACE on acm / dblp / cite / cora and k-means on raw features in the
@@ -162,10 +166,15 @@ def main() -> None:
         batch.run("rec-gowalla", GRAPHCL + ["bench", "rec", *dev, *(["--quick"] if args.dry else []),
                                             "--out", str(args.out / "rec-gowalla")])
 
+    def graph(dataset: str) -> None:
+        batch.run(f"graph-{dataset}", GRAPHCL + ["bench", "graph", "--datasets", dataset, *dev,
+                                                 *(["--quick"] if args.dry else ["--seeds", "5"]),
+                                                 "--out", str(args.out / f"graph-{dataset}")])
+
     # Stage the datasets once (PyG processes them into the cache) before the parallel jobs race to do it.
     batch.run("datasets", [sys.executable, "-c", "from graphcl.data import load_dataset\n"
                            "for n in ['cora', 'citeseer', 'pubmed', 'amazon-photo', 'acm', 'dblp', 'cite', 'heco-acm',\n"
-                           "          'heco-dblp', 'heco-aminer', 'gowalla']:\n"
+                           "          'heco-dblp', 'heco-aminer', 'gowalla', 'mutag', 'proteins', 'nci1', 'imdb-binary']:\n"
                            "    print(load_dataset(n))"])
     done_before = [(f"grace-citeseer-{c}", lambda c=c: grace_citeseer(c)) for c in GRACE_CITESEER]
     done_before += [(f"clustering-grace-{d}", lambda d=d: clustering("grace", d, 0, 10)) for d in EMBEDDING_BASELINES]
@@ -175,6 +184,7 @@ def main() -> None:
     jobs += [(f"hetero-{m}-{d}", lambda m=m, d=d: hetero(m, d)) for m, d in HETERO]
     jobs += [(f"tune-{m}-{d}", lambda m=m, d=d: tuned_clustering(m, d)) for m, d in CLUSTER_TUNING]
     jobs += [("rec-gowalla", rec)]
+    jobs += [(f"graph-{d}", lambda d=d: graph(d)) for d in ("nci1", "proteins", "imdb-binary")]
     jobs += [(f"clustering-gca-{d}-from{f}", lambda d=d, f=f: clustering("gca", d, f, 5))
              for d in EMBEDDING_BASELINES for f in (0, 5)]
     jobs += [(f"clustering-scgc-star-acm-pretrain200-from{f}",
