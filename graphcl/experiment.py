@@ -133,6 +133,13 @@ def normalize_node_types(data: HeteroData, node_types: Sequence[str] | None = No
     return out
 
 
+def dataset_name(data: Data | HeteroData | Dataset) -> str:
+    """The catalogue name of a loaded graph or dataset of graphs (``'custom'`` for a user's own)."""
+    if isinstance(data, Dataset):
+        return str(getattr(data, "catalogue_name", type(data).__name__))
+    return str(data.get("name", "custom"))
+
+
 def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = None, epochs: int | None = None,
                 split: str | None = None) -> tuple[dict[str, Any], dict[str, Any], Data]:
     """The method parameters, the run settings and the (possibly feature-normalised) graph of one run.
@@ -148,7 +155,7 @@ def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = N
                                 f"{data.get('name', 'this graph')} is homogeneous")
     if not heterogeneous:
         check_homogeneous(data)
-    config = load_config(method, str(data.get("name", "custom")))
+    config = load_config(method, dataset_name(data))
     config.update(overrides or {})
     if epochs is not None:
         config["epochs"] = epochs
@@ -184,7 +191,7 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
     if getattr(get_method_class(method), "graph_level", False):
         return run_graph_experiment(method, data, seeds=seeds, epochs=epochs, device=device, overrides=overrides,
                                     checkpoint_dir=checkpoint_dir, progress=progress)
-    dataset = str(data.get("name", "custom"))
+    dataset = dataset_name(data)
     if getattr(get_method_class(method), "recommender", False):
         return run_recommendation(method, data, seeds=seeds, epochs=epochs, device=device, overrides=overrides,
                                   checkpoint_dir=checkpoint_dir, progress=progress)
@@ -238,12 +245,8 @@ def run_graph_experiment(method: str, dataset: Dataset, *, seeds: Sequence[int] 
     if not isinstance(dataset, Dataset):
         raise InvalidGraphError(f"{method} trains on a dataset of graphs (e.g. --dataset mutag), got "
                                 f"{type(dataset).__name__}")
-    name = str(getattr(dataset, "catalogue_name", type(dataset).__name__))
-    config = load_config(method, name)
-    config.update(overrides or {})
-    if epochs is not None:
-        config["epochs"] = epochs
-    params, run = split_config(config)
+    name = dataset_name(dataset)
+    params, run, dataset = resolve_run(method, dataset, overrides=overrides, epochs=epochs)
     labels = torch.cat([g.y.view(-1) for g in dataset])
     records = []
     for seed in seeds:
@@ -284,7 +287,7 @@ def run_recommendation(method: str, data: Data, *, seeds: Sequence[int] = (0,), 
         recall_40, ndcg_40, val_recall_20``, plus ``best_epoch``, ``val_curve`` (``[epoch, recall]``
         pairs), ``seconds_per_epoch`` (training only) and ``eval_seconds``.
     """
-    dataset = str(data.get("name", "custom"))
+    dataset = dataset_name(data)
     config, run, data = resolve_run(method, data, overrides=overrides, epochs=epochs)
     if "val_pairs" not in data:
         data = split_validation(data, run["val_fraction"], seed=0)
