@@ -14,7 +14,8 @@ GPU made each run more than 5x slower than alone (GCA on Photo, 2,000 epochs: 79
 alone, not finished after 500 s among 16), so the default is 2 workers and the jobs come in
 priority order. Jobs:
 
-1. CUDA checks: the CUDA-only tests and a short ``scgc`` run on the device.
+1. CUDA checks: every CUDA-only test (``pytest -k "cuda or keeps_device"``: augmenters, GRACE,
+   MEOW / AdaMEOW / HeCo-style, LightGCN / LightGCL, GraphCL) and a short ``scgc`` run on the device.
 2. GCA on Amazon Photo (random 10/10/80, 3 seeds, the published 2,000 epochs): the official
    config and two variants against its early collapse at lr 0.1 (lr 0.01; raw features), the one
    to keep chosen by mean validation accuracy.
@@ -22,9 +23,9 @@ priority order. Jobs:
 4. SCGC* and PamC on PubMed and Amazon Photo: ``tune_clustering.py`` (validation labels only),
    then the clustering suite with the chosen settings, 10 seeds in chunks (merge with ``--combine``).
 5. LightGCN and LightGCL on Gowalla (``graphcl bench rec``, validation-selected; on this project's
-   CPU one LightGCL epoch takes ~41 min, ``benchmarks/results/rec_epoch_cost.json``), and their
-   per-step cost and peak memory on the device (``benchmarks/rec_epoch_cost.py``). Needs
-   ``Gowalla/{train,test}.txt`` in the carried mirror subset.
+   CPU one LightGCL epoch takes ~41 min, ``benchmarks/results/rec_epoch_cost.json``), side by side
+   with the same wall-clock budget (``--rec-budget`` seconds each, ``graphcl bench rec --time-budget``)
+   and the same epoch cap (1,000). Needs ``Gowalla/{train,test}.txt`` in the carried mirror subset.
 6. GraphCL and the untrained GIN on NCI1 / PROTEINS / IMDB-BINARY (``graphcl bench graph``, 5 seeds):
    CPU-bound (the 10-fold SVM / logistic-regression grid searches), so they use the device machine's
    16 cores; on the 2-core CPU NCI1's evaluation alone is over an hour. Needs ``TUDataset/`` in
@@ -93,6 +94,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2,
                         help="parallel processes; they share the one GPU by time-slicing (see the docstring)")
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--rec-budget", type=float, default=420.0,
+                        help="training seconds per recommender (LightGCN and LightGCL get the same)")
     parser.add_argument("--dry", action="store_true", help="a few epochs and seeds: checks the plumbing only")
     parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only the jobs whose name starts so")
     args = parser.parse_args()
@@ -106,9 +109,8 @@ def main() -> None:
 
     def cuda_checks() -> None:
         if args.device.startswith("cuda"):
-            batch.run("cuda-tests", [sys.executable, "-m", "pytest", "-p", "no:warnings", "-q",
-                                     "tests/test_augment.py::test_keeps_device",
-                                     "tests/test_methods.py::test_training_on_cuda_leaves_the_callers_graph_on_cpu"])
+            batch.run("cuda-tests", [sys.executable, "-m", "pytest", "-p", "no:warnings", "-q", "-rs", "tests",
+                                     "-k", "cuda or keeps_device"])
         batch.run("scgc-smoke", GRAPHCL + ["train", "scgc", "--dataset", "cora", "--epochs", "5", "--eval", "cluster",
                                            "--quiet", *dev, "--set", "pretrain_epochs=2"])
 
@@ -160,40 +162,45 @@ def main() -> None:
                                    "--seeds", "1" if args.dry else "5", *(["--epochs", "2"] if args.dry else []),
                                    "--out", str(args.out / name)])
 
-    def rec() -> None:
+    def rec(method: str) -> None:
+        name = f"rec-{method}"
+        batch.run(name, GRAPHCL + ["bench", "rec", "--methods", method, *dev, "--time-budget", str(args.rec_budget),
+                                   *(["--quick"] if args.dry else ["--epochs", "1000"]), "--out", str(args.out / name)])
+
+    def rec_cost() -> None:
         batch.run("rec-cost", [sys.executable, str(Path(__file__).resolve().parent / "rec_epoch_cost.py"), *dev,
                                "--steps", "3" if args.dry else "20", "--out", str(args.out / "rec_epoch_cost.json")])
-        batch.run("rec-gowalla", GRAPHCL + ["bench", "rec", *dev, *(["--quick"] if args.dry else []),
-                                            "--out", str(args.out / "rec-gowalla")])
 
     def graph(dataset: str) -> None:
         batch.run(f"graph-{dataset}", GRAPHCL + ["bench", "graph", "--datasets", dataset, *dev,
                                                  *(["--quick"] if args.dry else ["--seeds", "5"]),
                                                  "--out", str(args.out / f"graph-{dataset}")])
 
-    # Stage the datasets once (PyG processes them into the cache) before the parallel jobs race to do it.
-    batch.run("datasets", [sys.executable, "-c", "from graphcl.data import load_dataset\n"
-                           "for n in ['cora', 'citeseer', 'pubmed', 'amazon-photo', 'acm', 'dblp', 'cite', 'heco-acm',\n"
-                           "          'heco-dblp', 'heco-aminer', 'gowalla', 'mutag', 'proteins', 'nci1', 'imdb-binary']:\n"
-                           "    print(load_dataset(n))"])
-    done_before = [(f"grace-citeseer-{c}", lambda c=c: grace_citeseer(c)) for c in GRACE_CITESEER]
-    done_before += [(f"clustering-grace-{d}", lambda d=d: clustering("grace", d, 0, 10)) for d in EMBEDDING_BASELINES]
-    done_before += [("clustering-kmeans-raw", raw_kmeans)]
-    jobs = [("cuda-checks", cuda_checks)]
-    jobs += [(f"gca-photo-{c}", lambda c=c: gca_photo(c)) for c in GCA_PHOTO]
-    jobs += [(f"hetero-{m}-{d}", lambda m=m, d=d: hetero(m, d)) for m, d in HETERO]
-    jobs += [(f"tune-{m}-{d}", lambda m=m, d=d: tuned_clustering(m, d)) for m, d in CLUSTER_TUNING]
-    jobs += [("rec-gowalla", rec)]
-    jobs += [(f"graph-{d}", lambda d=d: graph(d)) for d in ("nci1", "proteins", "imdb-binary")]
-    jobs += [(f"clustering-gca-{d}-from{f}", lambda d=d, f=f: clustering("gca", d, f, 5))
+    # (name, job, datasets it reads)
+    done_before = [(f"grace-citeseer-{c}", lambda c=c: grace_citeseer(c), ["citeseer"]) for c in GRACE_CITESEER]
+    done_before += [(f"clustering-grace-{d}", lambda d=d: clustering("grace", d, 0, 10), [d]) for d in EMBEDDING_BASELINES]
+    done_before += [("clustering-kmeans-raw", raw_kmeans, ["pubmed", "amazon-photo"])]
+    jobs = [("cuda-checks", cuda_checks, ["cora"])]
+    jobs += [(f"gca-photo-{c}", lambda c=c: gca_photo(c), ["amazon-photo"]) for c in GCA_PHOTO]
+    jobs += [(f"hetero-{m}-{d}", lambda m=m, d=d: hetero(m, d), [d]) for m, d in HETERO]
+    jobs += [(f"tune-{m}-{d}", lambda m=m, d=d: tuned_clustering(m, d), [d]) for m, d in CLUSTER_TUNING]
+    jobs += [(f"rec-{m}", lambda m=m: rec(m), ["gowalla"]) for m in ("lightgcl", "lightgcn")]
+    jobs += [("rec-cost", rec_cost, ["gowalla"])]
+    jobs += [(f"graph-{d}", lambda d=d: graph(d), [d]) for d in ("nci1", "proteins", "imdb-binary")]
+    jobs += [(f"clustering-gca-{d}-from{f}", lambda d=d, f=f: clustering("gca", d, f, 5), [d])
              for d in EMBEDDING_BASELINES for f in (0, 5)]
     jobs += [(f"clustering-scgc-star-acm-pretrain200-from{f}",
-              lambda f=f: clustering("scgc-star", "acm", f, 5, ["pretrain_epochs=200"], "-pretrain200")) for f in (0, 5)]
+              lambda f=f: clustering("scgc-star", "acm", f, 5, ["pretrain_epochs=200"], "-pretrain200"), ["acm"])
+             for f in (0, 5)]
     if args.only:
         jobs += done_before
-    jobs = [(name, job) for name, job in jobs if not args.only or name.startswith(tuple(args.only))]
+        jobs = [job for job in jobs if job[0].startswith(tuple(args.only))]
+    # Stage the datasets once (PyG processes them into the cache) before the parallel jobs race to do it.
+    needed = sorted({d for _, _, datasets in jobs for d in datasets})
+    batch.run("datasets", [sys.executable, "-c", "import sys\nfrom graphcl.data import load_dataset\n"
+                           "for n in sys.argv[1:]:\n    print(load_dataset(n), flush=True)", *needed])
     with ThreadPoolExecutor(args.workers) as pool:
-        for future in [pool.submit(job) for _, job in jobs]:
+        for future in [pool.submit(job) for _, job, _ in jobs]:
             future.result()
     print(f"batch finished at {time.monotonic() - batch.start:.0f} s", flush=True)
 

@@ -274,12 +274,13 @@ def run_recommendation(method: str, data: Data, *, seeds: Sequence[int] = (0,), 
     """Train a recommender (``lightgcn``, ``lightgcl``) on an interaction graph once per seed, with
     model selection on validation data, and test the selected model.
 
-    The run settings ``val_fraction``, ``eval_every`` and ``val_patience`` (see
+    The run settings ``val_fraction``, ``eval_every``, ``val_patience`` and ``time_budget`` (see
     :func:`graphcl.configs.split_config`) hold out ``val_fraction`` of every user's training
     interactions (:func:`~graphcl.data.interactions.split_validation`, seed 0: the same split for
     every seed and method), evaluate validation Recall@20 every ``eval_every`` epochs (and after
-    the last), stop after ``val_patience`` evaluations without improvement, and restore the best
-    model. Test Recall / NDCG @20 / @40 rank every item except the user's training and validation
+    the last), stop after ``val_patience`` evaluations without improvement or at the first epoch
+    that ends ``time_budget`` seconds or more after the seed's start (setup and validation passes
+    included; that epoch is validated too), and restore the best model. Test Recall / NDCG @20 / @40 rank every item except the user's training and validation
     interactions. The test split is never looked at before that.
 
     Returns:
@@ -291,16 +292,22 @@ def run_recommendation(method: str, data: Data, *, seeds: Sequence[int] = (0,), 
     config, run, data = resolve_run(method, data, overrides=overrides, epochs=epochs)
     if "val_pairs" not in data:
         data = split_validation(data, run["val_fraction"], seed=0)
+    if data.val_pairs.size(1) == 0:
+        raise InvalidGraphError(f"val_fraction {run['val_fraction']} holds out no interaction: floor(val_fraction "
+                                "x n_u) is 0 for every user; raise val_fraction (--set val_fraction=0.3)")
     m = int(data.num_users)
     on_device = to_device(data, device)
     records = []
     for seed in seeds:
         seed_everything(seed)
         model = build_method(method, 0, **config)
-        state = {"best": -1.0, "epoch": 0, "weights": None, "since": 0, "curve": [], "eval_seconds": 0.0}
+        state = {"best": -1.0, "epoch": 0, "weights": None, "since": 0, "curve": [], "eval_seconds": 0.0,
+                 "start": time.perf_counter(), "out_of_time": False}
 
         def validate(epoch: int, loss: float) -> bool:
-            if epoch % run["eval_every"] and epoch != run["epochs"]:
+            budget = run["time_budget"]
+            state["out_of_time"] = budget is not None and time.perf_counter() - state["start"] >= budget
+            if epoch % run["eval_every"] and epoch != run["epochs"] and not state["out_of_time"]:
                 return False
             start = time.perf_counter()
             emb = model.embed(on_device)
@@ -313,7 +320,7 @@ def run_recommendation(method: str, data: Data, *, seeds: Sequence[int] = (0,), 
                 state.update(best=recall, epoch=epoch, weights=copy.deepcopy(model.state_dict()), since=0)
             else:
                 state["since"] += 1
-            return state["since"] >= run["val_patience"]
+            return state["since"] >= run["val_patience"] or state["out_of_time"]
 
         checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{seed}.pt" if checkpoint_dir else None
         result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run["weight_decay"],
@@ -331,7 +338,8 @@ def run_recommendation(method: str, data: Data, *, seeds: Sequence[int] = (0,), 
             "final_loss": result.losses[-1] if result.losses else None, "train_seconds": result.train_seconds,
             "seconds_per_epoch": train_only / max(result.epochs - result.resumed_from_epoch, 1),
             "eval_seconds": state["eval_seconds"], "peak_memory_mb": result.peak_memory_mb,
-            "stopped_early": result.stopped_early, "device": str(device), "versions": package_versions(),
+            "stopped_early": result.stopped_early, "stopped_by_time_budget": state["out_of_time"],
+            "device": str(device), "versions": package_versions(),
         })
         log.info("%s on %s, seed %d: %s (best validation epoch %d)", method, dataset, seed, metrics, state["epoch"])
     return records

@@ -81,3 +81,14 @@ def test_tu_protocol_separates_separable_embeddings_and_checks_its_input():
         graph_classification(x[:35], y[:35])
     with pytest.raises(InvalidArgumentError, match="NaN"):
         graph_classification(np.full((60, 4), np.nan), y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_graphcl_trains_and_evaluates_on_cuda():
+    dataset = toy_dataset()
+    method = build_method("graphcl", 3, hidden_dim=16, batch_size=16)
+    result = train(method, dataset, epochs=2, lr=0.01, seed=0, device="cuda", progress=False)
+    emb = method.embed(dataset)
+    assert all(np.isfinite(result.losses)) and emb.shape == (len(dataset), 48)
+    scores = graph_classification(emb, torch.cat([d.y for d in dataset]), classifiers=("svm",))
+    assert 0.0 <= scores["svm_accuracy"] <= 1.0 and dataset[0].x.device.type == "cpu"

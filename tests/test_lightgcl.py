@@ -113,3 +113,32 @@ def test_recommenders_refuse_graphs_without_interactions():
     method = build_method("lightgcn", 0)
     with pytest.raises(InvalidGraphError, match="interaction graph"):
         method.setup(Data(edge_index=torch.zeros(2, 0, dtype=torch.long), num_nodes=3))
+
+
+def test_run_recommendation_selects_on_validation_and_honours_the_time_budget():
+    from graphcl.experiment import run_recommendation
+    data = toy(n=60)
+    overrides = {"embed_dim": 8, "batch_size": 128, "eval_every": 2, "val_patience": 100, "val_fraction": 0.3}
+    (full,) = run_recommendation("lightgcn", data, epochs=6, overrides=overrides, progress=False)
+    assert full["epochs"] == 6 and not full["stopped_by_time_budget"]
+    assert [epoch for epoch, _ in full["val_curve"]] == [2, 4, 6]
+    assert full["best_epoch"] in (2, 4, 6) and 0.0 <= full["metrics"]["recall_20"] <= 1.0
+    (cut,) = run_recommendation("lightgcn", data, epochs=6, overrides={**overrides, "time_budget": 0.0},
+                                progress=False)
+    assert cut["epochs"] == 1 and cut["stopped_by_time_budget"] and cut["val_curve"][0][0] == 1
+
+
+def test_run_recommendation_refuses_an_empty_validation_split():
+    from graphcl.experiment import run_recommendation
+    with pytest.raises(InvalidGraphError, match="raise val_fraction"):
+        run_recommendation("lightgcn", toy(), epochs=1, overrides={"val_fraction": 0.1}, progress=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ["lightgcn", "lightgcl"])
+def test_recommenders_train_validate_and_test_on_cuda(name):
+    from graphcl.experiment import run_recommendation
+    data = toy(n=60)
+    (record,) = run_recommendation(name, data, epochs=2, device="cuda", progress=False,
+                                   overrides={"embed_dim": 8, "batch_size": 128, "eval_every": 1, "val_fraction": 0.3})
+    assert 0.0 <= record["metrics"]["recall_20"] <= 1.0 and data.train_pairs.device.type == "cpu"

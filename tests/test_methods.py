@@ -319,3 +319,13 @@ def test_every_config_entry_is_a_parameter_or_run_setting(name):
         config = load_config(name, dataset)
         assert set(config) <= valid, (dataset, set(config) - valid)
         split_config(config)  # run settings convert
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("case", sorted(HETERO_SMOKE))
+def test_heterogeneous_methods_train_and_evaluate_on_cuda(case):
+    name, params = HETERO_SMOKE[case]
+    data = tiny_hetero_graph()
+    (record,) = run_experiment(name, data, epochs=3, device="cuda", evals=("cluster",), overrides=params,
+                               progress=False)
+    assert 0.0 <= record["metrics"]["nmi"] <= 100.0 and data["paper"].x.device.type == "cpu"

@@ -1,6 +1,6 @@
 """The recommendation benchmark: LightGCN and LightGCL on Gowalla (the LightGCN split).
 
-``graphcl bench rec [--methods ...] [--dataset NAME] [--seeds N] [--epochs E] [--quick] [--device D] [--out DIR]``
+``graphcl bench rec [--methods ...] [--dataset NAME] [--seeds N] [--epochs E] [--time-budget S] [--quick] [--device D] [--out DIR]``
 ``graphcl bench rec --combine RECORDS.json ... [--note TEXT] [--out DIR]``
 
 Each method is trained with its config and selected on validation Recall@20 (a 10 % per-user
@@ -80,16 +80,17 @@ def _plot(results: list[tuple[str, str, list[dict[str, Any]]]], path: Path) -> N
 
 
 def run_suite(methods: Sequence[str], dataset: str, seeds: Sequence[int], out: Path, *, epochs: int | None = None,
-              device: str = "cpu", quick: bool = False, note: str = "") -> list[tuple[str, str, list]]:
+              time_budget: float | None = None, device: str = "cpu", quick: bool = False,
+              note: str = "") -> list[tuple[str, str, list]]:
     from graphcl.data import load_dataset
     from graphcl.data.interactions import first_users
     from graphcl.experiment import run_experiment, write_records
 
     data = load_dataset(dataset)
-    overrides = {}
+    overrides: dict[str, Any] = {} if time_budget is None else {"time_budget": time_budget}
     if quick:
         data = first_users(data, QUICK_USERS)
-        overrides = {"eval_every": 1}
+        overrides["eval_every"] = 1
     results = []
     for method in methods:
         records = run_experiment(method, data, seeds=seeds, epochs=epochs, device=device, overrides=overrides,
@@ -107,6 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="gowalla")
     parser.add_argument("--seeds", type=int, default=1, help="number of seeds 0..N-1 (default 1)")
     parser.add_argument("--epochs", type=int, help="override the configs' maximum number of epochs")
+    parser.add_argument("--time-budget", type=float, metavar="SECONDS",
+                        help="stop each seed's training after this many seconds (the same budget for every method)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: the first {QUICK_USERS} users, {QUICK_EPOCHS} epochs (not a result)")
     parser.add_argument("--device", default="cpu")
@@ -129,7 +132,10 @@ def main(args: argparse.Namespace) -> int:
         if args.quick:
             epochs = epochs or QUICK_EPOCHS
             note = f"**Quick smoke run** (first {QUICK_USERS} users, {epochs} epochs): not a result. {note}".strip()
-        run_suite(args.methods, args.dataset, range(args.seeds), out, epochs=epochs, device=args.device,
-                  quick=args.quick, note=note)
+        if args.time_budget is not None:
+            note = (f"Each seed's training stopped at the first epoch ending after {args.time_budget:g} s "
+                    f"(the same budget for every method). {note}").strip()
+        run_suite(args.methods, args.dataset, range(args.seeds), out, epochs=epochs, time_budget=args.time_budget,
+                  device=args.device, quick=args.quick, note=note)
     print((out / "recommendation.md").read_text())
     return 0

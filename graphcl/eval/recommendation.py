@@ -25,7 +25,8 @@ __all__ = ["PairIndex", "top_k_items", "ranking_metrics", "evaluate_ranking"]
 
 
 class PairIndex:
-    """``(user, item)`` pairs grouped by user (CSR), for fast per-batch lookups.
+    """``(user, item)`` pairs grouped by user (CSR), for fast per-batch lookups. Kept on the CPU
+    whatever the pairs' device (the lookups are index bookkeeping; scores stay where they are).
 
     Args:
         pairs: ``[2, E]`` ``(user, item)`` pairs (several tensors are concatenated).
@@ -33,7 +34,7 @@ class PairIndex:
     """
 
     def __init__(self, pairs: Tensor | Sequence[Tensor], num_users: int) -> None:
-        pairs = torch.cat(list(pairs), dim=1) if not isinstance(pairs, Tensor) else pairs
+        pairs = torch.cat([p.cpu() for p in pairs], dim=1) if not isinstance(pairs, Tensor) else pairs.cpu()
         order = torch.argsort(pairs[0], stable=True)
         self.items = pairs[1, order]
         counts = torch.bincount(pairs[0], minlength=num_users)
