@@ -117,7 +117,7 @@ def number_of_classes(data: Data) -> int:
 
 
 def normalize_node_types(data: HeteroData, node_types: Sequence[str] | None = None) -> HeteroData:
-    """A copy of ``data`` whose node types ``node_types`` (default: every type with ``x``) have
+    r"""A copy of ``data`` whose node types ``node_types`` (default: every type with ``x``) have
     row-normalised features, :math:`x_i / \sum_j x_{ij}` (all-zero rows stay zero), exactly HeCo's
     and MEOW's ``preprocess_features`` (PyG's ``NormalizeFeatures`` would first shift the features
     to a minimum of 0). The input is not modified."""
