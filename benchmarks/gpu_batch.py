@@ -12,7 +12,10 @@ are made on validation data only; the test scores of the candidates that were no
 for the note, never used to choose. Measured on an H100 (2026-11-26): 16 processes sharing the
 GPU made each run more than 5x slower than alone (GCA on Photo, 2,000 epochs: 79 s of training
 alone, not finished after 500 s among 16), so the default is 2 workers and the jobs come in
-priority order. Jobs:
+priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran its 1,200 epochs in
+40 s alone, while four copies started together, each with torch's default of one thread per core
+(16), had not finished after 170 s; every job now gets ``cores // workers`` threads
+(``OMP_NUM_THREADS``). Jobs:
 
 1. CUDA checks: every CUDA-only test (``pytest -k "cuda or keeps_device"``: augmenters, GRACE,
    MEOW / AdaMEOW / HeCo-style, LightGCN / LightGCL, GraphCL) and a short ``scgc`` run on the device.
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -65,10 +69,11 @@ HETERO = [(m, d) for d in ("heco-acm", "heco-dblp", "heco-aminer") for m in ("me
 class Batch:
     """Runs commands with a shared deadline and logs their outcome."""
 
-    def __init__(self, out: Path, budget: float, dry: bool) -> None:
+    def __init__(self, out: Path, budget: float, dry: bool, threads: int) -> None:
         self.out, self.deadline, self.dry = out, time.monotonic() + budget, dry
         self.start = time.monotonic()
         self.lock = threading.Lock()
+        self.env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
     def run(self, name: str, command: list[str]) -> int:
         left = self.deadline - time.monotonic()
@@ -77,7 +82,8 @@ class Batch:
             return -1
         with (self.out / f"{name}.log").open("w") as log:
             try:
-                rc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=left).returncode
+                rc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=left,
+                                    env=self.env).returncode
             except subprocess.TimeoutExpired:
                 rc = -9
         self._done(f"{name}: rc {rc} at {time.monotonic() - self.start:.0f} s")
@@ -102,7 +108,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only the jobs whose name starts so")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    batch = Batch(args.out, args.budget, args.dry)
+    batch = Batch(args.out, args.budget, args.dry, threads=max(1, (os.cpu_count() or 1) // args.workers))
     dev = ["--device", args.device]
     train_epochs = ["--epochs", "2"] if args.dry else []
     bench_short = ["--epochs", "2"] if args.dry else []
