@@ -5,7 +5,8 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import Data, HeteroData
 
-from graphcl.augment import (DropHeteroEdge, MaskHeteroFeature, MetaPathAdjacency, drop_edge_mask, metapath_adjacency,
+from graphcl.augment import (DropHeteroEdge, MaskHeteroFeature, MetaPathAdjacency, MetaPathWalkFeatures, drop_edge_mask,
+                             metapath_adjacency,
                              pathsim, resolve_metapath, top_k_per_node)
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
@@ -369,3 +370,49 @@ def test_normalize_node_types_row_normalises_only_the_named_types_and_leaves_the
     assert torch.allclose(both["b"].x.sum(1), torch.ones(5))
     with pytest.raises(InvalidArgumentError, match="no features"):
         normalize_node_types(data, ["c"])
+
+
+def two_community_graph(seed=0):
+    """Papers 0-19 share authors 0-9, papers 20-39 authors 10-19; venues mix both halves."""
+    g = torch.Generator().manual_seed(seed)
+    papers = torch.arange(40).repeat_interleave(3)
+    authors = (papers // 20) * 10 + torch.randint(0, 10, (papers.numel(),), generator=g)
+    data = HeteroData()
+    data["paper"].x = torch.randn(40, 5, generator=g)
+    data["author"].num_nodes, data["venue"].num_nodes = 20, 2
+    pa = torch.unique(torch.stack([papers, authors]), dim=1)
+    pv = torch.stack([torch.arange(40), torch.arange(40) % 2])
+    data["paper", "to", "author"].edge_index, data["author", "to", "paper"].edge_index = pa, pa.flip(0)
+    data["paper", "to", "venue"].edge_index, data["venue", "to", "paper"].edge_index = pv, pv.flip(0)
+    return data
+
+
+def test_metapath_walk_features_embed_the_communities_and_leave_the_input():
+    data = two_community_graph()
+    before = data["paper"].x.clone()
+    walk = MetaPathWalkFeatures(["paper", "author", "paper"], ["paper", "author"], embedding_dim=8, walk_length=10,
+                                context_size=3, walks_per_node=10, epochs=20, lr=0.05, batch_size=8, seed=1)
+    out = walk(data)
+    assert out["paper"].x.shape == (40, 8) and out["author"].x.shape == (20, 8)
+    assert torch.equal(data["paper"].x, before) and "x" not in data["author"]
+    assert torch.equal(walk(data)["paper"].x, out["paper"].x)  # the seed fixes the result
+    z = torch.nn.functional.normalize(out["paper"].x, dim=1)
+    sim = z @ z.t()
+    same = (torch.arange(40)[:, None] // 20) == (torch.arange(40)[None, :] // 20)
+    off_diagonal = ~torch.eye(40, dtype=torch.bool)
+    assert sim[same & off_diagonal].mean() > sim[~same].mean() + 0.3
+    default = MetaPathWalkFeatures(["paper", "author", "paper"], embedding_dim=4, walk_length=4, context_size=2,
+                                   walks_per_node=1)(data)
+    assert "x" in default["author"] and torch.equal(default["paper"].x, before)  # only featureless types by default
+
+
+def test_metapath_walk_features_check_their_input():
+    data = two_community_graph()
+    with pytest.raises(InvalidArgumentError, match="start and\nend|same node type"):
+        MetaPathWalkFeatures(["paper", "author"], walk_length=5, context_size=2)(data)
+    with pytest.raises(InvalidArgumentError, match="not on the meta-path"):
+        MetaPathWalkFeatures(["paper", "author", "paper"], ["venue"], walk_length=4, context_size=2)(data)
+    with pytest.raises(InvalidArgumentError, match="context_size"):
+        MetaPathWalkFeatures(["paper", "author", "paper"], walk_length=2, context_size=5)
+    with pytest.raises(InvalidArgumentError, match="walks_per_node"):
+        MetaPathWalkFeatures(["paper", "author", "paper"], walks_per_node=0)

@@ -9,7 +9,8 @@ reproduces a view.
 * nodes: :class:`DropNode`, :class:`RandomWalkSubgraph` (GraphCL)
 * structure: :class:`StructuralPositives`, :func:`adjacency_power` (SCGC / PamC positives)
 * heterogeneous graphs: :class:`MetaPathAdjacency`, :func:`metapath_adjacency`, :func:`pathsim`,
-  :func:`top_k_per_node`, :func:`metapath_contexts` (:mod:`graphcl.augment.metapath`);
+  :func:`top_k_per_node`, :func:`metapath_contexts`, :class:`MetaPathWalkFeatures` (metapath2vec
+  features) (:mod:`graphcl.augment.metapath`);
   :class:`DropHeteroEdge`, :class:`MaskHeteroFeature` (:mod:`graphcl.augment.hetero`)
 * spectral: :class:`SVDView`, :func:`svd_operator`, :class:`LowRankOperator` (LightGCL)
 * graph batches (per-graph draws, GraphCL): :class:`DropNodes`, :class:`PerturbEdges`,
@@ -25,8 +26,8 @@ from graphcl.augment.edge import AdaptiveDropEdge, AddEdge, DropEdge
 from graphcl.augment.feature import AdaptiveMaskFeature, DropoutFeature, GaussianNoise, MaskFeature
 from graphcl.augment.graph import DropNodes, GrowSubgraph, MaskNodeFeatures, PerGraphChoice, PerturbEdges
 from graphcl.augment.hetero import DropHeteroEdge, MaskHeteroFeature, drop_edge_mask
-from graphcl.augment.metapath import (MetaPathAdjacency, metapath_adjacency, metapath_contexts, metapath_positives,
-                                      pathsim, resolve_metapath, top_k_per_node)
+from graphcl.augment.metapath import (MetaPathAdjacency, MetaPathWalkFeatures, metapath_adjacency, metapath_contexts,
+                                      metapath_positives, pathsim, resolve_metapath, top_k_per_node)
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
 from graphcl.augment.spectral import (LowRankOperator, SVDView, normalized_adjacency, normalized_biadjacency,
                                       svd_operator)
@@ -55,6 +56,7 @@ __all__ = [
     "MaskHeteroFeature",
     "drop_edge_mask",
     "MetaPathAdjacency",
+    "MetaPathWalkFeatures",
     "metapath_adjacency",
     "metapath_contexts",
     "metapath_positives",

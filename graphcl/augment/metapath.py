@@ -224,3 +224,91 @@ class MetaPathAdjacency(BaseTransform):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({list(self.metapaths)}, top_k={self.top_k})"
+
+
+class MetaPathWalkFeatures(BaseTransform):
+    r"""metapath2vec embeddings as node features (Dong, Chawla & Swami, "metapath2vec: Scalable
+    Representation Learning for Heterogeneous Networks", KDD 2017), trained with PyG's
+    :class:`~torch_geometric.nn.MetaPath2Vec`.
+
+    ``walks_per_node`` walks of ``walk_length`` steps start at every node of the meta-path's first
+    type and follow its relations cyclically (e.g. paper -> author -> paper -> reference -> paper);
+    a skip-gram with ``num_negative_samples`` negatives per context window of ``context_size``
+    nodes learns one ``embedding_dim`` vector per node,
+
+    .. math::
+        \mathcal L = -\sum_{(v, c)} \Big[\log \sigma(e_v^\top e_c)
+                     + \sum_{n \sim \text{uniform}} \log \sigma(-e_v^\top e_n)\Big],
+
+    for ``epochs`` passes with sparse Adam. The vectors become ``x`` of ``node_types`` (default:
+    every type on the meta-path that has no features). This is the input MEOW / AdaMEOW feed on
+    AMiner, whose official loader reads metapath2vec files (``feat_*.w1000.l100.npy``: 1,000 walks
+    of length 100 per node) that are not distributed with the data. The input graph is not
+    modified; the result depends only on the arguments (``seed`` seeds the walks and the
+    initialisation).
+
+    Args:
+        metapath: node types (``["paper", "author", "paper", "reference", "paper"]``) or edge
+            types; must start and end at the same type when ``walk_length`` exceeds it.
+        node_types: the types that get the embeddings as ``x`` (replacing any features).
+        embedding_dim, walk_length, context_size, walks_per_node, num_negative_samples: as in
+            :class:`~torch_geometric.nn.MetaPath2Vec`.
+        epochs, lr, batch_size: training passes over the start nodes, sparse Adam learning rate,
+            start nodes per step.
+        seed: random seed.
+    """
+
+    def __init__(self, metapath: MetaPath, node_types: Sequence[str] | None = None, *, embedding_dim: int = 64,
+                 walk_length: int = 100, context_size: int = 7, walks_per_node: int = 10,
+                 num_negative_samples: int = 5, epochs: int = 1, lr: float = 0.01, batch_size: int = 128,
+                 seed: int = 0) -> None:
+        for name, value in (("embedding_dim", embedding_dim), ("walk_length", walk_length),
+                            ("context_size", context_size), ("walks_per_node", walks_per_node),
+                            ("num_negative_samples", num_negative_samples), ("epochs", epochs),
+                            ("batch_size", batch_size)):
+            if int(value) < 1:
+                raise InvalidArgumentError(f"{name} must be >= 1, got {value}")
+        if context_size > walk_length + 1:
+            raise InvalidArgumentError(f"context_size {context_size} exceeds walk_length + 1 = {walk_length + 1}")
+        self.metapath, self.node_types = list(metapath), None if node_types is None else list(node_types)
+        self.embedding_dim, self.walk_length, self.context_size = embedding_dim, walk_length, context_size
+        self.walks_per_node, self.num_negative_samples = walks_per_node, num_negative_samples
+        self.epochs, self.lr, self.batch_size, self.seed = epochs, lr, batch_size, seed
+
+    def forward(self, data: HeteroData) -> HeteroData:
+        from torch_geometric.nn import MetaPath2Vec
+
+        edge_types = resolve_metapath(data, self.metapath)
+        if self.walk_length > len(edge_types) and edge_types[0][0] != edge_types[-1][2]:
+            raise InvalidArgumentError(f"walks of {self.walk_length} steps repeat the meta-path, so it must start and "
+                                       f"end at the same node type; {self.metapath!r} does not")
+        on_path = sorted({t for edge_type in edge_types for t in (edge_type[0], edge_type[2])})
+        targets = self.node_types if self.node_types is not None else [t for t in on_path if "x" not in data[t]]
+        missing = [t for t in targets if t not in on_path]
+        if missing:
+            raise InvalidArgumentError(f"node types {missing} are not on the meta-path {self.metapath!r}, so its walks "
+                                       "never visit them")
+        generator_state = torch.get_rng_state()
+        torch.manual_seed(self.seed)
+        try:
+            model = MetaPath2Vec({et: data[et].edge_index.cpu() for et in set(edge_types)}, self.embedding_dim,
+                                 edge_types, self.walk_length, self.context_size, self.walks_per_node,
+                                 self.num_negative_samples, {t: data[t].num_nodes for t in on_path}, sparse=True)
+            optimizer = torch.optim.SparseAdam(list(model.parameters()), lr=self.lr)
+            for _ in range(self.epochs):
+                for positive, negative in model.loader(batch_size=self.batch_size, shuffle=True):
+                    optimizer.zero_grad()
+                    model.loss(positive, negative).backward()
+                    optimizer.step()
+            with torch.no_grad():
+                embeddings = {t: model(t).detach().clone() for t in targets}
+        finally:
+            torch.set_rng_state(generator_state)
+        out = data.clone()
+        for t, x in embeddings.items():
+            out[t].x = x.to(data[edge_types[0]].edge_index.device)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.metapath!r}, dim={self.embedding_dim}, walks={self.walks_per_node}x"
+                f"{self.walk_length}, epochs={self.epochs})")
