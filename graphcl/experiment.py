@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import time
@@ -133,6 +134,41 @@ def normalize_node_types(data: HeteroData, node_types: Sequence[str] | None = No
     return out
 
 
+def add_walk_features(data: HeteroData, settings: dict[str, Any]) -> HeteroData:
+    """``data`` with :class:`~graphcl.augment.MetaPathWalkFeatures` ``(**settings)`` applied (the run
+    setting ``walk_features``). The embeddings are cached under the cache root
+    (``$GRAPHCL_DATA/features/<dataset>-<hash of the settings>.pt``): they depend only on the
+    graph and the settings, and take minutes to train on a large graph."""
+    from graphcl.augment import MetaPathWalkFeatures
+    from graphcl.data.cache import cache_root
+
+    try:
+        transform = MetaPathWalkFeatures(**settings)
+    except TypeError as error:
+        raise InvalidArgumentError(f"walk_features: {error}; it takes MetaPathWalkFeatures' arguments "
+                                   "(metapath, node_types, embedding_dim, walk_length, ...)") from None
+    key = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    sizes = {t: data[t].num_nodes for t in data.node_types}
+    path = cache_root() / "features" / f"{dataset_name(data)}-{key}.pt"
+    if path.exists():
+        cached = torch.load(path, weights_only=True)
+        if cached["sizes"] == sizes:
+            out = copy.copy(data)
+            for t, x in cached["x"].items():
+                out[t].x = x
+            return out
+    start = time.perf_counter()
+    out = transform(data)
+    log.info("metapath2vec features for %s in %.0f s: %s", dataset_name(data), time.perf_counter() - start, transform)
+    types = settings.get("node_types") or [t for t in out.node_types if "x" in out[t] and "x" not in data[t]]
+    added = {t: out[t].x for t in types}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"sizes": sizes, "x": added}, tmp)
+    tmp.replace(path)
+    return out
+
+
 def dataset_name(data: Data | HeteroData | Dataset) -> str:
     """The catalogue name of a loaded graph or dataset of graphs (``'custom'`` for a user's own)."""
     if isinstance(data, Dataset):
@@ -146,8 +182,9 @@ def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = N
 
     The configuration is the method's defaults, then the dataset's section of
     ``graphcl/configs/<method>.yaml``, then ``overrides``; ``epochs`` and ``split`` override those;
-    clustering methods get ``num_clusters`` from the labels when it is unset. With the run setting
-    ``normalize_features`` the returned graph is a new ``Data``; the caller's is untouched.
+    clustering methods get ``num_clusters`` from the labels when it is unset. With the run settings
+    ``walk_features`` (:func:`add_walk_features`) or ``normalize_features`` the returned graph is a
+    new object; the caller's is untouched.
     """
     heterogeneous = get_method_class(method).heterogeneous
     if heterogeneous and not isinstance(data, HeteroData):
@@ -164,6 +201,10 @@ def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = N
     if not heterogeneous and "num_clusters" in method_parameters(method) and "num_clusters" not in config:
         config["num_clusters"] = number_of_classes(data)
     params, run = split_config(config)
+    if run["walk_features"] is not None:
+        if not heterogeneous:
+            raise InvalidArgumentError("walk_features (metapath2vec features) is for heterogeneous graphs")
+        data = add_walk_features(data, run["walk_features"])
     if run["normalize_features"] and not heterogeneous:
         data = NormalizeFeatures()(data)
     elif run["normalize_features"]:

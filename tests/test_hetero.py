@@ -416,3 +416,23 @@ def test_metapath_walk_features_check_their_input():
         MetaPathWalkFeatures(["paper", "author", "paper"], walk_length=2, context_size=5)
     with pytest.raises(InvalidArgumentError, match="walks_per_node"):
         MetaPathWalkFeatures(["paper", "author", "paper"], walks_per_node=0)
+
+
+def test_walk_features_run_setting_trains_once_then_reads_the_cache(tmp_path, monkeypatch):
+    from graphcl.experiment import resolve_run
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path))
+    data = two_community_graph()
+    del data["paper"].x
+    data["paper"].num_nodes = 40
+    settings = {"metapath": ["paper", "author", "paper"], "embedding_dim": 4, "walk_length": 4, "context_size": 2,
+                "walks_per_node": 2}
+    overrides = {"metapaths": [["paper", "author", "paper"]], "nei_max": [5], "adj_mask": [0.1],
+                 "walk_features": settings}
+    _, run, first = resolve_run("meow", data, overrides=overrides)
+    assert run["walk_features"] == settings and first["paper"].x.shape == (40, 4) and "x" not in data["paper"]
+    (cached,) = (tmp_path / "features").glob("*.pt")
+    _, _, second = resolve_run("meow", data, overrides=overrides)
+    assert torch.equal(second["paper"].x, first["paper"].x) and torch.equal(second["author"].x, first["author"].x)
+    with pytest.raises(InvalidArgumentError, match="walk_features"):
+        resolve_run("meow", data, overrides={**overrides, "walk_features": {"metapath": ["paper", "author", "paper"],
+                                                                              "walks": 3}})
