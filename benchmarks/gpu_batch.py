@@ -22,7 +22,10 @@ priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran i
 2. GCA on Amazon Photo (random 10/10/80, 3 seeds, the published 2,000 epochs): the official
    config and two variants against its early collapse at lr 0.1 (lr 0.01; raw features), the one
    to keep chosen by mean validation accuracy.
-3. MEOW and AdaMEOW on heco-acm, heco-dblp, heco-aminer (``graphcl bench hetero``, 5 seeds).
+3. MEOW and AdaMEOW on heco-acm, heco-dblp, heco-aminer (``graphcl bench hetero``, 5 seeds; alone,
+   AdaMEOW heco-acm trains its 1,200 epochs in 40 s on an H100). heco-aminer's MEOW / AdaMEOW
+   configs first train metapath2vec features (``walk_features``, about 10 min on one CPU core,
+   cached per machine under ``$GRAPHCL_DATA/features``): run one AMiner job before the others.
 4. SCGC* and PamC on PubMed and Amazon Photo: ``tune_clustering.py`` (validation labels only),
    then the clustering suite with the chosen settings, 10 seeds in chunks (merge with ``--combine``).
 5. LightGCN and LightGCL on Gowalla (``graphcl bench rec``, validation-selected; on this project's
