@@ -137,8 +137,9 @@ def normalize_node_types(data: HeteroData, node_types: Sequence[str] | None = No
 def add_walk_features(data: HeteroData, settings: dict[str, Any]) -> HeteroData:
     """``data`` with :class:`~graphcl.augment.MetaPathWalkFeatures` ``(**settings)`` applied (the run
     setting ``walk_features``). The embeddings are cached under the cache root
-    (``$GRAPHCL_DATA/features/<dataset>-<hash of the settings>.pt``): they depend only on the
-    graph and the settings, and take minutes to train on a large graph."""
+    (``$GRAPHCL_DATA/features/<dataset>-<hash>.pt``, the hash over the settings and every edge
+    type's ``edge_index``): they depend only on the graph and the settings, and take minutes to
+    train on a large graph."""
     from graphcl.augment import MetaPathWalkFeatures
     from graphcl.data.cache import cache_root
 
@@ -147,24 +148,22 @@ def add_walk_features(data: HeteroData, settings: dict[str, Any]) -> HeteroData:
     except TypeError as error:
         raise InvalidArgumentError(f"walk_features: {error}; it takes MetaPathWalkFeatures' arguments "
                                    "(metapath, node_types, embedding_dim, walk_length, ...)") from None
-    key = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    sizes = {t: data[t].num_nodes for t in data.node_types}
-    path = cache_root() / "features" / f"{dataset_name(data)}-{key}.pt"
+    key = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
+    for edge_type in sorted(data.edge_types):
+        key.update(str(edge_type).encode())
+        key.update(data[edge_type].edge_index.cpu().numpy().tobytes())
+    path = cache_root() / "features" / f"{dataset_name(data)}-{key.hexdigest()[:16]}.pt"
     if path.exists():
-        cached = torch.load(path, weights_only=True)
-        if cached["sizes"] == sizes:
-            out = copy.copy(data)
-            for t, x in cached["x"].items():
-                out[t].x = x
-            return out
+        out = copy.copy(data)
+        for t, x in torch.load(path, weights_only=True).items():
+            out[t].x = x
+        return out
     start = time.perf_counter()
     out = transform(data)
     log.info("metapath2vec features for %s in %.0f s: %s", dataset_name(data), time.perf_counter() - start, transform)
-    types = settings.get("node_types") or [t for t in out.node_types if "x" in out[t] and "x" not in data[t]]
-    added = {t: out[t].x for t in types}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"sizes": sizes, "x": added}, tmp)
+    torch.save({t: out[t].x for t in transform.target_types(data)}, tmp)
     tmp.replace(path)
     return out
 
@@ -321,8 +320,9 @@ def run_recommendation(method: str, data: Data, *, seeds: Sequence[int] = (0,), 
     every seed and method), evaluate validation Recall@20 every ``eval_every`` epochs (and after
     the last), stop after ``val_patience`` evaluations without improvement or at the first epoch
     that ends ``time_budget`` seconds or more after the seed's start (setup and validation passes
-    included; that epoch is validated too), and restore the best model. Test Recall / NDCG @20 / @40 rank every item except the user's training and validation
-    interactions. The test split is never looked at before that.
+    included; that epoch is validated too), and restore the best model. Test Recall / NDCG @20 /
+    @40 rank every item except the user's training and validation interactions. The test split is
+    never looked at before that.
 
     Returns:
         One record per seed as :func:`run_experiment`'s, with ``metrics`` = ``recall_20, ndcg_20,

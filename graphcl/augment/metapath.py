@@ -275,22 +275,31 @@ class MetaPathWalkFeatures(BaseTransform):
         self.walks_per_node, self.num_negative_samples = walks_per_node, num_negative_samples
         self.epochs, self.lr, self.batch_size, self.seed = epochs, lr, batch_size, seed
 
-    def forward(self, data: HeteroData) -> HeteroData:
-        from torch_geometric.nn import MetaPath2Vec
-
+    def _edge_types(self, data: HeteroData) -> list[EdgeType]:
         edge_types = resolve_metapath(data, self.metapath)
         if self.walk_length > len(edge_types) and edge_types[0][0] != edge_types[-1][2]:
             raise InvalidArgumentError(f"walks of {self.walk_length} steps repeat the meta-path, so it must start and "
                                        f"end at the same node type; {self.metapath!r} does not")
+        return edge_types
+
+    def target_types(self, data: HeteroData) -> list[str]:
+        """The node types that get ``x``: ``node_types``, or those on the meta-path without features."""
+        edge_types = self._edge_types(data)
         on_path = sorted({t for edge_type in edge_types for t in (edge_type[0], edge_type[2])})
         targets = self.node_types if self.node_types is not None else [t for t in on_path if "x" not in data[t]]
         missing = [t for t in targets if t not in on_path]
         if missing:
             raise InvalidArgumentError(f"node types {missing} are not on the meta-path {self.metapath!r}, so its walks "
                                        "never visit them")
-        generator_state = torch.get_rng_state()
-        torch.manual_seed(self.seed)
-        try:
+        return targets
+
+    def forward(self, data: HeteroData) -> HeteroData:
+        from torch_geometric.nn import MetaPath2Vec
+
+        edge_types, targets = self._edge_types(data), self.target_types(data)
+        on_path = {t for edge_type in edge_types for t in (edge_type[0], edge_type[2])}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
             model = MetaPath2Vec({et: data[et].edge_index.cpu() for et in set(edge_types)}, self.embedding_dim,
                                  edge_types, self.walk_length, self.context_size, self.walks_per_node,
                                  self.num_negative_samples, {t: data[t].num_nodes for t in on_path}, sparse=True)
@@ -301,9 +310,7 @@ class MetaPathWalkFeatures(BaseTransform):
                     model.loss(positive, negative).backward()
                     optimizer.step()
             with torch.no_grad():
-                embeddings = {t: model(t).detach().clone() for t in targets}
-        finally:
-            torch.set_rng_state(generator_state)
+                embeddings = {t: model(t).clone() for t in targets}
         out = data.clone()
         for t, x in embeddings.items():
             out[t].x = x.to(data[edge_types[0]].edge_index.device)
