@@ -10,12 +10,16 @@ Test-label numbers come afterwards from ``graphcl bench clustering`` with the ch
 
     python benchmarks/tune_clustering.py --method pamc --dataset cora
     python benchmarks/tune_clustering.py --method scgc-star --dataset cora --seeds 2
+    python benchmarks/tune_clustering.py --method scgc-star --dataset cora --grid smooth_features=0,2,3
+
+``--grid KEY=V1,V2,...`` crosses every candidate with those values of KEY (one more axis each).
 
 Writes benchmarks/results/tuning/<method>-<dataset>.md and .json.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
@@ -70,13 +74,20 @@ def main() -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every candidate")
+    parser.add_argument("--grid", nargs="*", default=[], metavar="KEY=V1,V2",
+                        help="cross every candidate with these values of KEY")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     common = dict(parse_override(text) for text in args.set)
+    axes = []
+    for text in args.grid:
+        key, _, values = text.partition("=")
+        axes.append([parse_override(f"{key}={value}") for value in values.split(",")])
+    candidates = [{**base, **dict(extra)} for base in CANDIDATES[args.method] for extra in itertools.product(*axes)]
     data, how = validation_only(load_dataset(args.dataset))
     rows = []
-    for i, candidate in enumerate(CANDIDATES[args.method]):
+    for i, candidate in enumerate(candidates):
         overrides = {**candidate, **common}
         runs = []
         for seed in range(args.seeds):

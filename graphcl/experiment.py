@@ -18,6 +18,7 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data, Dataset, HeteroData
 from torch_geometric.transforms import NormalizeFeatures
 
+from graphcl.augment.spectral import LowPassFeatures
 from graphcl.checks import check_homogeneous
 from graphcl.data.interactions import split_validation
 from graphcl.configs import load_config, split_config
@@ -182,8 +183,9 @@ def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = N
     The configuration is the method's defaults, then the dataset's section of
     ``graphcl/configs/<method>.yaml``, then ``overrides``; ``epochs`` and ``split`` override those;
     clustering methods get ``num_clusters`` from the labels when it is unset. With the run settings
-    ``walk_features`` (:func:`add_walk_features`) or ``normalize_features`` the returned graph is a
-    new object; the caller's is untouched.
+    ``walk_features`` (:func:`add_walk_features`), ``normalize_features`` or ``smooth_features``
+    (:class:`~graphcl.augment.LowPassFeatures`, applied after the normalisation) the returned graph
+    is a new object; the caller's is untouched.
     """
     heterogeneous = get_method_class(method).heterogeneous
     if heterogeneous and not isinstance(data, HeteroData):
@@ -208,6 +210,10 @@ def resolve_run(method: str, data: Data, *, overrides: dict[str, Any] | None = N
         data = NormalizeFeatures()(data)
     elif run["normalize_features"]:
         data = normalize_node_types(data, None if run["normalize_features"] is True else run["normalize_features"])
+    if run["smooth_features"]:
+        if heterogeneous:
+            raise InvalidArgumentError("smooth_features (low-pass filtered features) is for homogeneous graphs")
+        data = LowPassFeatures(run["smooth_features"])(data)
     return params, run, data
 
 

@@ -4,7 +4,7 @@ import torch
 from torch_geometric.data import Data, HeteroData
 from torch_geometric.utils import to_undirected
 
-from graphcl.augment import LowRankOperator, SVDView, normalized_adjacency, normalized_biadjacency, svd_operator
+from graphcl.augment import LowPassFeatures, LowRankOperator, SVDView, normalized_adjacency, normalized_biadjacency, svd_operator
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
 
@@ -114,3 +114,53 @@ def test_grace_with_the_svd_view_trains_loss_finite_and_falling():
     assert method.svd_view.factors(data.edge_index, n).rank == 4  # cached, built once
     with pytest.raises(InvalidArgumentError, match="gcn"):
         build_method("grace", 12, conv="gat", svd_rank=4)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 3])
+def test_low_pass_features_equal_dense_powers_of_the_gcn_adjacency_and_leave_the_input(steps):
+    n = 30
+    edge_index = random_graph(n)
+    directed = edge_index[:, edge_index[0] < edge_index[1]]  # one direction only: the transform symmetrises
+    x = torch.randn(n, 5, generator=torch.Generator().manual_seed(steps))
+    data = Data(x=x.clone(), edge_index=directed.clone(), num_nodes=n)
+    out = LowPassFeatures(steps)(data)
+    a = torch.zeros(n, n)
+    a[edge_index[0], edge_index[1]] = 1
+    a = a + torch.eye(n)
+    d = a.sum(1).pow(-0.5)
+    expected = torch.linalg.matrix_power(d[:, None] * a * d[None], steps) @ x
+    assert torch.allclose(out.x, expected, atol=1e-5)
+    assert torch.equal(data.x, x) and torch.equal(data.edge_index, directed)
+    assert out.edge_index is data.edge_index
+
+
+def test_low_pass_features_smooth_towards_the_neighbours():
+    # two cliques with opposite features plus noise: smoothing shrinks the within-clique spread.
+    blocks = [torch.combinations(torch.arange(b, b + 10)).t() for b in (0, 10)]
+    edge_index = to_undirected(torch.cat(blocks, 1), num_nodes=20)
+    x = torch.cat([torch.ones(10, 3), -torch.ones(10, 3)]) + torch.randn(20, 3, generator=torch.Generator().manual_seed(0))
+    smooth = LowPassFeatures(2)(Data(x=x, edge_index=edge_index, num_nodes=20)).x
+    assert smooth[:10].std(0).max() < 0.2 * x[:10].std(0).min()
+    assert (smooth[:10].mean(0) > 0).all() and (smooth[10:].mean(0) < 0).all()
+
+
+def test_low_pass_features_check_their_input():
+    with pytest.raises(InvalidGraphError, match="features"):
+        LowPassFeatures(2)(Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2))
+    with pytest.raises(InvalidArgumentError, match="steps"):
+        LowPassFeatures(-1)
+
+
+def test_smooth_features_run_setting_filters_a_copy_and_rejects_heterogeneous_graphs():
+    from graphcl.experiment import resolve_run
+
+    n = 30
+    data = Data(x=torch.randn(n, 4), edge_index=random_graph(n), num_nodes=n, y=torch.arange(n) % 3)
+    x = data.x.clone()
+    _, run, out = resolve_run("scgc-star", data, overrides={"smooth_features": 2})
+    assert run["smooth_features"] == 2
+    assert torch.allclose(out.x, LowPassFeatures(2)(data).x) and torch.equal(data.x, x)
+    hetero = HeteroData()
+    hetero["paper"].x = torch.randn(4, 3)
+    with pytest.raises(InvalidArgumentError, match="homogeneous"):
+        resolve_run("meow", hetero, overrides={"smooth_features": 2})

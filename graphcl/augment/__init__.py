@@ -12,7 +12,8 @@ reproduces a view.
   :func:`top_k_per_node`, :func:`metapath_contexts`, :class:`MetaPathWalkFeatures` (metapath2vec
   features) (:mod:`graphcl.augment.metapath`);
   :class:`DropHeteroEdge`, :class:`MaskHeteroFeature` (:mod:`graphcl.augment.hetero`)
-* spectral: :class:`SVDView`, :func:`svd_operator`, :class:`LowRankOperator` (LightGCL)
+* spectral: :class:`SVDView`, :func:`svd_operator`, :class:`LowRankOperator` (LightGCL),
+  :class:`LowPassFeatures` (Laplacian smoothing of the features, AGE / SGC)
 * graph batches (per-graph draws, GraphCL): :class:`DropNodes`, :class:`PerturbEdges`,
   :class:`MaskNodeFeatures`, :class:`GrowSubgraph`, :class:`PerGraphChoice`
 * composition: :class:`Compose` (PyG's), :class:`RandomChoice`
@@ -29,8 +30,8 @@ from graphcl.augment.hetero import DropHeteroEdge, MaskHeteroFeature, drop_edge_
 from graphcl.augment.metapath import (MetaPathAdjacency, MetaPathWalkFeatures, metapath_adjacency, metapath_contexts,
                                       metapath_positives, pathsim, resolve_metapath, top_k_per_node)
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
-from graphcl.augment.spectral import (LowRankOperator, SVDView, normalized_adjacency, normalized_biadjacency,
-                                      svd_operator)
+from graphcl.augment.spectral import (LowPassFeatures, LowRankOperator, SVDView, normalized_adjacency,
+                                      normalized_biadjacency, svd_operator)
 from graphcl.augment.structure import StructuralPositives, adjacency_power, row_normalized_adjacency
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "resolve_metapath",
     "top_k_per_node",
     "SVDView",
+    "LowPassFeatures",
     "svd_operator",
     "LowRankOperator",
     "normalized_adjacency",

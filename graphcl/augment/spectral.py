@@ -10,6 +10,10 @@ view is :math:`(U_q S_q)(V_q^\top E)`: two thin products, ``O((M + N) q d)``, ne
 * bipartite user-item graph (``R``: ``[M users, N items]``): :math:`\hat R = D_u^{-1/2} R D_i^{-1/2}`;
   users see :math:`\hat R E_{\text{items}}`, items :math:`\hat R^\top E_{\text{users}}`.
 * homogeneous graph: :math:`\hat A = D^{-1/2} (A + I) D^{-1/2}` (GCN's), symmetric.
+
+:class:`LowPassFeatures` uses the same :math:`\hat A` as a low-pass graph filter on the node
+features, :math:`X \leftarrow \hat A^t X` (SGC's propagation, Wu et al. 2019; the Laplacian
+smoothing filter :math:`(I - \tilde L)^t` of AGE, Cui et al. 2020, and of Liu et al.'s SCGC, 2023).
 """
 from __future__ import annotations
 
@@ -19,14 +23,16 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
-from torch_geometric.utils import add_remaining_self_loops, coalesce, scatter
+from torch_geometric.utils import add_remaining_self_loops, coalesce, scatter, to_undirected
 
-from graphcl.augment._utils import check_positive_int, format_repr, require_data, require_edge_index, require_num_nodes
+from graphcl.augment._utils import (check_positive_int, format_repr, require_data, require_edge_index, require_features,
+                                    require_num_nodes)
 from graphcl.augment.centrality import TensorKeyedCache
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
-__all__ = ["LowRankOperator", "normalized_adjacency", "normalized_biadjacency", "svd_operator", "SVDView"]
+__all__ = ["LowRankOperator", "normalized_adjacency", "normalized_biadjacency", "svd_operator", "SVDView",
+           "LowPassFeatures"]
 
 
 class LowRankOperator:
@@ -159,3 +165,41 @@ class SVDView(BaseTransform):
 
     def __repr__(self) -> str:
         return format_repr(self, rank=self.rank, niter=self.niter, oversample=self.oversample)
+
+
+class LowPassFeatures(BaseTransform):
+    r"""Low-pass filtered node features: :math:`X \leftarrow \hat A^{t} X` with
+    :math:`\hat A = D^{-1/2}(A + I)D^{-1/2}` on the symmetrised graph (:func:`normalized_adjacency`).
+
+    :math:`\hat A = I - \tilde L` for the normalised Laplacian :math:`\tilde L` of the graph with
+    self-loops, so this is the Laplacian smoothing filter :math:`(I - \tilde L)^t` of AGE (Cui et
+    al., "Adaptive Graph Encoder for Attributed Graph Embedding", KDD 2020) and of SCGC (Liu et al.,
+    "Simple Contrastive Graph Clustering", TNNLS 2023), and SGC's feature propagation (Wu et al.,
+    ICML 2019). It keeps each feature's low graph frequencies: neighbours get similar features,
+    which lets a graph-agnostic encoder (the SDCN autoencoder of SCGC / PamC) see the structure.
+    ``t`` sparse products, ``O(t |E| F)``; ``x`` ``[N, F]`` -> ``[N, F]`` (float). The input is not
+    modified.
+
+    Args:
+        steps: :math:`t`, the number of propagation steps (``0``: the features unchanged).
+    """
+
+    def __init__(self, steps: int = 2) -> None:
+        self.steps = check_positive_int("steps", steps, minimum=0)
+
+    def forward(self, data: Data) -> Data:
+        data = require_data(data, "LowPassFeatures")
+        x = require_features(data, "LowPassFeatures").float()
+        edge_index = require_edge_index(data, "LowPassFeatures")
+        num_nodes = require_num_nodes(data, "LowPassFeatures")
+        check_edge_index(edge_index, num_nodes)
+        if self.steps:
+            adjacency = normalized_adjacency(to_undirected(edge_index, num_nodes=num_nodes), num_nodes)
+            for _ in range(self.steps):
+                x = torch.sparse.mm(adjacency, x)
+        out = copy.copy(data)
+        out.x = x
+        return out
+
+    def __repr__(self) -> str:
+        return format_repr(self, steps=self.steps)
