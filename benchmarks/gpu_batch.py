@@ -26,8 +26,10 @@ priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran i
    AdaMEOW heco-acm trains its 1,200 epochs in 40 s on an H100). heco-aminer's MEOW / AdaMEOW
    configs first train metapath2vec features (``walk_features``, about 10 min on one CPU core,
    cached per machine under ``$GRAPHCL_DATA/features``): run one AMiner job before the others.
-4. SCGC* and PamC on PubMed and Amazon Photo: ``tune_clustering.py`` (validation labels only),
-   then the clustering suite with the chosen settings, 10 seeds in chunks (merge with ``--combine``).
+4. SCGC* and PamC on Cora, CiteSeer, PubMed and Amazon Photo: ``tune_clustering.py`` (validation
+   labels only; candidates crossed with ``smooth_features``, the low-pass filter of the input
+   features), then the clustering suite with the chosen settings, 10 seeds in chunks (merge with
+   ``--combine``).
 5. LightGCN and LightGCL on Gowalla (``graphcl bench rec``, validation-selected; on this project's
    CPU one LightGCL epoch takes ~41 min, ``benchmarks/results/rec_epoch_cost.json``), side by side
    with the same wall-clock budget (``--rec-budget`` seconds each, ``graphcl bench rec --time-budget``)
@@ -65,7 +67,9 @@ TUNE = [sys.executable, str(Path(__file__).resolve().parent / "tune_clustering.p
 GCA_PHOTO = {"official": [], "lr0.01": ["lr=0.01"], "raw-features": ["normalize_features=false"]}
 GRACE_CITESEER = {"official": [], "raw-features": ["normalize_features=false"],
                   "raw-500-epochs": ["normalize_features=false", "epochs=500"], "tau0.5": ["tau=0.5"]}
-CLUSTER_TUNING = [(m, d) for d in ("pubmed", "amazon-photo") for m in ("scgc-star", "pamc")]
+CLUSTER_TUNING = [(m, d) for d in ("cora", "citeseer", "pubmed", "amazon-photo") for m in ("scgc-star", "pamc")]
+#: The low-pass filter steps every tuning crosses its candidates with (0: raw features, the papers').
+SMOOTHING_GRID = {"cora": "0,2,3", "citeseer": "0,2,3", "pubmed": "0,2", "amazon-photo": "0,2"}
 EMBEDDING_BASELINES = ("acm", "dblp", "cite", "cora")
 HETERO = [(m, d) for d in ("heco-acm", "heco-dblp", "heco-aminer") for m in ("meow", "adameow", "heco-style")]
 
@@ -110,7 +114,7 @@ def main() -> None:
                         help="training seconds per recommender (LightGCN and LightGCL get the same)")
     parser.add_argument("--hetero-seeds", type=int, default=5, help="seeds per heterogeneous method and dataset")
     parser.add_argument("--dry", action="store_true", help="a few epochs and seeds: checks the plumbing only")
-    parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only the jobs whose name starts so")
+    parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only the jobs whose name starts so, in this order")
     args = parser.parse_args()
     (args.out / "records").mkdir(parents=True, exist_ok=True)
     batch = Batch(args.out, args.budget, args.dry, threads=max(1, (os.cpu_count() or 1) // args.workers))
@@ -144,8 +148,9 @@ def main() -> None:
     def tuned_clustering(method: str, dataset: str) -> None:
         tuning = args.out / "tuning"
         extra = ["--set", "epochs=2", *short_set] if args.dry else []
+        grid = ["--grid", f"smooth_features={SMOOTHING_GRID[dataset]}"]
         if batch.run(f"tune-{method}-{dataset}", TUNE + ["--method", method, "--dataset", dataset, *dev,
-                                                         "--out", str(tuning), *extra]) != 0:
+                                                         "--out", str(tuning), *grid, *extra]) != 0:
             return
         chosen = json.loads((tuning / f"{method}-{dataset}.json").read_text())["chosen"]["candidate"]
         settings = [f"{k}={v}" for k, v in chosen.items()] + short_set
@@ -210,7 +215,9 @@ def main() -> None:
              for f in (0, 5)]
     if args.only:
         jobs += done_before
-        jobs = [job for job in jobs if job[0].startswith(tuple(args.only))]
+        # in the order of the prefixes given (a job matching several goes with the first)
+        rank = {job[0]: next((i for i, p in enumerate(args.only) if job[0].startswith(p)), None) for job in jobs}
+        jobs = sorted((job for job in jobs if rank[job[0]] is not None), key=lambda job: rank[job[0]])
     # Stage the datasets once (PyG processes them into the cache) before the parallel jobs race to do it.
     needed = sorted({d for _, _, datasets in jobs for d in datasets})
     batch.run("datasets", [sys.executable, "-c", "import sys\nfrom graphcl.data import load_dataset\n"
