@@ -69,7 +69,7 @@ GRACE_CITESEER = {"official": [], "raw-features": ["normalize_features=false"],
                   "raw-500-epochs": ["normalize_features=false", "epochs=500"], "tau0.5": ["tau=0.5"]}
 CLUSTER_TUNING = [(m, d) for d in ("cora", "citeseer", "pubmed", "amazon-photo") for m in ("scgc-star", "pamc")]
 #: The low-pass filter steps every tuning crosses its candidates with (0: raw features, the papers').
-SMOOTHING_GRID = {"cora": "0,2,3", "citeseer": "0,2,3", "pubmed": "0,2", "amazon-photo": "0,2"}
+SMOOTHING_GRID = {"cora": "0,2", "citeseer": "0,2", "pubmed": "0,2", "amazon-photo": "0,2"}
 EMBEDDING_BASELINES = ("acm", "dblp", "cite", "cora")
 HETERO = [(m, d) for d in ("heco-acm", "heco-dblp", "heco-aminer") for m in ("meow", "adameow", "heco-style")]
 

@@ -34,6 +34,7 @@ import numpy as np
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
+from graphcl.configs import RUN_KEYS
 from graphcl.errors import DatasetUnavailableError, InvalidArgumentError
 from graphcl.eval.clustering import kmeans, score_clusters
 from graphcl.eval.summary import format_cell, mean_std
@@ -281,7 +282,8 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
                     if method == BASELINE:
                         run = run_baseline(data, seed)
                     else:
-                        over = {k: v for k, v in (overrides or {}).items() if k in method_parameters(method)}
+                        over = {k: v for k, v in (overrides or {}).items()
+                                if k in method_parameters(method) or k in RUN_KEYS}
                         run = run_method(method, data, seed, epochs=epochs, overrides=over, device=device)
                     runs.append(run)
                     if progress:
