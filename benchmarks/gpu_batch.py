@@ -41,6 +41,12 @@ priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran i
 7. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings).
 8. Exploratory: SCGC* on acm with 200 pretraining epochs.
 
+Second device session of 2026-11-26 (H100, 900 s): AdaMEOW heco-dblp seeds 0-3, HeCo-style heco-dblp
+seeds 0-1, AdaMEOW heco-aminer seed 0 (``results/hetero.md``); SCGC* tuning + 10 seeds on Cora,
+PubMed, Amazon Photo and PamC on Cora (``results/clustering.md``, ``results/tuning/``). The carried
+mirror subset lacked CiteSeer and HeCo/acm there, so ``tune-*-citeseer`` and the heco-acm jobs
+failed at once; MEOW heco-aminer seed 0 was still training after 400 s (killed by the budget).
+
 Done on 2026-11-26 and left out of the default list (``--only`` still runs them): GRACE on CiteSeer
 (``grace-citeseer-*``), GRACE on acm / dblp / cite / cora and k-means on raw features in the
 clustering suite, LightGCN / LightGCL on Gowalla (``rec-light*``, 430 s each, side by side; in
@@ -81,7 +87,10 @@ class Batch:
         self.out, self.deadline, self.dry = out, time.monotonic() + budget, dry
         self.start = time.monotonic()
         self.lock = threading.Lock()
-        self.env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        # The repository root on the path: the scripts under benchmarks/ import graphcl even where it is not installed.
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        self.env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": path}
 
     def run(self, name: str, command: list[str]) -> int:
         left = self.deadline - time.monotonic()
