@@ -121,6 +121,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--rec-budget", type=float, default=420.0,
                         help="training seconds per recommender (LightGCN and LightGCL get the same)")
+    parser.add_argument("--smoothing", metavar="T1,T2", help="smooth_features values the tuning jobs cross their "
+                        "candidates with (default: SMOOTHING_GRID per dataset; 0 alone: raw features only)")
     parser.add_argument("--hetero-seeds", type=int, default=5, help="seeds per heterogeneous method and dataset")
     parser.add_argument("--dry", action="store_true", help="a few epochs and seeds: checks the plumbing only")
     parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only the jobs whose name starts so, in this order")
@@ -157,7 +159,7 @@ def main() -> None:
     def tuned_clustering(method: str, dataset: str) -> None:
         tuning = args.out / "tuning"
         extra = ["--set", "epochs=2", *short_set] if args.dry else []
-        grid = ["--grid", f"smooth_features={SMOOTHING_GRID[dataset]}"]
+        grid = ["--grid", f"smooth_features={args.smoothing or SMOOTHING_GRID[dataset]}"]
         if batch.run(f"tune-{method}-{dataset}", TUNE + ["--method", method, "--dataset", dataset, *dev,
                                                          "--out", str(tuning), *grid, *extra]) != 0:
             return
