@@ -3,6 +3,15 @@
     python benchmarks/gpu_batch.py --out DIR [--budget SECONDS] [--workers N] [--device cuda]
     python benchmarks/gpu_batch.py --out /tmp/dry --dry --device cpu --workers 2   # check the plumbing here
 
+On a lent machine the mirror is not there: carry a subset (64 MiB at most) holding every folder the
+chosen jobs read, e.g. ``.devrun/mirror/{README.md, Planetoid/{Cora,CiteSeer,PubMed}, Amazon/Photo,
+HeCo/{acm,dblp,aminer}, MEOW/{acm,dblp,aminer}}`` (a dataset missing there fails its jobs at once:
+check with ``GRAPHCL_MIRROR=.devrun/mirror python -m graphcl datasets``), plus the cached AMiner
+walk features (``$GRAPHCL_DATA/features/heco-aminer-*.pt``, copied into the device's cache before
+the batch, or MEOW / AdaMEOW on heco-aminer spend ~10 min training them), and run
+``GRAPHCL_MIRROR=$PWD/.devrun/mirror GRAPHCL_DATA=/tmp/gd python benchmarks/gpu_batch.py --out /tmp/b
+--workers 4 --only PREFIX ...``, then ``tar`` ``/tmp/b`` into ``$OUT`` (it returns at most 8 files).
+
 Every job is one of the package's own commands (``python -m graphcl train``, ``python -m graphcl
 bench clustering``, ``benchmarks/tune_clustering.py``); this script only schedules them in priority
 order on ``--workers`` parallel processes (the models are small: one process leaves a GPU mostly
