@@ -242,15 +242,23 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
         return run_recommendation(method, data, seeds=seeds, epochs=epochs, device=device, overrides=overrides,
                                   checkpoint_dir=checkpoint_dir, progress=progress)
     config, run, data = resolve_run(method, data, overrides=overrides, epochs=epochs, split=split)
+    if run["select_epoch"] not in ("last", "val"):
+        raise InvalidArgumentError(f"select_epoch must be 'last' or 'val', got {run['select_epoch']!r}")
+    if run["select_epoch"] == "val" and not isinstance(data, HeteroData):
+        raise InvalidArgumentError("select_epoch=val (the encoder epoch by validation Macro-F1) is for the "
+                                   "heterogeneous HeCo / MEOW protocol; homogeneous methods use the final epoch")
     records = []
     for seed in seeds:
         seed_everything(seed)
         model = build_method(method, data.num_features, **config)
         checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{seed}.pt" if checkpoint_dir else None
+        on_device = to_device(data, device)
+        selector = ValidationEpochSelector(model, on_device, run, seed) if run["select_epoch"] == "val" else None
         result = train(model, data, epochs=run["epochs"], lr=run["lr"], weight_decay=run["weight_decay"],
                        device=device, seed=seed, patience=patience if patience is not None else run["patience"],
-                       checkpoint=checkpoint, progress=progress)
-        on_device = to_device(data, device)
+                       checkpoint=checkpoint, progress=progress, on_epoch_end=selector)
+        if selector is not None:
+            selector.restore_best(result.epochs)
         embeddings = model.embed(on_device).cpu()
         if isinstance(data, HeteroData):
             metrics = evaluate_hetero(embeddings, data.cpu(), evals, seed, eval_lr=run["eval_lr"],
@@ -271,8 +279,64 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
             "train_seconds": result.train_seconds, "peak_memory_mb": result.peak_memory_mb,
             "stopped_early": result.stopped_early, "direction_concentration": concentration, "device": str(device), "versions": package_versions(),
         })
+        if selector is not None:
+            records[-1].update(best_epoch=selector.best_epoch, val_curve=selector.curve)
         log.info("%s on %s, seed %d: %s", method, dataset, seed, metrics)
     return records
+
+
+class ValidationEpochSelector:
+    """The run setting ``select_epoch: val`` on a heterogeneous graph: every ``eval_every`` epochs
+    (and at the last one) the HeCo probe (:func:`graphcl.eval.heco_protocol`, 10 probes) is
+    trained on the smallest split's training nodes and scored on its *validation* nodes only;
+    :meth:`restore_best` puts back the weights of the epoch with the best validation Macro-F1.
+    Test labels choose nothing. Used as ``train(..., on_epoch_end=selector)``.
+    """
+
+    def __init__(self, model, data: HeteroData, run: dict[str, Any], seed: int, probes: int = 10) -> None:
+        target = data[data.target_node_type]
+        splits = [k for k in HETERO_SPLITS if f"train_mask_{k}" in target and f"val_mask_{k}" in target]
+        if "y" not in target or not splits:
+            raise InvalidArgumentError("select_epoch=val needs labels (y) and train_mask_K / val_mask_K on the target "
+                                       "node type")
+        self.model, self.data, self.seed, self.probes = model, data, seed, probes
+        self.y = target.y.cpu()
+        self.train_mask = target[f"train_mask_{splits[0]}"].cpu()
+        self.val_mask = target[f"val_mask_{splits[0]}"].cpu()
+        self.every, self.last = max(1, int(run["eval_every"])), int(run["epochs"])
+        self.lr, self.weight_decay = run["eval_lr"], run["eval_weight_decay"]
+        self.best_score, self.best_epoch, self.best_state = -1.0, 0, None
+        self.curve: list[list[float]] = []
+
+    def score(self) -> float:
+        """Validation Macro-F1 of the current encoder."""
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            embeddings = self.model.embed(self.data).cpu()
+        self.model.train(was_training)
+        return heco_protocol(embeddings, self.y, self.train_mask, self.val_mask, self.val_mask, lr=self.lr,
+                             weight_decay=self.weight_decay, runs=self.probes, seed=self.seed)["macro_f1"]
+
+    def __call__(self, epoch: int, loss: float) -> bool:
+        if epoch % self.every == 0 or epoch == self.last:
+            self._evaluate(epoch)
+        return False
+
+    def _evaluate(self, epoch: int) -> None:
+        value = self.score()
+        self.curve.append([epoch, value])
+        if value > self.best_score:
+            self.best_score, self.best_epoch = value, epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+
+    def restore_best(self, last_epoch: int) -> None:
+        """Score the last epoch if it was not (an early stop), then load the best epoch's weights."""
+        if not self.curve or self.curve[-1][0] != last_epoch:
+            self._evaluate(last_epoch)
+        self.model.load_state_dict(self.best_state)
+        log.info("select_epoch=val: epoch %d of %d (validation Macro-F1 %.4f)", self.best_epoch, last_epoch,
+                 self.best_score)
 
 
 def run_graph_experiment(method: str, dataset: Dataset, *, seeds: Sequence[int] = (0,), epochs: int | None = None,

@@ -126,6 +126,65 @@ def test_meow_bad_input():
         build_method("meow", None)
 
 
+def with_heco_splits(data, per_class: int = 4):
+    """``train_mask_20`` / ``val_mask_20`` / ``test_mask_20`` on the target type: ``per_class`` training
+    and validation nodes per class, the rest for testing."""
+    y = data["paper"].y
+    train_mask, val_mask = torch.zeros(len(y), dtype=torch.bool), torch.zeros(len(y), dtype=torch.bool)
+    for c in range(3):
+        members = (y == c).nonzero().flatten()
+        train_mask[members[:per_class]] = True
+        val_mask[members[per_class:2 * per_class]] = True
+    data["paper"].train_mask_20, data["paper"].val_mask_20 = train_mask, val_mask
+    data["paper"].test_mask_20 = ~(train_mask | val_mask)
+    return data
+
+
+def test_select_epoch_val_restores_the_best_validation_epoch_and_never_reads_test_labels(monkeypatch):
+    import graphcl.experiment as experiment
+
+    data = with_heco_splits(tiny_hetero_graph())
+    params = dict(HETERO_SMOKE["heco-style"][1])
+    seen = []
+    real = experiment.heco_protocol
+
+    def spy(embeddings, y, train_mask, val_mask, test_mask, **kwargs):
+        seen.append(bool((test_mask & data["paper"].test_mask_20).any()))
+        return real(embeddings, y, train_mask, val_mask, test_mask, **kwargs)
+
+    monkeypatch.setattr(experiment, "heco_protocol", spy)
+    overrides = {**params, "select_epoch": "val", "eval_every": 4, "lr": 0.01}
+    (record,) = run_experiment("heco-style", data, epochs=12, evals=("none",), overrides=overrides, progress=False)
+    assert [e for e, _ in record["val_curve"]] == [4, 8, 12]
+    scores = [v for _, v in record["val_curve"]]
+    assert record["best_epoch"] == [4, 8, 12][scores.index(max(scores))]
+    assert seen and not any(seen)  # the selector's probes never saw a test node
+    # The restored weights are the best epoch's: retrain to that epoch and compare embeddings.
+    model = build_method("heco-style", None, **params)
+    train(model, data, epochs=record["best_epoch"], lr=0.01, seed=0, progress=False)
+    monkeypatch.setattr(experiment, "heco_protocol", real)
+    captured = {}
+    restore = experiment.ValidationEpochSelector.restore_best
+
+    def keep(self, last_epoch):
+        restore(self, last_epoch)
+        captured["z"] = self.model.embed(self.data)
+
+    monkeypatch.setattr(experiment.ValidationEpochSelector, "restore_best", keep)
+    run_experiment("heco-style", data, epochs=12, evals=("none",), overrides=overrides, progress=False)
+    assert torch.allclose(captured["z"], model.embed(data), atol=1e-5)
+
+
+def test_select_epoch_bad_input():
+    data = tiny_hetero_graph()  # no train / val masks
+    params = {**HETERO_SMOKE["heco-style"][1], "select_epoch": "val"}
+    with pytest.raises(InvalidArgumentError, match="train_mask_K"):
+        run_experiment("heco-style", data, epochs=2, evals=("none",), overrides=params, progress=False)
+    with pytest.raises(InvalidArgumentError, match="'last' or 'val'"):
+        run_experiment("heco-style", data, epochs=2, evals=("none",),
+                       overrides={**params, "select_epoch": "best"}, progress=False)
+
+
 #: Methods whose smoke tests need their own kind of data (interaction graphs, sets of graphs).
 SMOKE_ELSEWHERE = {"lightgcn": "test_lightgcl.py::test_recommenders_train_on_a_toy_graph_loss_finite_and_falling",
                    "lightgcl": "test_lightgcl.py::test_recommenders_train_on_a_toy_graph_loss_finite_and_falling",
