@@ -29,6 +29,7 @@ from graphcl.eval.collapse import direction_concentration
 from graphcl.eval.graph_classification import graph_classification
 from graphcl.eval.recommendation import evaluate_ranking
 from graphcl.methods import build_method, get_method_class, method_parameters
+from graphcl.methods.base import Method
 from graphcl.train import to_device, train
 
 log = logging.getLogger(__name__)
@@ -293,7 +294,7 @@ class ValidationEpochSelector:
     Test labels choose nothing. Used as ``train(..., on_epoch_end=selector)``.
     """
 
-    def __init__(self, model, data: HeteroData, run: dict[str, Any], seed: int, probes: int = 10) -> None:
+    def __init__(self, model: Method, data: HeteroData, run: dict[str, Any], seed: int, probes: int = 10) -> None:
         target = data[data.target_node_type]
         splits = [k for k in HETERO_SPLITS if f"train_mask_{k}" in target and f"val_mask_{k}" in target]
         if "y" not in target or not splits:
