@@ -288,7 +288,7 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
 
 class ValidationEpochSelector:
     """The run setting ``select_epoch: val`` on a heterogeneous graph: every ``eval_every`` epochs
-    (and at the last one) the HeCo probe (:func:`graphcl.eval.heco_protocol`, 10 probes) is
+    (and at the last one, by :meth:`restore_best`) the HeCo probe (:func:`graphcl.eval.heco_protocol`, 10 probes) is
     trained on the smallest split's training nodes and scored on its *validation* nodes only;
     :meth:`restore_best` puts back the weights of the epoch with the best validation Macro-F1.
     Test labels choose nothing. Used as ``train(..., on_epoch_end=selector)``.
@@ -304,7 +304,7 @@ class ValidationEpochSelector:
         self.y = target.y.cpu()
         self.train_mask = target[f"train_mask_{splits[0]}"].cpu()
         self.val_mask = target[f"val_mask_{splits[0]}"].cpu()
-        self.every, self.last = max(1, int(run["eval_every"])), int(run["epochs"])
+        self.every = max(1, int(run["eval_every"]))
         self.lr, self.weight_decay = run["eval_lr"], run["eval_weight_decay"]
         self.best_score, self.best_epoch, self.best_state = -1.0, 0, None
         self.curve: list[list[float]] = []
@@ -320,7 +320,7 @@ class ValidationEpochSelector:
                              weight_decay=self.weight_decay, runs=self.probes, seed=self.seed)["macro_f1"]
 
     def __call__(self, epoch: int, loss: float) -> bool:
-        if epoch % self.every == 0 or epoch == self.last:
+        if epoch % self.every == 0:
             self._evaluate(epoch)
         return False
 
@@ -332,7 +332,7 @@ class ValidationEpochSelector:
             self.best_state = copy.deepcopy(self.model.state_dict())
 
     def restore_best(self, last_epoch: int) -> None:
-        """Score the last epoch if it was not (an early stop), then load the best epoch's weights."""
+        """Score the last epoch if it was not yet, then load the best epoch's weights."""
         if not self.curve or self.curve[-1][0] != last_epoch:
             self._evaluate(last_epoch)
         self.model.load_state_dict(self.best_state)
