@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.eval import (cluster_accuracy, clustering_metrics, evaluate_clustering, kmeans, linear_probe,
+from graphcl.eval import (cluster_accuracy, modularity, clustering_metrics, evaluate_clustering, kmeans, linear_probe,
                           mean_std, node_classification, public_split, random_split, summarize)
 
 
@@ -46,6 +46,30 @@ def test_metrics_invariant_to_cluster_renaming():
     assert m == pytest.approx({"acc": 1.0, "nmi": 1.0, "ari": 1.0, "f1": 1.0})
     m = clustering_metrics(y, np.array([0, 1, 1, 1, 2, 2, 0]))
     assert 0 < m["acc"] < 1 and m["f1"] < 1 and m["ari"] < 1
+
+
+def test_modularity_equals_the_dense_formula():
+    rng = np.random.default_rng(0)
+    n = 12
+    edges = rng.integers(0, n, size=(2, 40))  # duplicates, both directions and self-loops included
+    labels = rng.integers(0, 3, size=n)
+    a = np.zeros((n, n))
+    a[edges[0], edges[1]] = a[edges[1], edges[0]] = 1.0
+    np.fill_diagonal(a, 0.0)
+    d, two_m = a.sum(1), a.sum()
+    dense = ((a - np.outer(d, d) / two_m) * (labels[:, None] == labels[None, :])).sum() / two_m
+    assert modularity(torch.as_tensor(edges), labels) == pytest.approx(dense)
+    assert modularity(torch.as_tensor(edges), np.zeros(n, dtype=int)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_modularity_prefers_the_planted_partition_and_rejects_bad_input(tiny_graph):
+    planted = modularity(tiny_graph.edge_index, tiny_graph.y)
+    shuffled = modularity(tiny_graph.edge_index, tiny_graph.y[torch.randperm(tiny_graph.num_nodes)])
+    assert planted > 0.5 > 0.05 > shuffled
+    with pytest.raises(InvalidArgumentError, match="at least one edge"):
+        modularity(torch.tensor([[0, 1], [0, 1]]), np.array([0, 1]))
+    with pytest.raises(InvalidArgumentError, match="entries"):
+        modularity(tiny_graph.edge_index, tiny_graph.y[:-1], tiny_graph.num_nodes)
 
 
 def test_kmeans_recovers_separated_blobs_and_rejects_too_many_clusters():

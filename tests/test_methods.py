@@ -325,6 +325,28 @@ def test_spherical_centre_init_places_centres_at_cluster_means(tiny_graph):
         build_method("pamc", 16, center_init="random")
 
 
+def test_pretrain_restarts_keep_the_autoencoder_of_highest_modularity(tiny_graph):
+    from graphcl.encoders import pretrained_autoencoder
+    from graphcl.eval import modularity
+    from graphcl.methods.scgc import RESTART_SEED_STRIDE
+
+    params = {**TINY_AE, "pretrain_seed": 5, "pretrain_restarts": 3}
+    model = build_method("scgc-star", tiny_graph.num_features, **params)
+    model.setup(tiny_graph)
+    seeds = [5 + j * RESTART_SEED_STRIDE for j in range(3)]
+    assert sorted(model.restart_modularity) == seeds
+    best = max(seeds, key=model.restart_modularity.get)
+    assert modularity(tiny_graph.edge_index, model.initial_clusters) == pytest.approx(model.restart_modularity[best])
+    chosen, _ = pretrained_autoencoder(tiny_graph.x, seed=best, embedding_dim=4, hidden=[32, 32, 64], epochs=1,
+                                       batch_size=32)  # the cached weights of that restart
+    assert torch.equal(model.embed(tiny_graph), chosen.encode(tiny_graph.x))
+    single = build_method("scgc-star", tiny_graph.num_features, **{**params, "pretrain_restarts": 1})
+    single.setup(tiny_graph)
+    assert single.restart_modularity == {}
+    with pytest.raises(InvalidArgumentError, match="pretrain_restarts"):
+        build_method("pamc", 16, pretrain_restarts=0)
+
+
 def test_stop_tol_stops_training_once_assignments_settle(tiny_graph):
     changes = []
     model = build_method("scgc-star", tiny_graph.num_features, **{**TINY_AE, "stop_tol": 0.05})

@@ -9,6 +9,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score
 from torch import Tensor
+from torch_geometric.utils import remove_self_loops, to_undirected
 
 from graphcl.checks import check_num_clusters
 from graphcl.errors import InvalidArgumentError
@@ -198,6 +199,34 @@ def fit_kmeans(embeddings: Tensor, num_clusters: int, n_init: int = 10, seed: in
 def kmeans(embeddings, num_clusters: int, n_init: int = 10, seed: int = 0) -> np.ndarray:
     """Cluster ids ``[N]`` (numpy) of :func:`fit_kmeans`."""
     return fit_kmeans(embeddings, num_clusters, n_init=n_init, seed=seed).labels.cpu().numpy()
+
+
+def modularity(edge_index: Tensor, labels, num_nodes: int | None = None) -> float:
+    r"""Newman's modularity of a partition of a graph (Newman & Girvan, Phys. Rev. E 69, 2004).
+
+    .. math::
+        Q = \sum_c \Big[\frac{L_c}{m} - \Big(\frac{d_c}{2m}\Big)^2\Big]
+
+    on the symmetrised, unweighted graph without self-loops: ``m`` edges, ``L_c`` of them inside
+    cluster ``c``, ``d_c`` the total degree of its nodes. Label-free, in ``[-1/2, 1)``; higher
+    means the clusters follow the graph's communities. Shapes: ``edge_index [2, E]``,
+    ``labels [N]`` (cluster ids ``>= 0``).
+    """
+    labels = torch.as_tensor(np.asarray(labels.cpu() if isinstance(labels, Tensor) else labels), dtype=torch.long)
+    if labels.dim() != 1 or (labels.numel() and labels.min() < 0):
+        raise InvalidArgumentError("labels must be a [N] vector of cluster ids >= 0")
+    num_nodes = labels.numel() if num_nodes is None else num_nodes
+    if labels.numel() != num_nodes:
+        raise InvalidArgumentError(f"labels has {labels.numel()} entries for a graph of {num_nodes} nodes")
+    edge_index = remove_self_loops(to_undirected(edge_index.cpu(), num_nodes=num_nodes))[0]
+    if edge_index.size(1) == 0:
+        raise InvalidArgumentError("modularity needs a graph with at least one edge (besides self-loops)")
+    row, col = edge_index  # each undirected edge twice
+    two_m = float(edge_index.size(1))
+    inside = float((labels[row] == labels[col]).sum()) / two_m
+    degree = torch.bincount(row, minlength=num_nodes).double()
+    cluster_degree = torch.zeros(int(labels.max()) + 1, dtype=torch.float64).index_add_(0, labels, degree)
+    return inside - float(((cluster_degree / two_m) ** 2).sum())
 
 
 def evaluate_clustering(embeddings, y, num_clusters: int | None = None, n_init: int = 10,
