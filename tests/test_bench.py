@@ -54,13 +54,18 @@ def test_seed_chunks_run_apart_merge_into_one_table(mirror, tmp_path, monkeypatc
 @pytest.mark.mirror
 def test_suite_overrides_reach_run_settings_as_well_as_method_parameters(mirror, tmp_path, monkeypatch):
     # --set lr=... / smooth_features=... are run settings, not constructor arguments: they must not be dropped.
-    from graphcl.bench.clustering import run_suite
+    from graphcl.bench.clustering import load_runs, run_suite
 
     monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
-    overrides = {"lr": 0.0005, "smooth_features": 2, "alpha": 0.7, "pretrain_epochs": 1, "num_heads": 3}
+    overrides = {"lr": 0.0005, "smooth_features": 2, "alpha": 0.7, "pretrain_epochs": 1, "pretrain_restarts": 2,
+                 "num_heads": 3}
     (run,) = run_suite(["scgc-star"], ["cora"], [0], tmp_path / "out", epochs=1, overrides=overrides, progress=False)
     assert run.config["lr"] == 0.0005 and run.config["smooth_features"] == 2 and run.config["alpha"] == 0.7
     assert "num_heads" not in run.config  # a key the method does not take is left out
+    # Every pretraining restart's modularity is recorded and survives the records' round trip.
+    assert sorted(run.pretrain_modularity) == ["0", "100000"]
+    (loaded,) = [r for r in load_runs(tmp_path / "out") if r.method == "scgc-star"]
+    assert loaded.pretrain_modularity == run.pretrain_modularity
 
 
 def test_combine_names_a_folder_without_records(tmp_path, capsys):

@@ -70,6 +70,8 @@ class Run:
     stop_epoch: int | None = None  # DEC's stopping rule (deep clustering methods)
     device: str = "cpu"  # where it trained: seconds and peak memory are that device's
     config: dict[str, Any] = field(default_factory=dict)
+    #: Deep clustering with ``pretrain_restarts > 1``: pretraining seed -> modularity of its k-means partition.
+    pretrain_modularity: dict[str, float] = field(default_factory=dict)
     embeddings: np.ndarray | None = None
     predicted: np.ndarray | None = None
 
@@ -131,6 +133,7 @@ def run_method(method: str, data: Data, seed: int, *, epochs: int | None = None,
     run.scores["final (k-means)"] = score_clusters(y, z_pred)
     if getattr(model, "initial_clusters", None) is not None:  # k-means on the pretrained autoencoder
         run.scores["pretrained (k-means)"] = score_clusters(y, model.initial_clusters.numpy())
+        run.pretrain_modularity = {str(s): round(m, 5) for s, m in model.restart_modularity.items()}
     if own_clusters:
         run.stop_epoch = stopped[0] if stopped else result.epochs
         run.scores["stopped"] = next(score for epoch, score in curve if epoch == run.stop_epoch)
@@ -206,7 +209,8 @@ def write_results(runs: Sequence[Run], out: Path, *, title_note: str = "") -> di
         payload = [{"method": r.method, "dataset": r.dataset, "seed": r.seed, "scores": r.scores,
                     "oracle_epoch": r.oracle_epoch, "stop_epoch": r.stop_epoch, "epochs": r.epochs,
                     "train_seconds": r.train_seconds, "peak_memory_mb": r.peak_memory_mb, "device": r.device,
-                    "acc_curve": r.curve, "config": r.config, "versions": package_versions()} for r in runs if r.dataset == dataset]
+                    "acc_curve": r.curve, "config": r.config, "pretrain_modularity": r.pretrain_modularity,
+                    "versions": package_versions()} for r in runs if r.dataset == dataset]
         (records / f"clustering-{dataset}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
     return {"markdown": md, "csv": csv_path, "records": records}
 
@@ -249,7 +253,8 @@ def load_runs(folder: Path) -> list[Run]:
             runs.append(Run(r["method"], r["dataset"], r["seed"], scores=r["scores"], oracle_epoch=r["oracle_epoch"],
                             epochs=r["epochs"], train_seconds=r["train_seconds"],
                             peak_memory_mb=r["peak_memory_mb"], curve=r["acc_curve"], config=r["config"],
-                            stop_epoch=r.get("stop_epoch"), device=r.get("device", "cpu")))
+                            stop_epoch=r.get("stop_epoch"), device=r.get("device", "cpu"),
+                            pretrain_modularity=r.get("pretrain_modularity", {})))
     return runs
 
 
