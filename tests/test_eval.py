@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.eval import (cluster_accuracy, modularity, clustering_metrics, evaluate_clustering, kmeans, linear_probe,
-                          mean_std, node_classification, public_split, random_split, summarize)
+from graphcl.eval import (cluster_accuracy, clustering_metrics, evaluate_clustering, kmeans, linear_probe, mean_std,
+                          modularity, node_classification, public_split, random_split, summarize)
 
 
 def brute_force_acc(y_true, y_pred):

@@ -6,5 +6,5 @@ from graphcl.eval.clustering import (best_label_mapping, cluster_accuracy, clust
 from graphcl.eval.summary import mean_std, results_table, summarize
 
 __all__ = ["heco_protocol", "linear_probe", "node_classification", "public_split", "random_split", "best_label_mapping",
-           "cluster_accuracy", "clustering_metrics", "evaluate_clustering", "kmeans", "modularity", "score_clusters", "mean_std",
-           "summarize", "results_table", "direction_concentration", "is_collapsed"]
+           "cluster_accuracy", "clustering_metrics", "evaluate_clustering", "kmeans", "modularity", "score_clusters",
+           "mean_std", "summarize", "results_table", "direction_concentration", "is_collapsed"]

@@ -168,7 +168,9 @@ class DeepClustering(Method):
 
     def _initial_partition(self, z: np.ndarray, seed: int) -> np.ndarray:
         """k-means clusters ``[N]`` of pretrained embeddings ``z [N, n_z]`` (see ``center_init``)."""
-        points = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12) if self.center_init == "spherical" else z
+        points = z
+        if self.center_init == "spherical":
+            points = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
         return KMeans(self.num_clusters, n_init=self.kmeans_init, random_state=seed).fit_predict(points)
 
     def _check_ready(self) -> None:
