@@ -10,8 +10,9 @@ validation step, 50 probes) and k-means NMI / ARI over 10 seeds. Writes ``hetero
 over seeds, train seconds, peak memory, the published numbers beside) and
 ``records/hetero-<method>-<dataset>.json`` under ``--out``, after every method x dataset.
 ``--combine`` rebuilds the table from record files instead (the suite's, or ``graphcl train
---out``'s), grouping them by dataset and method, so runs made apart (seeds in parallel, other
-machines, resumed runs) land in one table.
+--out``'s), grouping them by dataset, method and how the encoder epoch was chosen (the training
+loss's early stopping, or ``select_epoch=val``: validation Macro-F1), so runs made apart (seeds in
+parallel, other machines, resumed runs) land in one table.
 """
 from __future__ import annotations
 
@@ -35,25 +36,34 @@ PUBLISHED = {
 }
 
 
+def epoch_selection(record: dict[str, Any]) -> str:
+    """How a run's encoder epoch was chosen: ``val`` (``select_epoch=val``: the record carries the
+    chosen ``best_epoch``) or ``loss`` (the last epoch: early stopping on the training loss or the cap)."""
+    return "val" if "best_epoch" in record else "loss"
+
+
 def write_table(results: list[tuple[str, str, list[dict[str, Any]]]], out: Path, note: str = "") -> Path:
-    """``hetero.md``: one row per dataset x method x split, then the clustering columns."""
+    """``hetero.md``: one row per dataset x method x encoder-epoch rule x split, then the clustering columns."""
     lines = ["# Heterogeneous node classification and clustering (HeCo / MEOW protocol)", "",
              "Macro-F1 / Micro-F1 / AUC in % (logistic-regression probes on the fixed 20 / 40 / 60 labels-per-class "
              "splits, test scores at the best validation step, 50 probes), k-means NMI / ARI over 10 seeds; mean ± "
-             "std over encoder seeds. Encoders stop by early stopping on the training loss (no test labels).", ""]
+             "std over encoder seeds. The encoder epoch is chosen without test labels: `loss`, the last epoch "
+             "(early stopping on the training loss, or the epoch cap); `val`, the epoch with the best validation "
+             "Macro-F1 of a 20-labels-per-class probe (`select_epoch=val`; `epochs` then lists the chosen epochs).", ""]
     if note:
         lines += [note, ""]
-    lines += ["| dataset | method | split | seeds | epochs | Macro-F1 | Micro-F1 | AUC | NMI | ARI | seconds | "
-              "peak MiB | device | published |", "|" + "---|" * 14]
+    lines += ["| dataset | method | epoch by | split | seeds | epochs | Macro-F1 | Micro-F1 | AUC | NMI | ARI | "
+              "seconds | peak MiB | device | published |", "|" + "---|" * 15]
     for dataset, method, records in results:
         s = summarize(records)
-        epochs = "/".join(str(r["epochs"]) for r in records)
+        selection = epoch_selection(records[0])
+        epochs = "/".join(str(r["best_epoch" if selection == "val" else "epochs"]) for r in records)
         for k in HETERO_SPLITS:
             if f"macro_f1_{k}" not in s:
                 continue
             cells = [format_cell(f"{m}_{k}", *s[f"{m}_{k}"]) for m in ("macro_f1", "micro_f1", "auc")]
             cells += [format_cell(m, *s[m]) if m in s else "–" for m in ("nmi", "ari")]
-            lines.append(f"| {dataset} | {method} | {k} | {len(records)} | {epochs} | " + " | ".join(cells) + " | "
+            lines.append(f"| {dataset} | {method} | {selection} | {k} | {len(records)} | {epochs} | " + " | ".join(cells) + " | "
                          + format_cell("train_seconds", *s["train_seconds"]) + " | "
                          + format_cell("peak_memory_mb", *s["peak_memory_mb"]) + f" | {records[0]['device']} | "
                          + PUBLISHED.get((dataset, k), "") + " |")
@@ -64,23 +74,23 @@ def write_table(results: list[tuple[str, str, list[dict[str, Any]]]], out: Path,
 
 
 def combine_records(paths: Sequence[str | Path]) -> list[tuple[str, str, list[dict[str, Any]]]]:
-    """Record files -> ``[(dataset, method, records)]``, sorted, one record per seed (a seed that
-    appears twice is an error: say which run to keep)."""
+    """Record files -> ``[(dataset, method, records)]``, sorted, one record per seed and encoder-epoch
+    rule (:func:`epoch_selection`; a seed that appears twice is an error: say which run to keep)."""
     import json
 
-    groups: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
     for path in paths:
         for record in json.loads(Path(path).read_text()):
             if not {"method", "dataset", "seed", "metrics"} <= set(record):
                 raise ValueError(f"{path}: not a graphcl run record (needs method, dataset, seed, metrics)")
-            seeds = groups.setdefault((record["dataset"], record["method"]), {})
+            seeds = groups.setdefault((record["dataset"], record["method"], epoch_selection(record)), {})
             if record["seed"] in seeds:
                 raise ValueError(f"{path}: {record['method']} on {record['dataset']} seed {record['seed']} appears "
                                  "twice among the combined files; pass only one run per seed")
             seeds[record["seed"]] = record
     if not groups:
         raise ValueError("no records in the combined files")
-    return [(dataset, method, [seeds[k] for k in sorted(seeds)]) for (dataset, method), seeds in sorted(groups.items())]
+    return [(dataset, method, [seeds[k] for k in sorted(seeds)]) for (dataset, method, _), seeds in sorted(groups.items())]
 
 
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
