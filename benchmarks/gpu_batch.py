@@ -48,7 +48,8 @@ priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran i
    CPU-bound (the 10-fold SVM / logistic-regression grid searches), so they use the device machine's
    16 cores; on the 2-core CPU NCI1's evaluation alone is over an hour. Needs ``TUDataset/`` in
    the carried mirror subset.
-7. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings).
+7. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings; GRACE's 200-epoch settings
+   with degree-adaptive dropping, ``gca.yaml``: about 8 s per run on an H200 among five processes).
 8. Exploratory: SCGC* on acm with 200 pretraining epochs.
 
 Second device session of 2026-11-26 (H100, 900 s): AdaMEOW heco-dblp seeds 0-3, HeCo-style heco-dblp
@@ -56,6 +57,13 @@ seeds 0-1, AdaMEOW heco-aminer seed 0 (``results/hetero.md``); SCGC* tuning + 10
 PubMed, Amazon Photo and PamC on Cora (``results/clustering.md``, ``results/tuning/``). The carried
 mirror subset lacked CiteSeer and HeCo/acm there, so ``tune-*-citeseer`` and the heco-acm jobs
 failed at once; MEOW heco-aminer seed 0 was still training when the budget ended (490 s).
+
+Third device session of 2026-11-26 (H200, two calls, 441 s + 209 s): ``hetero-val-meow-heco-acm`` and
+``hetero-val-adameow-heco-acm`` (5 seeds each, ``results/hetero.md``, rows `val`), GCA on acm / cite / dblp
+(10 seeds each), the CUDA checks (all passed), then ``--smoothing 0 --only tune-pamc-pubmed
+tune-pamc-amazon-photo`` beside ``tune_clustering.py --method scgc-star --dataset cora --grid
+tau=4.0,1.0,0.5`` (``results/tuning/``); PamC's 10 Photo seeds were cut off at the 190 s budget and ran on
+the CPU instead.
 
 Done on 2026-11-26 and left out of the default list (``--only`` still runs them): GRACE on CiteSeer
 (``grace-citeseer-*``), GRACE on acm / dblp / cite / cora and k-means on raw features in the
