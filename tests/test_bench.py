@@ -130,6 +130,18 @@ def test_hetero_bench_quick_writes_the_heco_protocol_table(mirror, tmp_path, mon
     assert 0.0 <= metrics["nmi"] <= 1.0 and -1.0 <= metrics["ari"] <= 1.0 and record["epochs"] == 2
 
 
+@pytest.mark.mirror
+def test_hetero_bench_set_chooses_the_encoder_epoch_on_validation(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    assert main(["bench", "hetero", "--quick", "--methods", "meow", "--epochs", "3", "--set", "select_epoch=val",
+                 "eval_every=1", "--out", str(out)]) == 0
+    md = (out / "hetero.md").read_text()
+    assert "select_epoch" in md and md.count("| heco-acm | meow | val |") == 3
+    (record,) = json.loads((out / "records" / "hetero-meow-heco-acm.json").read_text())
+    assert record["best_epoch"] in (1, 2, 3) and [e for e, _ in record["val_curve"]] == [1, 2, 3]
+
+
 def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path):
     def record(method, dataset, seed, f1):
         metrics = {f"{m}_{k}": f1 for m in ("macro_f1", "micro_f1", "auc") for k in (20, 40, 60)}

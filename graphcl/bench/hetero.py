@@ -1,6 +1,6 @@
 """The heterogeneous benchmark suite: MEOW, AdaMEOW and the HeCo-style baseline on the HeCo datasets.
 
-``graphcl bench hetero [--methods ...] [--datasets ...] [--seeds N] [--epochs E] [--quick] [--out DIR]``
+``graphcl bench hetero [--methods ...] [--datasets ...] [--seeds N] [--epochs E] [--set KEY=VALUE ...] [--quick] [--out DIR]``
 ``graphcl bench hetero --combine RECORDS.json ... [--note TEXT] [--out DIR]``
 
 Every method x dataset x seed is trained with its config (early stopping on the training loss,
@@ -9,6 +9,8 @@ probes on the 20 / 40 / 60 labels-per-class splits (Macro-F1, Micro-F1, AUC at t
 validation step, 50 probes) and k-means NMI / ARI over 10 seeds. Writes ``hetero.md`` (mean ± std
 over seeds, train seconds, peak memory, the published numbers beside) and
 ``records/hetero-<method>-<dataset>.json`` under ``--out``, after every method x dataset.
+``--set`` overrides config entries of every method that takes them, e.g. ``--set select_epoch=val
+eval_every=10``: the encoder epoch by validation Macro-F1 (rows ``val``) instead of the training loss.
 ``--combine`` rebuilds the table from record files instead (the suite's, or ``graphcl train
 --out``'s), grouping them by dataset, method and how the encoder epoch was chosen (the training
 loss's early stopping, or ``select_epoch=val``: validation Macro-F1), so runs made apart (seeds in
@@ -20,6 +22,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
+from graphcl.configs import RUN_KEYS, parse_override
 from graphcl.errors import DatasetUnavailableError
 from graphcl.eval.summary import format_cell, summarize
 from graphcl.experiment import HETERO_SPLITS, run_experiment, write_records
@@ -94,8 +97,10 @@ def combine_records(paths: Sequence[str | Path]) -> list[tuple[str, str, list[di
 
 
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
-              epochs: int | None = None, device: str = "cpu", note: str = "") -> list[tuple[str, str, list]]:
+              epochs: int | None = None, overrides: dict[str, Any] | None = None, device: str = "cpu",
+              note: str = "") -> list[tuple[str, str, list]]:
     from graphcl.data import load_dataset
+    from graphcl.methods import method_parameters
 
     results: list[tuple[str, str, list[dict[str, Any]]]] = []
     skipped = []
@@ -107,8 +112,9 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
             print(f"{dataset}: skipped, not available here", flush=True)
             continue
         for method in methods:
+            over = {k: v for k, v in (overrides or {}).items() if k in method_parameters(method) or k in RUN_KEYS}
             records = run_experiment(method, data, seeds=seeds, epochs=epochs, evals=("node", "cluster"),
-                                     device=device, progress=False)
+                                     device=device, overrides=over, progress=False)
             write_records(records, out / "records" / f"hetero-{method}-{dataset}.json")
             results.append((dataset, method, records))
             write_table(results, out, note + (f" Skipped: {'; '.join(skipped)}." if skipped else ""))
@@ -126,6 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datasets", nargs="+", help=f"default: {' '.join(DEFAULT_DATASETS)}")
     parser.add_argument("--seeds", type=int, help="number of encoder seeds 0..N-1 (default 5)")
     parser.add_argument("--epochs", type=int, help="fixed epochs instead of the configs' early stopping")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config entries of every "
+                        "method that takes them (e.g. select_epoch=val eval_every=10)")
     parser.add_argument("--quick", action="store_true", help="smoke run: heco-acm, 1 seed, 2 epochs (not a result)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/results", help="output folder (default benchmarks/results)")
@@ -139,7 +147,10 @@ def main(args: argparse.Namespace) -> int:
         path = write_table(combine_records(args.combine), Path(args.out), args.note)
         print(path.read_text())
         return 0
+    overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
     note = args.note
+    if overrides:
+        note = f"Config overrides for every method that takes them: {overrides}. {note}".strip()
     if args.quick:
         methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or QUICK["datasets"]
         seeds, epochs = range(args.seeds or QUICK["seeds"]), args.epochs or QUICK["epochs"]
@@ -149,8 +160,8 @@ def main(args: argparse.Namespace) -> int:
         seeds, epochs = range(args.seeds or 5), args.epochs
         if epochs is not None:
             note = f"Every method trained for {epochs} epochs (not the configs' early stopping). {note}".strip()
-    run_suite(list(methods), list(datasets), list(seeds), Path(args.out), epochs=epochs, device=args.device,
-              note=note)
+    run_suite(list(methods), list(datasets), list(seeds), Path(args.out), epochs=epochs, overrides=overrides,
+              device=args.device, note=note)
     print((Path(args.out) / "hetero.md").read_text())
     return 0
 
