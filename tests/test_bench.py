@@ -158,12 +158,15 @@ def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path):
     assert "| heco-dblp | meow | loss | 20 | 1 | 10 | 91.00" in md
     # A run whose epoch was chosen on validation (it carries best_epoch) is its own row, even for a seed
     # that is also among the loss-stopped runs; its epochs column lists the chosen epochs.
-    (tmp_path / "v.json").write_text(json.dumps([{**record("meow", "heco-acm", 0, 0.92), "best_epoch": 7}]))
+    (tmp_path / "v.json").write_text(json.dumps([{**record("meow", "heco-acm", 0, 0.92), "best_epoch": 7},
+                                                  {**record("meow", "heco-acm", 1, 0.92), "best_epoch": 8,
+                                                   "device": "cuda"}]))
     assert main(["bench", "hetero", "--combine", str(tmp_path / "a.json"), str(tmp_path / "v.json"),
                  "--out", str(out)]) == 0
     md = (out / "hetero.md").read_text()
     assert "| heco-acm | meow | loss | 20 | 2 | 10/11 | 89.00 ± 1.00 |" in md
-    assert "| heco-acm | meow | val | 20 | 1 | 7 | 92.00 ± 0.00 |" in md
+    assert "| heco-acm | meow | val | 20 | 2 | 7/8 | 92.00 ± 0.00 |" in md and "| cpu ×1, cuda ×1 |" in md
+    assert "| 100.0 ± 0.0 | cpu | " in md  # one device: named alone
     (tmp_path / "c.json").write_text(json.dumps([record("meow", "heco-acm", 1, 0.5)]))
     with pytest.raises(ValueError, match="seed 1 appears twice"):
         main(["bench", "hetero", "--combine", str(tmp_path / "a.json"), str(tmp_path / "c.json"), "--out", str(out)])

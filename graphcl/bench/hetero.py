@@ -45,6 +45,15 @@ def epoch_selection(record: dict[str, Any]) -> str:
     return "val" if "best_epoch" in record else "loss"
 
 
+def devices(records: Sequence[dict[str, Any]]) -> str:
+    """The device the runs used, or each device with its number of runs where they differ (``cuda ×5, cpu ×5``:
+    the seconds and memory columns then mix them)."""
+    from collections import Counter
+
+    counts = Counter(str(r["device"]) for r in records)
+    return next(iter(counts)) if len(counts) == 1 else ", ".join(f"{d} ×{n}" for d, n in counts.items())
+
+
 def write_table(results: list[tuple[str, str, list[dict[str, Any]]]], out: Path, note: str = "") -> Path:
     """``hetero.md``: one row per dataset x method x encoder-epoch rule x split, then the clustering columns."""
     lines = ["# Heterogeneous node classification and clustering (HeCo / MEOW protocol)", "",
@@ -68,7 +77,7 @@ def write_table(results: list[tuple[str, str, list[dict[str, Any]]]], out: Path,
             cells += [format_cell(m, *s[m]) if m in s else "–" for m in ("nmi", "ari")]
             lines.append(f"| {dataset} | {method} | {selection} | {k} | {len(records)} | {epochs} | " + " | ".join(cells) + " | "
                          + format_cell("train_seconds", *s["train_seconds"]) + " | "
-                         + format_cell("peak_memory_mb", *s["peak_memory_mb"]) + f" | {records[0]['device']} | "
+                         + format_cell("peak_memory_mb", *s["peak_memory_mb"]) + f" | {devices(records)} | "
                          + PUBLISHED.get((dataset, k), "") + " |")
     out.mkdir(parents=True, exist_ok=True)
     path = out / "hetero.md"
