@@ -1,6 +1,7 @@
 """The heterogeneous benchmark suite: MEOW, AdaMEOW and the HeCo-style baseline on the HeCo datasets.
 
-``graphcl bench hetero [--methods ...] [--datasets ...] [--seeds N] [--epochs E] [--set KEY=VALUE ...] [--quick] [--out DIR]``
+``graphcl bench hetero [--methods ...] [--datasets ...] [--seeds N] [--epochs E] [--set KEY=VALUE ...]
+[--quick] [--out DIR]``
 ``graphcl bench hetero --combine RECORDS.json ... [--note TEXT] [--out DIR]``
 
 Every method x dataset x seed is trained with its config (early stopping on the training loss,
@@ -75,7 +76,8 @@ def write_table(results: list[tuple[str, str, list[dict[str, Any]]]], out: Path,
                 continue
             cells = [format_cell(f"{m}_{k}", *s[f"{m}_{k}"]) for m in ("macro_f1", "micro_f1", "auc")]
             cells += [format_cell(m, *s[m]) if m in s else "–" for m in ("nmi", "ari")]
-            lines.append(f"| {dataset} | {method} | {selection} | {k} | {len(records)} | {epochs} | " + " | ".join(cells) + " | "
+            lines.append(f"| {dataset} | {method} | {selection} | {k} | {len(records)} | {epochs} | "
+                         + " | ".join(cells) + " | "
                          + format_cell("train_seconds", *s["train_seconds"]) + " | "
                          + format_cell("peak_memory_mb", *s["peak_memory_mb"]) + f" | {devices(records)} | "
                          + PUBLISHED.get((dataset, k), "") + " |")
@@ -102,7 +104,8 @@ def combine_records(paths: Sequence[str | Path]) -> list[tuple[str, str, list[di
             seeds[record["seed"]] = record
     if not groups:
         raise ValueError("no records in the combined files")
-    return [(dataset, method, [seeds[k] for k in sorted(seeds)]) for (dataset, method, _), seeds in sorted(groups.items())]
+    return [(dataset, method, [seeds[k] for k in sorted(seeds)])
+            for (dataset, method, _), seeds in sorted(groups.items())]
 
 
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
