@@ -34,12 +34,11 @@ import numpy as np
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
-from graphcl.configs import RUN_KEYS
 from graphcl.errors import DatasetUnavailableError, InvalidArgumentError
 from graphcl.eval.clustering import kmeans, score_clusters
 from graphcl.eval.summary import format_cell, mean_std
 from graphcl.experiment import number_of_classes, package_versions, resolve_run
-from graphcl.methods import build_method, method_names, method_parameters
+from graphcl.methods import applicable_overrides, build_method, method_names
 from graphcl.profiling import PeakMemory
 from graphcl.train import to_device, train
 
@@ -287,9 +286,8 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
                     if method == BASELINE:
                         run = run_baseline(data, seed)
                     else:
-                        over = {k: v for k, v in (overrides or {}).items()
-                                if k in method_parameters(method) or k in RUN_KEYS}
-                        run = run_method(method, data, seed, epochs=epochs, overrides=over, device=device)
+                        run = run_method(method, data, seed, epochs=epochs,
+                                         overrides=applicable_overrides(method, overrides), device=device)
                     runs.append(run)
                     if progress:
                         modes = ", ".join(f"{m} {100 * s['acc']:.2f}" for m, s in run.scores.items())

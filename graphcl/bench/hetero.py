@@ -20,10 +20,11 @@ parallel, other machines, resumed runs) land in one table.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-from graphcl.configs import RUN_KEYS, parse_override
+from graphcl.configs import parse_override
 from graphcl.errors import DatasetUnavailableError
 from graphcl.eval.summary import format_cell, summarize
 from graphcl.experiment import HETERO_SPLITS, run_experiment, write_records
@@ -49,8 +50,6 @@ def epoch_selection(record: dict[str, Any]) -> str:
 def devices(records: Sequence[dict[str, Any]]) -> str:
     """The device the runs used, or each device with its number of runs where they differ (``cuda ×5, cpu ×5``:
     the seconds and memory columns then mix them)."""
-    from collections import Counter
-
     counts = Counter(str(r["device"]) for r in records)
     return next(iter(counts)) if len(counts) == 1 else ", ".join(f"{d} ×{n}" for d, n in counts.items())
 
@@ -112,7 +111,7 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
               epochs: int | None = None, overrides: dict[str, Any] | None = None, device: str = "cpu",
               note: str = "") -> list[tuple[str, str, list]]:
     from graphcl.data import load_dataset
-    from graphcl.methods import method_parameters
+    from graphcl.methods import applicable_overrides
 
     results: list[tuple[str, str, list[dict[str, Any]]]] = []
     skipped = []
@@ -124,9 +123,9 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
             print(f"{dataset}: skipped, not available here", flush=True)
             continue
         for method in methods:
-            over = {k: v for k, v in (overrides or {}).items() if k in method_parameters(method) or k in RUN_KEYS}
             records = run_experiment(method, data, seeds=seeds, epochs=epochs, evals=("node", "cluster"),
-                                     device=device, overrides=over, progress=False)
+                                     device=device, overrides=applicable_overrides(method, overrides),
+                                     progress=False)
             write_records(records, out / "records" / f"hetero-{method}-{dataset}.json")
             results.append((dataset, method, records))
             write_table(results, out, note + (f" Skipped: {'; '.join(skipped)}." if skipped else ""))

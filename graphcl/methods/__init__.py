@@ -1,5 +1,6 @@
 """Methods: recipes composing augmenters, encoders and losses, registered by name."""
-from graphcl.methods.base import Method, build_method, get_method_class, method_names, method_parameters, register_method
+from graphcl.methods.base import (Method, applicable_overrides, build_method, get_method_class, method_names,
+                                 method_parameters, register_method)
 from graphcl.methods.grace import GCA, GRACE
 from graphcl.methods.graphcl_graph import GraphCL
 from graphcl.methods.lightgcl import BPRRecommender, LightGCL, LightGCN
@@ -7,5 +8,6 @@ from graphcl.methods.meow import MEOW, AdaMEOW, HeCoStyle, MetaPathContextContra
 from graphcl.methods.scgc import SCGC, DeepClustering, PamC, SCGCStar
 
 __all__ = ["Method", "register_method", "build_method", "get_method_class", "method_names", "method_parameters",
+           "applicable_overrides",
            "GRACE", "GCA", "DeepClustering", "SCGC", "SCGCStar", "PamC", "MetaPathContextContrast", "MEOW", "AdaMEOW", "HeCoStyle",
            "BPRRecommender", "LightGCN", "LightGCL", "GraphCL"]

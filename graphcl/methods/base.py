@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from graphcl.configs import RUN_KEYS
 from graphcl.errors import InvalidArgumentError, UnknownNameError
 
 
@@ -86,6 +87,13 @@ def method_parameters(name: str) -> set[str]:
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break  # no **kwargs: this constructor's arguments are all there is
     return names - {"self", "in_channels"}
+
+
+def applicable_overrides(name: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The entries of ``overrides`` that method ``name`` takes: its parameters and the run settings
+    (``RUN_KEYS``), so one ``--set`` can serve every method of a suite."""
+    valid = method_parameters(name) | set(RUN_KEYS)
+    return {k: v for k, v in (overrides or {}).items() if k in valid}
 
 
 def build_method(name: str, in_channels: int, **params: Any) -> Method:
