@@ -96,12 +96,13 @@ def measure(method: str, n: int, encoder_kind: str, repeats: int) -> dict:
     import torch.nn.functional as F
 
     from graphcl.augment import adjacency_power
-    from graphcl.losses import ClusteringKL, MetaNodeContrast, student_t_assignment, target_distribution
+    from graphcl.losses import ClusteringKL, MetaNodeContrast, PositivePairs, student_t_assignment, target_distribution
 
     torch.manual_seed(0)
     x, edge_index, _ = planted_graph(n)
     encoder, encode = build_encoder(encoder_kind)
     pos_index, pos_weight = adjacency_power(edge_index, n, order=1, cumulative=True)
+    pairs = PositivePairs.from_coo(pos_index, pos_weight, n)
     with torch.no_grad():
         centers = torch.nn.Parameter(encode(x[:NUM_BLOCKS * 50])[:NUM_BLOCKS].clone())
     kl, pamc = ClusteringKL(), MetaNodeContrast(TAU)
@@ -118,7 +119,7 @@ def measure(method: str, n: int, encoder_kind: str, repeats: int) -> dict:
         p = target_distribution(q.detach())
         if method == "pamc":
             a = F.one_hot(q.detach().argmax(1), NUM_BLOCKS).to(z.dtype)
-            contrast = pamc(z, a, pos_index, pos_weight)
+            contrast = pamc(z, a, pairs)
         else:
             contrast = dense_scgc_star_loss(z, adj_dense, TAU)
         loss = BETA * kl(q, p) + ALPHA * contrast

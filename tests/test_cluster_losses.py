@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 from graphcl.augment import StructuralPositives, adjacency_power, row_normalized_adjacency
 from graphcl.errors import InvalidArgumentError
-from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, student_t_assignment,
-                            target_distribution)
+from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs, log_positive_mass,
+                            student_t_assignment, target_distribution)
 
 
 def random_graph(n, m, seed):
@@ -92,7 +92,7 @@ def test_neighbour_contrast_matches_dense_reference(n, d, tau, chunk, cumulative
     index, weight = adjacency_power(edge_index, n, 2, cumulative)
     a = torch.from_numpy(to_dense(index, weight, n))
     z = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(d), requires_grad=True)
-    ours = NeighbourContrast(tau, chunk_size=chunk)(z, index, weight.double())
+    ours = NeighbourContrast(tau, chunk_size=chunk)(z, PositivePairs.from_coo(index, weight.double(), n))
     ref = dense_scgc(z, a, tau)
     assert torch.allclose(ours, ref, atol=1e-9)
     g_ours, = torch.autograd.grad(ours, z)
@@ -111,7 +111,7 @@ def test_meta_node_contrast_matches_dense_reference(n, d, k, tau, soft):
     centers = torch.randn(k, d, dtype=torch.float64, generator=gen, requires_grad=True)
     q = student_t_assignment(z, centers)
     assignment = q if soft else F.one_hot(q.detach().argmax(1), k).double()
-    ours = MetaNodeContrast(tau)(z, assignment, index, weight.double())
+    ours = MetaNodeContrast(tau)(z, assignment, PositivePairs.from_coo(index, weight.double(), n))
     ref = dense_pamc(z, assignment, a, tau)
     assert torch.allclose(ours, ref, atol=1e-9)
     params = [z, centers] if soft else [z]
@@ -122,16 +122,47 @@ def test_meta_node_contrast_matches_dense_reference(n, d, k, tau, soft):
 def test_meta_node_contrast_with_an_empty_cluster_is_finite():
     z = torch.randn(12, 4, requires_grad=True)
     assignment = F.one_hot(torch.tensor([0, 1] * 6), 3).float()  # cluster 2 is empty
-    index, weight = adjacency_power(random_graph(12, 20, 0), 12, 1)
-    loss = MetaNodeContrast(0.5)(z, assignment, index, weight)
+    pairs = PositivePairs.from_coo(*adjacency_power(random_graph(12, 20, 0), 12, 1), 12)
+    loss = MetaNodeContrast(0.5)(z, assignment, pairs)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
 
 
-def test_positives_must_cover_every_node():
-    z = torch.randn(5, 3)
+def test_positives_must_cover_every_node_and_match_the_embeddings():
     with pytest.raises(InvalidArgumentError, match="no positive"):
-        NeighbourContrast(1.0)(z, torch.tensor([[0, 1], [1, 0]]), torch.ones(2))
+        PositivePairs.from_coo(torch.tensor([[0, 1], [1, 0]]), torch.ones(2), 5)
+    with pytest.raises(InvalidArgumentError, match="outside 0..4"):
+        PositivePairs.from_coo(torch.tensor([[0, 5], [1, 0]]), torch.ones(2), 5)
+    with pytest.raises(InvalidArgumentError, match=r"index \[2, P\]"):
+        PositivePairs.from_coo(torch.tensor([0, 1]), torch.ones(2), 5)
+    pairs = PositivePairs.from_coo(*adjacency_power(random_graph(5, 8, 0), 5, 1), 5)
+    with pytest.raises(InvalidArgumentError, match="built for 5 nodes"):
+        NeighbourContrast(1.0)(torch.randn(6, 3), pairs)
+
+
+def test_positive_pairs_coalesce_and_index_the_transpose():
+    index = torch.tensor([[2, 0, 2, 1, 0, 2], [0, 1, 0, 2, 0, 2]])
+    weight = torch.tensor([0.5, 1.0, 0.25, 2.0, 3.0, 0.0])  # (2, 0) twice, (2, 2) weightless
+    pairs = PositivePairs.from_coo(index, weight, 3)
+    assert pairs.index.tolist() == [[0, 0, 1, 2], [0, 1, 2, 0]]
+    assert pairs.weight.tolist() == [3.0, 1.0, 2.0, 0.75] and pairs.ptr.tolist() == [0, 2, 3, 4]
+    by_column = pairs.index[:, pairs.transpose_order]
+    assert by_column[1].tolist() == [0, 0, 1, 2] and pairs.transpose_ptr.tolist() == [0, 2, 3, 4]
+
+
+@pytest.mark.parametrize("tau", [0.05, 1.0])
+def test_log_positive_mass_matches_dense_log_sum_exp(tau):
+    n = 17
+    index, weight = adjacency_power(random_graph(n, 40, 3), n, 2, cumulative=True)
+    pairs = PositivePairs.from_coo(index, weight.double(), n)
+    z = F.normalize(torch.randn(n, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)), dim=1)
+    a = torch.from_numpy(to_dense(index, weight, n))
+    logits = (z @ z.T).fill_diagonal_(0) / tau + a.log()
+    torch.testing.assert_close(log_positive_mass(z, pairs, tau), torch.logsumexp(logits, dim=1))
+    assert torch.autograd.gradcheck(lambda t: log_positive_mass(t, pairs, tau), (z.requires_grad_(),))
+    z32 = z.detach().float()
+    torch.testing.assert_close(log_positive_mass(z32, PositivePairs.from_coo(index, weight, n), tau),
+                               torch.logsumexp(logits, dim=1).float(), rtol=1e-5, atol=1e-5)
 
 
 def test_student_t_target_and_kl_match_their_formulas():

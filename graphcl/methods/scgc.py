@@ -35,8 +35,8 @@ from graphcl.checks import check_graph, check_num_clusters
 from graphcl.encoders.autoencoder import SDCNAutoencoder, pretrained_autoencoder
 from graphcl.errors import InvalidArgumentError
 from graphcl.eval.clustering import modularity
-from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, student_t_assignment,
-                                    target_distribution)
+from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs,
+                                    student_t_assignment, target_distribution)
 from graphcl.methods.base import Method, register_method
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,9 @@ class DeepClustering(Method):
                                            checkpoint_rows=checkpoint_rows)
         self.centers = nn.Parameter(torch.zeros(num_clusters, embedding_dim))
         self.kl = ClusteringKL()
-        self.register_buffer("pos_index", torch.empty(2, 0, dtype=torch.long), persistent=False)
-        self.register_buffer("pos_weight", torch.empty(0), persistent=False)
+        #: The structural positives (:class:`graphcl.losses.PositivePairs`), built by :meth:`setup`
+        #: on the data's device.
+        self.positives: PositivePairs | None = None
         #: Filled by :meth:`setup`: k-means clusters of the pretrained embeddings, pretraining losses
         #: (``None`` when loaded from the cache), and ``{pretraining seed: modularity}`` of every restart
         #: (empty with one restart).
@@ -164,7 +165,7 @@ class DeepClustering(Method):
         self.centers.data.copy_(torch.as_tensor(centers, dtype=self.centers.dtype))
         self.initial_clusters = torch.as_tensor(labels)
         index, weight = adjacency_power(data.edge_index, data.num_nodes, self.order, self.cumulative, self.top_k)
-        self.pos_index, self.pos_weight = index.to(data.x.device), weight.to(data.x.device)
+        self.positives = PositivePairs.from_coo(index.to(data.x.device), weight.to(data.x.device), data.num_nodes)
 
     def _initial_partition(self, z: np.ndarray, seed: int) -> np.ndarray:
         """k-means clusters ``[N]`` of pretrained embeddings ``z [N, n_z]`` (see ``center_init``)."""
@@ -174,7 +175,7 @@ class DeepClustering(Method):
         return KMeans(self.num_clusters, n_init=self.kmeans_init, random_state=seed).fit_predict(points)
 
     def _check_ready(self) -> None:
-        if self.pos_index.numel() == 0:
+        if self.positives is None:
             raise InvalidArgumentError(f"{self.name}: call setup(data) (the training loop does) before loss()")
 
     def soft_assignment(self, z: Tensor) -> Tensor:
@@ -231,7 +232,7 @@ class SCGC(DeepClustering):
         self.criterion = NeighbourContrast(self.tau, chunk_size=chunk_size)
 
     def contrast(self, z: Tensor, q: Tensor) -> Tensor:
-        return self.criterion(z, self.pos_index, self.pos_weight)
+        return self.criterion(z, self.positives)
 
 
 @register_method("scgc-star")
@@ -263,4 +264,4 @@ class PamC(DeepClustering):
 
     def contrast(self, z: Tensor, q: Tensor) -> Tensor:
         a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q
-        return self.criterion(z, a, self.pos_index, self.pos_weight)
+        return self.criterion(z, a, self.positives)
