@@ -179,21 +179,6 @@ def test_student_t_target_and_kl_match_their_formulas():
     assert torch.allclose(kl, (p * (p / q).log()).sum() / 20)
 
 
-def test_edge_dot_in_chunks_matches_gathered_products():
-    from graphcl.losses.chunked import edge_dot
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(13, 5, dtype=torch.float64, generator=gen, requires_grad=True)
-    src, dst = torch.randint(0, 13, (2, 40), generator=gen)
-    w = torch.randn(40, dtype=torch.float64, generator=gen)
-    ours = edge_dot(x, src, dst, chunk_size=7)
-    ref = (x[src] * x[dst]).sum(1)
-    assert torch.allclose(ours, ref)
-    g_ours, = torch.autograd.grad((ours * w).sum(), x)
-    g_ref, = torch.autograd.grad((ref * w).sum(), x)
-    assert torch.allclose(g_ours, g_ref, atol=1e-12)
-    assert torch.autograd.gradcheck(lambda t: edge_dot(t, src, dst, 3), (x.detach().requires_grad_(),))
-
-
 def naive_concentration(z, labels, centroids, temperature, alpha=10.0):
     k = centroids.size(0)
     phi = []

@@ -130,14 +130,15 @@ def heco_dense_loss(z_mp, z_sc, pos, tau, lam):
 
 @pytest.mark.parametrize("chunk", [3, None])
 def test_multi_positive_infonce_equals_hecos_dense_contrast(chunk):
-    from graphcl.losses import MultiPositiveInfoNCE
+    from graphcl.losses import MultiPositiveInfoNCE, PositivePairs
     n = 12
     g = torch.Generator().manual_seed(chunk or 0)
     z1 = torch.randn(n, 5, generator=g, dtype=torch.float64, requires_grad=True)
     z2 = torch.randn(n, 5, generator=g, dtype=torch.float64, requires_grad=True)
     pos = (torch.rand(n, n, generator=g) < 0.25).double()
     pos.fill_diagonal_(1)
-    loss = MultiPositiveInfoNCE(tau=0.7, lam=0.3, chunk_size=chunk)(z1, z2, pos.nonzero().t())
+    pairs = PositivePairs.from_coo(pos.nonzero().t(), torch.ones(int(pos.sum())), n)
+    loss = MultiPositiveInfoNCE(tau=0.7, lam=0.3, chunk_size=chunk)(z1, z2, pairs)
     expected = heco_dense_loss(z1, z2, pos, 0.7, 0.3)
     assert torch.allclose(loss, expected, atol=1e-10)
     for x, y in zip(torch.autograd.grad(loss, [z1, z2]), torch.autograd.grad(expected, [z1, z2])):
@@ -145,12 +146,13 @@ def test_multi_positive_infonce_equals_hecos_dense_contrast(chunk):
 
 
 def test_multi_positive_infonce_bad_positives():
-    from graphcl.losses import MultiPositiveInfoNCE
-    z = torch.randn(4, 3)
-    loss = MultiPositiveInfoNCE()
+    from graphcl.losses import MultiPositiveInfoNCE, PositivePairs
     with pytest.raises(InvalidArgumentError, match="no positive"):
-        loss(z, z.clone(), torch.tensor([[0, 1], [0, 1]]))
+        PositivePairs.from_coo(torch.tensor([[0, 1], [0, 1]]), torch.ones(2), 4)
     with pytest.raises(InvalidArgumentError, match="outside"):
-        loss(z, z.clone(), torch.tensor([[0, 1, 2, 3], [0, 1, 2, 4]]))
+        PositivePairs.from_coo(torch.tensor([[0, 1, 2, 3], [0, 1, 2, 4]]), torch.ones(4), 4)
+    pairs = PositivePairs.from_coo(torch.tensor([[0, 1, 2, 3], [0, 1, 2, 3]]), torch.ones(4), 4)
+    with pytest.raises(InvalidArgumentError, match="built for 4 nodes"):
+        MultiPositiveInfoNCE()(torch.randn(5, 3), torch.randn(5, 3), pairs)
     with pytest.raises(InvalidArgumentError, match="lam"):
         MultiPositiveInfoNCE(lam=1.5)

@@ -287,7 +287,8 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
                         run = run_baseline(data, seed)
                     else:
                         run = run_method(method, data, seed, epochs=epochs,
-                                         overrides=applicable_overrides(method, overrides), device=device)
+                                         overrides=applicable_overrides(method, overrides), device=device,
+                                         progress=progress)
                     runs.append(run)
                     if progress:
                         modes = ", ".join(f"{m} {100 * s['acc']:.2f}" for m, s in run.scores.items())

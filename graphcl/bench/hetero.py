@@ -109,7 +109,7 @@ def combine_records(paths: Sequence[str | Path]) -> list[tuple[str, str, list[di
 
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
               epochs: int | None = None, overrides: dict[str, Any] | None = None, device: str = "cpu",
-              note: str = "") -> list[tuple[str, str, list]]:
+              note: str = "", progress: bool = True) -> list[tuple[str, str, list]]:
     from graphcl.data import load_dataset
     from graphcl.methods import applicable_overrides
 
@@ -125,7 +125,7 @@ def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[i
         for method in methods:
             records = run_experiment(method, data, seeds=seeds, epochs=epochs, evals=("node", "cluster"),
                                      device=device, overrides=applicable_overrides(method, overrides),
-                                     progress=False)
+                                     progress=progress)
             write_records(records, out / "records" / f"hetero-{method}-{dataset}.json")
             results.append((dataset, method, records))
             write_table(results, out, note + (f" Skipped: {'; '.join(skipped)}." if skipped else ""))

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 #: Number of float32 similarity entries one chunk may hold (64 MiB); sets the automatic chunk size.
 DEFAULT_BLOCK_ELEMENTS = 1 << 24
-#: Elements of one gathered ``[pairs, d]`` block in :func:`edge_dot` (16 MiB in float32).
-EDGE_BLOCK_ELEMENTS = 1 << 22
 
 
 def auto_chunk_size(num_anchors: int, num_candidates: int,
@@ -232,43 +230,3 @@ def two_view_logsumexp(u: Tensor, v: Tensor, tau: float, intra_view_negatives: b
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     return _TwoViewLogSumExp.apply(float(tau), int(chunk_size), bool(intra_view_negatives), bool(exclude_positive),
                                    u, v)
-
-
-class _EdgeDot(torch.autograd.Function):
-    """Per-pair dot products ``<x_src, x_dst>`` in edge chunks; see :func:`edge_dot`."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, src: Tensor, dst: Tensor, chunk_size: int) -> Tensor:
-        out = torch.empty(src.numel(), dtype=x.dtype, device=x.device)
-        for start in range(0, src.numel(), chunk_size):
-            part = slice(start, start + chunk_size)
-            out[part] = (x[src[part]] * x[dst[part]]).sum(1)
-        ctx.save_for_backward(x, src, dst)
-        ctx.chunk_size = chunk_size
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        x, src, dst = ctx.saved_tensors
-        grad_x = torch.zeros_like(x)
-        for start in range(0, src.numel(), ctx.chunk_size):
-            part = slice(start, start + ctx.chunk_size)
-            g = grad[part].unsqueeze(1)
-            grad_x.index_add_(0, src[part], g * x[dst[part]])
-            grad_x.index_add_(0, dst[part], g * x[src[part]])
-        return grad_x, None, None, None
-
-
-def edge_dot(x: Tensor, src: Tensor, dst: Tensor, chunk_size: int | None = None) -> Tensor:
-    r""":math:`o_e = \langle x_{\mathrm{src}_e}, x_{\mathrm{dst}_e} \rangle` for every pair ``e``, in chunks.
-
-    Gathering both ends of ``P`` pairs at once needs two ``[P, d]`` tensors (11 GiB each for the
-    11 M positives of a million-node graph at ``d = 256``); this visits the pairs in chunks in the
-    forward pass and again in backward (:math:`\partial o_e / \partial x_{src} = x_{dst}` and
-    vice versa, scatter-added), so memory is ``O(chunk d)`` besides ``x`` and its gradient.
-
-    Shapes: ``x [N, d]``, ``src, dst [P]`` -> ``[P]``. ``chunk_size`` defaults to
-    ``EDGE_BLOCK_ELEMENTS // d`` pairs (16 MiB per gathered float32 block).
-    """
-    chunk = chunk_size or max(1, EDGE_BLOCK_ELEMENTS // max(1, x.size(1)))
-    return _EdgeDot.apply(x, src, dst, chunk)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.utils import scatter
 
 from graphcl.checks import check_features
 from graphcl.errors import InvalidArgumentError
-from graphcl.losses.chunked import auto_chunk_size, chunked_logsumexp, edge_dot, two_view_logsumexp
+from graphcl.losses.chunked import auto_chunk_size, chunked_logsumexp, two_view_logsumexp
+from graphcl.losses.positives import PositivePairs, log_positive_mass
 from graphcl.losses.weighting import LearnedPairWeights, NegativeWeights
 
 
@@ -272,13 +272,13 @@ class MultiPositiveInfoNCE(nn.Module):
         \mathcal L = \frac{\lambda}{N} \sum_i \ell^{(1)}_i + \frac{1 - \lambda}{N} \sum_i \ell^{(2)}_i
 
     Denominators in row chunks (:func:`~graphcl.losses.chunked.chunked_logsumexp`), positives
-    edge-wise (:func:`~graphcl.losses.chunked.edge_dot`): memory ``O(chunk N + P)``.
+    over their CSR pattern (:func:`~graphcl.losses.positives.log_positive_mass`): memory ``O(chunk N + P)``.
 
     Wang, Liu & Shi, "Self-supervised Heterogeneous Graph Neural Network with Co-contrastive
     Learning" (HeCo), KDD 2021.
 
-    Shapes: ``z1, z2 [N, d]``, ``positives [2, P]`` (pairs ``(i, j)``, every node with at least one)
-    -> scalar.
+    Shapes: ``z1, z2 [N, d]``, ``positives``: :class:`~graphcl.losses.PositivePairs` over the
+    ``N`` nodes (pairs ``(i, j)`` with weight 1, every node with at least one) -> scalar.
     """
 
     def __init__(self, tau: float = 0.5, lam: float = 0.5, chunk_size: int | None = None) -> None:
@@ -287,26 +287,12 @@ class MultiPositiveInfoNCE(nn.Module):
             raise InvalidArgumentError(f"lam must be in [0, 1], got {lam}")
         self.tau, self.lam, self.chunk_size = _check_tau(tau), float(lam), chunk_size
 
-    def _one_way(self, anchors: Tensor, others: Tensor, positives: Tensor) -> Tensor:
-        n = anchors.size(0)
-        src, dst = positives
-        sim = edge_dot(torch.cat([anchors, others]), src, dst + n) / self.tau
-        peak = scatter(sim.detach(), src, dim=0, dim_size=n, reduce="max")
-        log_pos = scatter((sim - peak[src]).exp(), src, dim=0, dim_size=n, reduce="sum").log() + peak
+    def _one_way(self, anchors: Tensor, others: Tensor, positives: PositivePairs) -> Tensor:
+        log_pos = log_positive_mass(anchors, positives, self.tau, others=others)
         return (chunked_logsumexp(anchors, [others], [False], self.tau, self.chunk_size) - log_pos).mean()
 
-    def forward(self, z1: Tensor, z2: Tensor, positives: Tensor) -> Tensor:
+    def forward(self, z1: Tensor, z2: Tensor, positives: PositivePairs) -> Tensor:
         _check_views(z1, z2)
-        n = z1.size(0)
-        if positives.dim() != 2 or positives.size(0) != 2 or positives.numel() == 0:
-            raise InvalidArgumentError(f"positives must be a non-empty [2, P] index, got {tuple(positives.shape)}")
-        if int(positives.min()) < 0 or int(positives.max()) >= n:
-            raise InvalidArgumentError(f"positives refer to nodes outside 0..{n - 1}")
-        covered = torch.zeros(n, dtype=torch.bool, device=positives.device)
-        covered[positives[0]] = True
-        if not bool(covered.all()):
-            raise InvalidArgumentError(f"{int((~covered).sum())} nodes have no positive; include each node itself "
-                                       "(graphcl.augment.metapath_positives does)")
         a, b = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
         return self.lam * self._one_way(a, b, positives) + (1 - self.lam) * self._one_way(b, a, positives)
 

@@ -45,8 +45,8 @@ from graphcl.encoders.hetero import SemanticAttention
 from graphcl.encoders.propagation import SparseOperator
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.eval.clustering import fit_kmeans
-from graphcl.losses import (ClusterDisagreement, InfoNCE, LearnedWeightInfoNCE, MultiPositiveInfoNCE, ProtoNCE,
-                            prototype_concentration)
+from graphcl.losses import (ClusterDisagreement, InfoNCE, LearnedWeightInfoNCE, MultiPositiveInfoNCE, PositivePairs,
+                            ProtoNCE, prototype_concentration)
 from graphcl.methods.base import Method, register_method
 
 
@@ -332,11 +332,14 @@ class HeCoStyle(MetaPathContextContrast):
         super().__init__(in_channels, **kwargs)
         self.contrast = MultiPositiveInfoNCE(tau, lam)
         self.num_positives = num_positives
-        self.register_buffer("positives", torch.empty(2, 0, dtype=torch.long), persistent=False)
+        #: Each target node's positives (:class:`~graphcl.losses.PositivePairs`), built by :meth:`setup`.
+        self.positives: PositivePairs | None = None
 
     def setup(self, data: HeteroData) -> None:
         super().setup(data)
-        self.positives = metapath_positives(data, self.metapaths, self.num_positives)
+        index = metapath_positives(data, self.metapaths, self.num_positives)
+        self.positives = PositivePairs.from_coo(index, torch.ones(index.size(1), device=index.device),
+                                                data[data.target_node_type].num_nodes)
 
     def loss(self, data: HeteroData) -> Tensor:
         z, anchor = self._views(data)
