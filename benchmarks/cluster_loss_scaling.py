@@ -4,7 +4,7 @@ Synthetic graphs with planted clusters (a planted-partition stochastic block mod
 class-dependent features; average degree about 10, 10 blocks, 64 features). One training step
 is the encoder's forward pass, the DEC KL plus the contrast, and the backward pass.
 
-* ``pamc``: graphcl's PamC step (sparse IAC positives, edge-wise in chunks, K meta-nodes).
+* ``pamc``: graphcl's PamC step (sparse IAC positives in CSR form, :class:`PositivePairs`; K meta-nodes).
 * ``dense``: the SCGC* step as the official code computes it (dense ``A_hat`` built with
   ``to_dense()``, ``get_feature_dis`` and ``Ncontrast`` on ``N x N`` matrices), written here,
   not in the library.

@@ -160,9 +160,14 @@ def test_log_positive_mass_matches_dense_log_sum_exp(tau):
     logits = (z @ z.T).fill_diagonal_(0) / tau + a.log()
     torch.testing.assert_close(log_positive_mass(z, pairs, tau), torch.logsumexp(logits, dim=1))
     assert torch.autograd.gradcheck(lambda t: log_positive_mass(t, pairs, tau), (z.requires_grad_(),))
-    z32 = z.detach().float()
-    torch.testing.assert_close(log_positive_mass(z32, PositivePairs.from_coo(index, weight, n), tau),
+    pairs32 = PositivePairs.from_coo(index, weight, n)
+    torch.testing.assert_close(log_positive_mass(z.detach().float(), pairs32, tau),
                                torch.logsumexp(logits, dim=1).float(), rtol=1e-5, atol=1e-5)
+    z16 = z.detach().bfloat16().requires_grad_()
+    out = log_positive_mass(z16, pairs32, tau)
+    out.sum().backward()
+    assert out.dtype == torch.float32 and z16.grad.dtype == torch.bfloat16 and torch.isfinite(z16.grad.float()).all()
+    torch.testing.assert_close(out, torch.logsumexp(logits, dim=1).float(), rtol=0.05, atol=0.05 / tau)
 
 
 def test_student_t_target_and_kl_match_their_formulas():

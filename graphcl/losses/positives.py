@@ -126,7 +126,7 @@ def log_positive_mass(anchors: Tensor, pairs: PositivePairs, tau: float, others:
     ``O(P d)`` time, ``O(P + N d)`` memory; no ``[P, d]`` gather.
 
     Shapes: ``anchors [N, d]``, ``others [N, d]`` (both unit rows for cosines), ``pairs`` over
-    ``N`` nodes -> ``[N]``.
+    ``N`` nodes -> ``[N]`` (float32 for float16 / bfloat16 inputs).
     """
     single_view = others is None
     others = anchors if single_view else others
@@ -138,4 +138,6 @@ def log_positive_mass(anchors: Tensor, pairs: PositivePairs, tau: float, others:
         raise InvalidArgumentError(
             f"the positives are on {pairs.index.device}, the embeddings on {anchors.device}; move them with "
             "pairs.to(device)")
+    if anchors.dtype in (torch.float16, torch.bfloat16):  # the sparse kernels want float32; accumulate in it
+        anchors, others = anchors.float(), others.float()
     return _LogPositiveMass.apply(anchors, others, pairs, float(tau), single_view)
