@@ -241,3 +241,21 @@ def test_protonce_equals_a_naive_loop_in_value_and_gradient():
     assert torch.allclose(ga, gb, atol=1e-12)
     with pytest.raises(InvalidArgumentError, match="at least one clustering"):
         ProtoNCE()(z, [])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("two_views", [False, True])
+def test_log_positive_mass_on_cuda_matches_cpu(two_views):
+    n = 40
+    pairs = PositivePairs.from_coo(*adjacency_power(random_graph(n, 120, 5), n, 2, cumulative=True), n)
+    gen = torch.Generator().manual_seed(2)
+    a = F.normalize(torch.randn(n, 6, generator=gen), dim=1).requires_grad_()
+    b = F.normalize(torch.randn(n, 6, generator=gen), dim=1).requires_grad_()
+    results = []
+    for device in ("cpu", "cuda"):
+        x, y = a.detach().to(device).requires_grad_(), b.detach().to(device).requires_grad_()
+        out = log_positive_mass(x, pairs.to(device), 0.5, others=y if two_views else None)
+        out.square().sum().backward()
+        results.append([t.cpu() for t in (out, x.grad, *([y.grad] if two_views else []))])
+    for cpu, cuda in zip(*results):
+        torch.testing.assert_close(cuda, cpu, rtol=1e-4, atol=1e-5)
