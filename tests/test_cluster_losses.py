@@ -133,6 +133,8 @@ def test_positives_must_cover_every_node_and_match_the_embeddings():
         PositivePairs.from_coo(torch.tensor([[0, 1], [1, 0]]), torch.ones(2), 5)
     with pytest.raises(InvalidArgumentError, match="outside 0..4"):
         PositivePairs.from_coo(torch.tensor([[0, 5], [1, 0]]), torch.ones(2), 5)
+    with pytest.raises(InvalidArgumentError, match="NaN"):
+        PositivePairs.from_coo(torch.tensor([[0, 1], [1, 0]]), torch.tensor([1.0, float("nan")]), 2)
     with pytest.raises(InvalidArgumentError, match=r"index \[2, P\]"):
         PositivePairs.from_coo(torch.tensor([0, 1]), torch.ones(2), 5)
     pairs = PositivePairs.from_coo(*adjacency_power(random_graph(5, 8, 0), 5, 1), 5)

@@ -45,7 +45,8 @@ class PositivePairs:
     def from_coo(cls, index: Tensor, weight: Tensor, num_nodes: int) -> PositivePairs:
         """Coalesce ``index [2, P]`` / ``weight [P]`` (duplicates summed, non-positive weights dropped).
 
-        Raises :class:`InvalidArgumentError` for out-of-range indices or a node without any positive.
+        Raises :class:`InvalidArgumentError` for out-of-range indices, non-finite weights or a node
+        without any positive.
         """
         if index.dim() != 2 or index.size(0) != 2 or weight.shape != (index.size(1),):
             raise InvalidArgumentError(
@@ -53,6 +54,9 @@ class PositivePairs:
         if index.numel() and (int(index.min()) < 0 or int(index.max()) >= num_nodes):
             raise InvalidArgumentError(
                 f"positive pairs index nodes outside 0..{num_nodes - 1}; build them for this graph's num_nodes")
+        if not bool(torch.isfinite(weight).all()):
+            raise InvalidArgumentError("positive pair weights contain NaN or infinite values; check the graph's "
+                                       "edge weights")
         keep = weight > 0
         index, weight = coalesce(index[:, keep], weight[keep], num_nodes, reduce="sum")
         has_positive = torch.zeros(num_nodes, dtype=torch.bool, device=index.device)
@@ -60,8 +64,8 @@ class PositivePairs:
         if not bool(has_positive.all()):
             missing = (~has_positive).nonzero().flatten()
             raise InvalidArgumentError(
-                f"{missing.numel()} nodes have no positive pair (first: {missing[:5].tolist()}); build the positives "
-                "with graphcl.augment.adjacency_power, which gives every node at least its self-loop")
+                f"{missing.numel()} nodes have no positive pair (first: {missing[:5].tolist()}); give every node one "
+                "(graphcl.augment.adjacency_power keeps each node's self-loop, metapath_positives the node itself)")
         row, col = index
         order = torch.argsort(col, stable=True)
         return cls(index, weight, index2ptr(row, num_nodes), (row == col).nonzero().flatten(), order,
