@@ -35,8 +35,9 @@ from graphcl.checks import check_graph, check_num_clusters
 from graphcl.encoders.autoencoder import SDCNAutoencoder, pretrained_autoencoder
 from graphcl.errors import InvalidArgumentError
 from graphcl.eval.clustering import modularity
-from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs,
-                                    student_t_assignment, target_distribution)
+from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, student_t_assignment,
+                                    target_distribution)
+from graphcl.losses.positives import PositivePairs
 from graphcl.methods.base import Method, register_method
 
 log = logging.getLogger(__name__)
