@@ -92,11 +92,11 @@ def main() -> None:
     data, how = validation_only(load_dataset(args.dataset))
     rows = []
     for i, candidate in enumerate(candidates):
-        candidate = overrides = {**candidate, **common}  # --set wins, and the tables show what ran
+        candidate = {**candidate, **common}  # --set wins, and the tables show what ran
         runs = []
         for seed in range(args.seeds):
             t0 = time.perf_counter()
-            run = run_method(args.method, data, seed, overrides=overrides, device=args.device)
+            run = run_method(args.method, data, seed, overrides=candidate, device=args.device)
             runs.append(run)
             print(f"candidate {i} {candidate} seed {seed}: val ACC best epoch {100 * run.scores['oracle']['acc']:.2f} "
                   f"(epoch {run.oracle_epoch}), stopped {100 * run.scores['stopped']['acc']:.2f}, final "

@@ -9,6 +9,8 @@ for AdaMEOW).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -198,16 +200,24 @@ class _WeightedLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a: Tensor, v: Tensor, p: Tensor, q: Tensor, w2: Tensor, b2: Tensor, tau: float,
-                chunk: int) -> Tensor:
+    def _chunks(a: Tensor, v: Tensor, p: Tensor, q: Tensor, w2: Tensor, b2: Tensor, tau: float,
+                chunk: int) -> Iterator[tuple[slice, Tensor, Tensor, Tensor]]:
+        """Per row chunk: ``(rows, S [B, M, h] in the shared workspace, s = w_2^T tanh + b_2 [B, M],
+        logits [B, M])``; each chunk's ``S`` is overwritten by the next."""
         n, w = a.size(0), w2.view(-1)
         workspace = p.new_empty(min(chunk, n), q.size(0), q.size(1))
-        p2, q2, shift = 2 * p, 2 * q, b2 - w.sum()
-        lse = a.new_empty(n)
+        p2, q2, w_gate, shift = 2 * p, 2 * q, 2 * w, b2 - w.sum()
         for start in range(0, n, chunk):
             rows = slice(start, min(start + chunk, n))
             gate = torch.add(p2[rows, None, :], q2[None], out=workspace[: rows.stop - start]).sigmoid_()
-            logits = (a[rows] @ v.t()).div_(tau).add_(F.logsigmoid(gate @ (2 * w) + shift))
+            s = gate @ w_gate + shift
+            yield rows, gate, s, (a[rows] @ v.t()).div_(tau).add_(F.logsigmoid(s))
+
+    @staticmethod
+    def forward(ctx, a: Tensor, v: Tensor, p: Tensor, q: Tensor, w2: Tensor, b2: Tensor, tau: float,
+                chunk: int) -> Tensor:
+        lse = a.new_empty(a.size(0))
+        for rows, _, _, logits in _WeightedLogSumExp._chunks(a, v, p, q, w2, b2, tau, chunk):
             lse[rows] = torch.logsumexp(logits, dim=1)
         ctx.save_for_backward(a, v, p, q, w2, b2, lse)
         ctx.tau, ctx.chunk = tau, chunk
@@ -216,17 +226,11 @@ class _WeightedLogSumExp(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         a, v, p, q, w2, b2, lse = ctx.saved_tensors
-        tau, chunk, n, w = ctx.tau, ctx.chunk, a.size(0), w2.view(-1)
-        workspace = p.new_empty(min(chunk, n), q.size(0), q.size(1))
-        p2, q2, shift = 2 * p, 2 * q, b2 - w.sum()
+        tau, w = ctx.tau, w2.view(-1)
         grad_a, grad_p = torch.empty_like(a), torch.empty_like(p)
         grad_v, grad_q = torch.zeros_like(v), torch.zeros_like(q)
         grad_w2, grad_b2 = torch.zeros_like(w), torch.zeros_like(b2)
-        for start in range(0, n, chunk):
-            rows = slice(start, min(start + chunk, n))
-            gate = torch.add(p2[rows, None, :], q2[None], out=workspace[: rows.stop - start]).sigmoid_()
-            s = gate @ (2 * w) + shift
-            logits = (a[rows] @ v.t()).div_(tau).add_(F.logsigmoid(s))
+        for rows, gate, s, logits in _WeightedLogSumExp._chunks(a, v, p, q, w2, b2, tau, ctx.chunk):
             grad_logits = logits.sub_(lse[rows, None]).exp_().mul_(grad[rows, None])  # softmax x incoming grad
             grad_a[rows] = grad_logits @ v / tau
             grad_v += grad_logits.t() @ a[rows] / tau
