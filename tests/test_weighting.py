@@ -48,6 +48,27 @@ def test_weighted_chunked_logsumexp_equals_dense(n, chunk):
         assert torch.allclose(x, y, atol=1e-10)
 
 
+def test_weighted_rows_that_underflow_are_recomputed_exactly():
+    """The kernel shifts by the unweighted row maximum; when that maximum has weight 0 and every
+    weighted term lies far below it (e^-300 underflows in float32), the row is recomputed in the log
+    domain, and the backward stays finite where a weight is 0 and s - lse is huge."""
+    n, tau = 6, 0.005
+    b = torch.cat([torch.eye(3), -torch.eye(3)])[[0, 3, 1, 4, 2, 5]].requires_grad_()  # b_0 = e_1, the rest <= 0 to it
+    a = F.normalize(torch.cat([torch.eye(3)[:1], torch.randn(n - 1, 3, generator=torch.Generator().manual_seed(0))]),
+                    dim=1).requires_grad_()
+    labels = torch.tensor([[0, 1, 2, 3, 4, 5]])
+    got = chunked_logsumexp(a, [b], [False], tau, chunk_size=4, weights=[ClusterDisagreement(labels)])
+    ad, bd = a.detach().double().requires_grad_(), b.detach().double().requires_grad_()
+    expected = torch.logsumexp(ad @ bd.t() / tau + dense_weights(labels).log(), dim=1)
+    assert torch.isfinite(got).all()
+    assert torch.allclose(got.double(), expected, rtol=1e-5)
+    grads = torch.autograd.grad(got.sum(), [a, b])
+    expected_grads = torch.autograd.grad(expected.sum(), [ad, bd])
+    for x, y in zip(grads, expected_grads):
+        assert torch.isfinite(x).all()
+        assert torch.allclose(x.double(), y, rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("tau", [0.2, 1.0])
 def test_meow_loss_equals_the_official_dense_formula(tau):
     """MEOW: -mean_i log(exp(s_ii) / sum_j w_ij exp(s_ij)), anchor = coarse view, no intra-view term."""

@@ -3,8 +3,8 @@ r"""Weights on the negatives of a contrastive denominator, served block by block
 A weighted InfoNCE denominator is :math:`\sum_j w_{ij}\, e^{s_{ij}}`; with :math:`N` in the
 hundreds of thousands the ``[N, N]`` weight matrix cannot be stored, so a weighting hands out the
 rows the chunked kernel (:func:`graphcl.losses.chunked.chunked_logsumexp`) is working on, one
-``[chunk, N]`` block at a time, and the kernel adds :math:`\log w_{ij}` to the similarities
-(:math:`w_{ij} = 0` removes the pair). :class:`NegativeWeights` are constants of the step;
+``[chunk, N]`` block at a time, written into the kernel's reused buffer, and the kernel multiplies
+the exponentiated similarities by it (:math:`w_{ij} = 0` removes the pair). :class:`NegativeWeights` are constants of the step;
 :class:`LearnedPairWeights` (AdaMEOW) are trained with the encoder, see
 :class:`graphcl.losses.LearnedWeightInfoNCE`.
 """
@@ -20,21 +20,24 @@ from graphcl.errors import InvalidArgumentError
 class NegativeWeights:
     """Non-negative weights :math:`w_{ij}` of anchor ``i``'s candidates ``j``, given by row blocks.
 
-    Subclasses implement :meth:`block`. Shapes: ``block(rows) -> [rows.stop - rows.start, N]``.
+    Subclasses implement :meth:`block_into`. Shapes: ``block(rows) -> [rows.stop - rows.start, N]``.
     """
 
     num_nodes: int
+    device: torch.device = torch.device("cpu")
 
-    def block(self, rows: slice) -> Tensor:
+    def block_into(self, rows: slice, out: Tensor) -> Tensor:
+        """Write the rows' weights into ``out`` (``[rows.stop - rows.start, N]``, floating) and return it."""
         raise NotImplementedError
+
+    def block(self, rows: slice, dtype: torch.dtype = torch.float32) -> Tensor:
+        """The rows' weights in a new tensor."""
+        return self.block_into(rows, torch.empty(rows.stop - rows.start, self.num_nodes, dtype=dtype,
+                                                 device=self.device))
 
     def to(self, device: torch.device | str) -> "NegativeWeights":
         """The weights with their data on ``device`` (this object when it holds no tensors)."""
         return self
-
-    def log_block(self, rows: slice, dtype: torch.dtype) -> Tensor:
-        """:math:`\\log w` of the rows (``-inf`` where a weight is 0)."""
-        return self.block(rows).to(dtype).log()
 
 
 class ClusterDisagreement(NegativeWeights):
@@ -64,11 +67,29 @@ class ClusterDisagreement(NegativeWeights):
         self.assignments, self.normalize = assignments.long(), normalize
         self.num_nodes = assignments.size(1)
         self.scale = 1.0 / assignments.size(0) if normalize else 1.0
+        self.device = assignments.device
+        self._labels = assignments.to(torch.int32 if int(assignments.abs().max()) < 2**31 else torch.int64)
+        self._buffers: tuple[Tensor, Tensor] | None = None  # (same cluster, count), reused across blocks
 
-    def block(self, rows: slice) -> Tensor:
-        a = self.assignments
-        differ = (a[:, rows, None] != a[:, None, :]).sum(dim=0)
-        return differ.float().mul_(self.scale)
+    def block_into(self, rows: slice, out: Tensor) -> Tensor:
+        # One byte per pair: a bool comparison buffer and a count buffer (uint8 while R < 256),
+        # allocated once per step and reused by every block (fresh [B, N] buffers per block cost
+        # more in page faults than the comparisons).
+        size = (rows.stop - rows.start, self.num_nodes)
+        if self._buffers is None or self._buffers[0].size(0) < size[0] or self._buffers[0].device != out.device:
+            count_dtype = torch.uint8 if self._labels.size(0) < 256 else torch.int32
+            self._buffers = (torch.empty(size, dtype=torch.bool, device=out.device),
+                             torch.empty(size, dtype=count_dtype, device=out.device))
+        same, count = (b[: size[0]] for b in self._buffers)
+        labels = self._labels.to(out.device)
+        for r, clustering in enumerate(labels):
+            torch.ne(clustering[rows, None], clustering[None, :], out=same)
+            if r == 0:
+                count.copy_(same)
+            else:
+                count.add_(same.view(torch.uint8) if count.dtype == torch.uint8 else same)
+        out.copy_(count)
+        return out.mul_(self.scale) if self.normalize else out
 
     def to(self, device: torch.device | str) -> "ClusterDisagreement":
         """The same weights with the assignments on ``device``."""
