@@ -84,7 +84,8 @@ SKLEARN_MAX_POINTS = 50_000
 
 @dataclass
 class KMeansResult:
-    """Cluster ids ``labels [N]`` (int64), ``centroids [K, d]`` and the inertia (sum of squared distances)."""
+    """Cluster ids ``labels [N]`` (int64), ``centroids [K, d]`` and the inertia (sum of squared
+    distances; with ``metric="inner_product"`` minus the sum of similarities to the centroids)."""
     labels: Tensor
     centroids: Tensor
     inertia: float
@@ -94,19 +95,23 @@ def _pairwise_sq_dist(x: Tensor, c: Tensor) -> Tensor:
     return ((x * x).sum(1, keepdim=True) - 2 * x @ c.t() + (c * c).sum(1)[None]).clamp_min_(0)
 
 
-def _nearest(x: Tensor, c: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
-    """Index of and squared distance to the nearest centroid, in row chunks of ``x``."""
+def _nearest(x: Tensor, c: Tensor, chunk: int, metric: str = "euclidean") -> tuple[Tensor, Tensor]:
+    """Index of and cost to the nearest centroid, in row chunks of ``x``: the squared distance, or
+    with ``metric="inner_product"`` the centroid of largest inner product and minus that product."""
     labels = torch.empty(x.size(0), dtype=torch.long, device=x.device)
     dist = torch.empty(x.size(0), dtype=x.dtype, device=x.device)
     for start in range(0, x.size(0), chunk):
-        d = _pairwise_sq_dist(x[start:start + chunk], c)
+        rows = x[start:start + chunk]
+        d = _pairwise_sq_dist(rows, c) if metric == "euclidean" else (rows @ c.t()).neg_()
         dist[start:start + chunk], labels[start:start + chunk] = d.min(1)
     return labels, dist
 
 
-def _check_init(init: str) -> None:
+def _check_init(init: str, metric: str = "euclidean") -> None:
     if init not in ("k-means++", "random"):
         raise InvalidArgumentError(f"init must be 'k-means++' or 'random', got {init!r}")
+    if metric not in ("euclidean", "inner_product"):
+        raise InvalidArgumentError(f"metric must be 'euclidean' or 'inner_product', got {metric!r}")
 
 
 def _kmeans_plus_plus(x: Tensor, num_clusters: int, g: torch.Generator, chunk_size: int) -> Tensor:
@@ -123,10 +128,16 @@ def _kmeans_plus_plus(x: Tensor, num_clusters: int, g: torch.Generator, chunk_si
 
 
 def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, max_iter: int = 300,
-                 tol: float = 1e-4, chunk_size: int = 65_536, init: str = "k-means++") -> KMeansResult:
+                 tol: float = 1e-4, chunk_size: int = 65_536, init: str = "k-means++",
+                 metric: str = "euclidean") -> KMeansResult:
     r"""Lloyd's k-means in torch on ``x``'s device: k-means++ seeding (``init='random'``: ``K``
     distinct random points, as faiss), ``n_init`` restarts, the restart with the lowest inertia
     kept; distances in row chunks (memory ``O(chunk K)``).
+
+    ``metric="inner_product"`` assigns each point to the centroid of largest inner product (the
+    centroids stay plain means, not normalised), as faiss's ``Clustering`` with an
+    ``IndexFlatIP``, which PCL-style code (MEOW's ``run_kmeans``) uses; the restart with the largest
+    sum of similarities is kept.
 
     Stops when the centroids move by less than ``tol`` times the data's mean variance (as
     scikit-learn). An emptied cluster is re-seeded at the point farthest from its centroid.
@@ -134,7 +145,7 @@ def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, m
     Shapes: ``x [N, d]`` -> labels ``[N]``, centroids ``[K, d]``.
     """
     check_num_clusters(num_clusters, x.size(0))
-    _check_init(init)
+    _check_init(init, metric)
     x = x.detach().float()
     g = torch.Generator(device="cpu").manual_seed(seed)
     threshold = tol * float(x.var(0).mean())
@@ -145,7 +156,7 @@ def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, m
         else:
             c = _kmeans_plus_plus(x, num_clusters, g, chunk_size)
         for _ in range(max_iter):
-            labels, dist = _nearest(x, c, chunk_size)
+            labels, dist = _nearest(x, c, chunk_size, metric)
             counts = torch.bincount(labels, minlength=num_clusters)
             sums = torch.zeros_like(c).index_add_(0, labels, x)
             new = sums / counts.clamp_min(1)[:, None]
@@ -156,7 +167,7 @@ def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, m
             c = new
             if shift <= threshold:
                 break
-        labels, dist = _nearest(x, c, chunk_size)
+        labels, dist = _nearest(x, c, chunk_size, metric)
         result = KMeansResult(labels, c, float(dist.sum()))
         if best is None or result.inertia < best.inertia:
             best = result
@@ -164,7 +175,8 @@ def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, m
 
 
 def fit_kmeans(embeddings: Tensor, num_clusters: int, n_init: int = 10, seed: int = 0,
-               backend: str = "auto", init: str = "k-means++", max_iter: int = 300) -> KMeansResult:
+               backend: str = "auto", init: str = "k-means++", max_iter: int = 300,
+               metric: str = "euclidean") -> KMeansResult:
     """k-means, the one entry point: scikit-learn (``n_init`` restarts) for CPU data up to
     :data:`SKLEARN_MAX_POINTS` points, :func:`kmeans_torch` on the data's device otherwise.
 
@@ -174,6 +186,8 @@ def fit_kmeans(embeddings: Tensor, num_clusters: int, n_init: int = 10, seed: in
             seeding; with ``max_iter=20`` the per-epoch k-means of PCL / MEOW, 10x faster than
             k-means++ to convergence at K = 1,200).
         max_iter: Lloyd iterations per restart at most.
+        metric: ``"euclidean"``, or ``"inner_product"`` (assignment by largest inner product, as
+            faiss with an inner-product index; torch only).
 
     Returns:
         :class:`KMeansResult` on the device of ``embeddings``.
@@ -186,9 +200,12 @@ def fit_kmeans(embeddings: Tensor, num_clusters: int, n_init: int = 10, seed: in
         raise InvalidArgumentError("embeddings hold NaN or Inf; the encoder diverged (lower the learning rate)")
     if backend not in ("auto", "sklearn", "torch"):
         raise InvalidArgumentError(f"backend must be auto, sklearn or torch, got {backend!r}")
-    _check_init(init)
-    if backend == "torch" or (backend == "auto" and (x.device.type != "cpu" or x.size(0) > SKLEARN_MAX_POINTS)):
-        return kmeans_torch(x, num_clusters, n_init=n_init, seed=seed, init=init, max_iter=max_iter)
+    _check_init(init, metric)
+    if metric != "euclidean" and backend == "sklearn":
+        raise InvalidArgumentError(f"scikit-learn's k-means is Euclidean only; use backend='torch' for metric={metric!r}")
+    if (backend == "torch" or metric != "euclidean"
+            or (backend == "auto" and (x.device.type != "cpu" or x.size(0) > SKLEARN_MAX_POINTS))):
+        return kmeans_torch(x, num_clusters, n_init=n_init, seed=seed, init=init, max_iter=max_iter, metric=metric)
     model = KMeans(num_clusters, init=init, n_init=n_init, max_iter=max_iter,
                    random_state=seed).fit(x.detach().cpu().float().numpy())
     return KMeansResult(torch.as_tensor(model.labels_, dtype=torch.long, device=x.device),

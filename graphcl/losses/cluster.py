@@ -135,26 +135,36 @@ class MetaNodeContrast(nn.Module):
 
 
 def prototype_concentration(z: Tensor, labels: Tensor, centroids: Tensor, temperature: float,
-                            alpha: float = 10.0, clip: tuple[float, float] = (0.1, 0.9)) -> Tensor:
+                            alpha: float = 10.0, clip: tuple[float, float] = (0.1, 0.9),
+                            form: str = "pcl") -> Tensor:
     r"""PCL's per-cluster concentration :math:`\phi_k`, the temperature of prototype ``k``.
 
     .. math:: \phi_k = \frac{\sum_{i \in k} \lVert z_i - c_k \rVert_2}{n_k \log(n_k + \alpha)}
 
     clusters with at most one member take the largest :math:`\phi`; then the values are clipped to
     the ``clip`` quantiles and scaled so that their mean is ``temperature``. Loose clusters get a
-    higher temperature (softer pull). MEOW adds 5 instead of :math:`\alpha = 10` and takes square
-    roots of inner products from its faiss search; this is PCL's Euclidean form.
+    higher temperature (softer pull).
+
+    ``form="meow"`` is the official MEOW code's variant: its faiss search returns inner products,
+    not distances, so :math:`\phi_k = \sum_{i \in k} \sqrt{z_i^\top c_k} / (n_k \log(n_k + \alpha))`
+    with :math:`\alpha = 5` there (negative products count as 0): *tight* clusters get the higher
+    temperature, the reverse of PCL. Offered to reproduce the published runs.
 
     Li et al., "Prototypical Contrastive Learning of Unsupervised Representations" (PCL), ICLR 2021.
 
-    Shapes: ``z [N, d]``, ``labels [N]``, ``centroids [K, d]`` -> ``[K]``.
+    Shapes: ``z [N, d]``, ``labels [N]``, ``centroids [K, d]`` (not normalised) -> ``[K]``.
     """
     temperature = _check_tau(temperature)
+    if form not in ("pcl", "meow"):
+        raise InvalidArgumentError(f"form must be 'pcl' or 'meow', got {form!r}")
     k = centroids.size(0)
     with torch.no_grad():
-        distance = (z - centroids[labels]).norm(dim=1)
+        if form == "pcl":
+            spread = (z - centroids[labels]).norm(dim=1)
+        else:
+            spread = (z * centroids[labels]).sum(dim=1).clamp_min(0).sqrt()
         counts = torch.bincount(labels, minlength=k).to(z.dtype)
-        phi = scatter(distance, labels, dim=0, dim_size=k, reduce="sum") / (counts * torch.log(counts + alpha))
+        phi = scatter(spread, labels, dim=0, dim_size=k, reduce="sum") / (counts * torch.log(counts + alpha))
         small = counts <= 1
         phi = torch.where(small, phi[~small].max() if (~small).any() else torch.ones((), dtype=z.dtype,
                                                                                    device=z.device), phi)

@@ -259,16 +259,25 @@ class MEOW(MetaPathContextContrast):
         kmeans_init: k-means restarts per clustering (official: faiss ``nredo`` 5).
         kmeans_iter: Lloyd iterations per restart (official: faiss ``niter`` 20); seeding by
             random data points, as faiss.
+        kmeans_metric: ``"euclidean"`` (k-means proper) or ``"inner_product"`` (assignment by
+            largest inner product with unnormalised centroids: the official faiss ``IndexFlatIP``).
+        concentration: ``"pcl"`` (PCL's distance-based prototype temperatures) or ``"meow"`` (the
+            official code's similarity-based ones, see :func:`~graphcl.losses.prototype_concentration`).
         **kwargs: see :class:`MetaPathContextContrast`.
     """
 
     def __init__(self, in_channels: int | dict | None = None, tau: float = 0.4,
                  num_clusters: Sequence[int] = (100, 300), lam_proto: float = 1.0, kmeans_init: int = 5,
-                 kmeans_iter: int = 20, **kwargs) -> None:
+                 kmeans_iter: int = 20, kmeans_metric: str = "euclidean", concentration: str = "pcl",
+                 **kwargs) -> None:
         super().__init__(in_channels, **kwargs)
+        if kmeans_metric not in ("euclidean", "inner_product") or concentration not in ("pcl", "meow"):
+            raise InvalidArgumentError("kmeans_metric must be 'euclidean' or 'inner_product' and concentration 'pcl' "
+                                       f"or 'meow', got {kmeans_metric!r} and {concentration!r}")
         self.tau = float(tau)
         self.num_clusters, self.lam_proto = [int(k) for k in num_clusters], lam_proto
         self.kmeans_init, self.kmeans_iter = kmeans_init, kmeans_iter
+        self.kmeans_metric, self.concentration = kmeans_metric, concentration
         self.contrast = InfoNCE(tau, intra_view_negatives=False, symmetric=False)
         self.proto = ProtoNCE()
 
@@ -282,8 +291,9 @@ class MEOW(MetaPathContextContrast):
         clusterings, labels = [], []
         for seed, k in enumerate(self.num_clusters):
             result = fit_kmeans(u.detach(), k, n_init=self.kmeans_init, seed=seed, init="random",
-                                max_iter=self.kmeans_iter)
-            phi = prototype_concentration(u.detach(), result.labels, result.centroids, self.tau)
+                                max_iter=self.kmeans_iter, metric=self.kmeans_metric)
+            phi = prototype_concentration(u.detach(), result.labels, result.centroids, self.tau,
+                                          alpha=5.0 if self.concentration == "meow" else 10.0, form=self.concentration)
             clusterings.append((result.labels, F.normalize(result.centroids, dim=1), phi))
             labels.append(result.labels)
         weights = ClusterDisagreement(torch.stack(labels))
