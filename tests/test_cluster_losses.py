@@ -216,6 +216,31 @@ def test_prototype_concentration_equals_the_pcl_formula():
     assert got.mean().item() == pytest.approx(0.5)
 
 
+def test_prototype_concentration_meow_form_equals_the_official_density():
+    """MEOW's run_kmeans: mean of sqrt(inner product with the centroid) / log(n + 5), singletons take
+    the maximum, clipped to the 10 / 90 % percentiles, scaled to mean tau (numpy, as the official code)."""
+    from graphcl.losses import prototype_concentration
+    g = torch.Generator().manual_seed(1)
+    z = torch.nn.functional.normalize(torch.randn(50, 4, generator=g, dtype=torch.float64), dim=1)
+    labels = torch.randint(0, 7, (50,), generator=g)
+    labels[3] = 7  # a singleton
+    centroids = torch.stack([z[labels == c].mean(0) for c in range(8)])
+    sims = (z * centroids[labels]).sum(1).numpy()
+    density = np.zeros(8)
+    for c in range(8):
+        members = sims[labels.numpy() == c]
+        if len(members) > 1:
+            density[c] = (np.clip(members, 0, None) ** 0.5).mean() / np.log(len(members) + 5)
+    density[[c for c in range(8) if (labels == c).sum() <= 1]] = density.max()
+    density = density.clip(np.percentile(density, 10), np.percentile(density, 90))
+    expected = 0.4 * density / density.mean()
+    got = prototype_concentration(z, labels, centroids, 0.4, alpha=5.0, form="meow")
+    assert np.allclose(got.numpy(), expected, atol=1e-12)
+    assert not torch.allclose(got, prototype_concentration(z, labels, centroids, 0.4, alpha=5.0))
+    with pytest.raises(InvalidArgumentError, match="form"):
+        prototype_concentration(z, labels, centroids, 0.4, form="faiss")
+
+
 def test_protonce_equals_a_naive_loop_in_value_and_gradient():
     from graphcl.losses import ProtoNCE
     g = torch.Generator().manual_seed(2)

@@ -177,6 +177,30 @@ def test_torch_kmeans_reseeds_emptied_clusters():
     assert result.inertia == pytest.approx(0.0, abs=1e-6) and result.labels.unique().numel() == 3
 
 
+def test_inner_product_kmeans_assigns_by_largest_inner_product():
+    """faiss with an IndexFlatIP: points go to the centroid of largest inner product (centroids are
+    plain means), which favours long centroids where Euclidean k-means would not."""
+    from graphcl.eval.clustering import fit_kmeans
+    g = torch.Generator().manual_seed(0)
+    short = torch.tensor([1.0, 0.0]) + 0.05 * torch.randn(30, 2, generator=g)
+    long = torch.tensor([3.0, 3.0]) + 0.05 * torch.randn(30, 2, generator=g)
+    x = torch.cat([short, long])
+    result = fit_kmeans(x, 2, n_init=3, seed=0, init="random", max_iter=20, metric="inner_product")
+    assert torch.equal(result.labels, (x @ result.centroids.t()).argmax(1))
+    for k in range(2):
+        if (result.labels == k).any():
+            assert torch.allclose(result.centroids[k], x[result.labels == k].mean(0), atol=1e-5)
+    assert result.inertia == pytest.approx(-float((x @ result.centroids.t()).max(1).values.sum()), rel=1e-5)
+    assert (result.labels == result.labels[-1]).all()  # the long points' centroid takes the short ones too
+    euclidean = fit_kmeans(x, 2, n_init=3, seed=0, init="random", max_iter=20, backend="torch")
+    assert euclidean.labels[:30].unique().numel() == 1 and euclidean.labels[30:].unique().numel() == 1
+    assert euclidean.labels[0] != euclidean.labels[-1]
+    with pytest.raises(InvalidArgumentError, match="Euclidean only"):
+        fit_kmeans(x, 2, backend="sklearn", metric="inner_product")
+    with pytest.raises(InvalidArgumentError, match="metric"):
+        fit_kmeans(x, 2, metric="cosine")
+
+
 def test_fit_kmeans_bad_input():
     from graphcl.eval.clustering import fit_kmeans
     x = torch.randn(5, 2)

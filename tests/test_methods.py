@@ -77,6 +77,11 @@ HETERO_SMOKE = {
                       "embed_dim": 8, "tau": 0.5, "num_clusters": [3, 6], "nei_max": [10, 15],
                       "adj_mask": [0.2, 0.2], "feat_mask": 0.2, "lam_proto": 1.0, "kmeans_init": 1,
                       "dropout": 0.0}),
+    "meow-official-kmeans": ("meow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]],
+                                      "hidden_dim": 16, "embed_dim": 8, "tau": 0.5, "num_clusters": [3, 6],
+                                      "nei_max": [10, 15], "adj_mask": [0.2, 0.2], "feat_mask": 0.2, "lam_proto": 1.0,
+                                      "kmeans_init": 1, "dropout": 0.0, "kmeans_metric": "inner_product",
+                                      "concentration": "meow"}),
     "adameow": ("adameow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]],
                             "hidden_dim": 16, "embed_dim": 8, "projection_dim": 4, "tau": 0.5, "nei_max": [10, 15],
                             "adj_mask": 0.2, "feat_mask": 0.2, "dropout": 0.0, "weight_hidden": 4}),
@@ -124,6 +129,8 @@ def test_meow_bad_input():
     assert run_experiment("meow", unlabelled, epochs=1, evals=("none",), overrides=params)[0]["metrics"] == {}
     with pytest.raises(InvalidArgumentError, match="needs `metapaths`"):
         build_method("meow", None)
+    with pytest.raises(InvalidArgumentError, match="kmeans_metric"):
+        build_method("meow", None, **{**params, "kmeans_metric": "cosine"})
 
 
 def with_heco_splits(data, per_class: int = 4):

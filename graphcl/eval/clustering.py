@@ -102,8 +102,11 @@ def _nearest(x: Tensor, c: Tensor, chunk: int, metric: str = "euclidean") -> tup
     dist = torch.empty(x.size(0), dtype=x.dtype, device=x.device)
     for start in range(0, x.size(0), chunk):
         rows = x[start:start + chunk]
-        d = _pairwise_sq_dist(rows, c) if metric == "euclidean" else (rows @ c.t()).neg_()
-        dist[start:start + chunk], labels[start:start + chunk] = d.min(1)
+        if metric == "euclidean":
+            dist[start:start + chunk], labels[start:start + chunk] = _pairwise_sq_dist(rows, c).min(1)
+        else:
+            best, labels[start:start + chunk] = (rows @ c.t()).max(1)
+            dist[start:start + chunk] = -best
     return labels, dist
 
 
@@ -160,9 +163,9 @@ def kmeans_torch(x: Tensor, num_clusters: int, n_init: int = 3, seed: int = 0, m
             counts = torch.bincount(labels, minlength=num_clusters)
             sums = torch.zeros_like(c).index_add_(0, labels, x)
             new = sums / counts.clamp_min(1)[:, None]
-            for k in torch.nonzero(counts == 0).flatten().tolist():
-                far = int(dist.argmax())
-                new[k], dist[far] = x[far], 0
+            empty = torch.nonzero(counts == 0).flatten()
+            if empty.numel():  # re-seed at the points farthest from their centroids, one per empty cluster
+                new[empty] = x[dist.topk(empty.numel()).indices]
             shift = float(((new - c) ** 2).sum())
             c = new
             if shift <= threshold:
