@@ -54,11 +54,12 @@ def package_versions() -> dict[str, str]:
 
 
 def evaluate_hetero(embeddings: Tensor, data: HeteroData, evals: Iterable[str], seed: int, *, eval_lr: float = 0.01,
-                    eval_weight_decay: float = 0.0) -> dict[str, float]:
+                    eval_weight_decay: float = 0.0, splits: Sequence[int] = HETERO_SPLITS) -> dict[str, float]:
     """The HeCo / MEOW protocol on the target node type's embeddings.
 
-    ``'node'``: :func:`graphcl.eval.heco_protocol` on each split ``train/val/test_mask_K`` (K = 20,
-    40, 60 labelled nodes per class) -> ``macro_f1_K``, ``micro_f1_K``, ``auc_K``. ``'cluster'``:
+    ``'node'``: :func:`graphcl.eval.heco_protocol` on each split ``train/val/test_mask_K`` (K in
+    ``splits``, default 20, 40, 60 labelled nodes per class) -> ``macro_f1_K``, ``micro_f1_K``,
+    ``auc_K``. ``'cluster'``:
     k-means with as many clusters as classes over 10 seeds (``seed`` .. ``seed + 9``) -> mean
     ``nmi``, ``ari``.
     """
@@ -69,11 +70,11 @@ def evaluate_hetero(embeddings: Tensor, data: HeteroData, evals: Iterable[str], 
     metrics: dict[str, float] = {}
     for name in evals:
         if name == "node":
-            splits = [k for k in HETERO_SPLITS if f"train_mask_{k}" in target]
-            if not splits:
+            present = [k for k in splits if f"train_mask_{k}" in target]
+            if not present:
                 raise InvalidArgumentError(f"the target type has no train_mask_K / val_mask_K / test_mask_K splits "
-                                           f"(K in {HETERO_SPLITS}); use --eval cluster or add them")
-            for k in splits:
+                                           f"(K in {tuple(splits)}); use --eval cluster or add them")
+            for k in present:
                 scores = heco_protocol(embeddings, target.y, target[f"train_mask_{k}"], target[f"val_mask_{k}"],
                                        target[f"test_mask_{k}"], lr=eval_lr, weight_decay=eval_weight_decay,
                                        seed=seed)
@@ -259,12 +260,20 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
                        device=device, seed=seed, patience=patience if patience is not None else run["patience"],
                        checkpoint=checkpoint, progress=progress, on_epoch_end=selector)
         if selector is not None:
-            selector.restore_best(result.epochs)
-        embeddings = model.embed(on_device).cpu()
-        if isinstance(data, HeteroData):
+            selector.finish(result.epochs)
+            metrics = {}
+            for k in reversed(selector.splits):  # the first split's epoch last: it stays loaded
+                selector.restore(k)
+                embeddings = model.embed(on_device).cpu()
+                metrics.update(evaluate_hetero(embeddings, data.cpu(), evals if k == selector.splits[0] else
+                                               [e for e in evals if e == "node"], seed, eval_lr=run["eval_lr"],
+                                               eval_weight_decay=run["eval_weight_decay"], splits=[k]))
+        elif isinstance(data, HeteroData):
+            embeddings = model.embed(on_device).cpu()
             metrics = evaluate_hetero(embeddings, data.cpu(), evals, seed, eval_lr=run["eval_lr"],
                                       eval_weight_decay=run["eval_weight_decay"])
         else:
+            embeddings = model.embed(on_device).cpu()
             predicted = model.predict(on_device).cpu() if hasattr(model, "predict") else None
             metrics = evaluate(embeddings, data.cpu(), evals, run["split"], seed, predicted)
         concentration = direction_concentration(embeddings)
@@ -281,43 +290,50 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
             "stopped_early": result.stopped_early, "direction_concentration": concentration, "device": str(device), "versions": package_versions(),
         })
         if selector is not None:
-            records[-1].update(best_epoch=selector.best_epoch, val_curve=selector.curve)
+            records[-1].update(best_epoch=selector.best_epoch[selector.splits[0]],
+                               best_epochs={str(k): e for k, e in selector.best_epoch.items()}, val_curve=selector.curve)
         log.info("%s on %s, seed %d: %s", method, dataset, seed, metrics)
     return records
 
 
 class ValidationEpochSelector:
     """The run setting ``select_epoch: val`` on a heterogeneous graph: every ``eval_every`` epochs
-    (and at the last one, by :meth:`restore_best`) the HeCo probe (:func:`graphcl.eval.heco_protocol`, 10 probes) is
-    trained on the smallest split's training nodes and scored on its *validation* nodes only;
-    :meth:`restore_best` puts back the weights of the epoch with the best validation Macro-F1.
-    Test labels choose nothing. Used as ``train(..., on_epoch_end=selector)``.
+    (and at the last one, by :meth:`finish`) the HeCo probe (:func:`graphcl.eval.heco_protocol`, 10
+    probes) is trained on each split's training nodes and scored on that split's *validation* nodes
+    only, and the weights of each split's best epoch are kept. Each split is then evaluated with its
+    own epoch (:meth:`restore`): the HeCo splits' validation sets overlap the *other* splits' test
+    sets (on ACM a quarter of ``test_40`` lies in ``val_20``), so one epoch chosen on ``val_20``
+    would have seen test labels of the 40 / 60 splits. Test labels choose nothing. Used as
+    ``train(..., on_epoch_end=selector)``.
     """
 
     def __init__(self, model: Method, data: HeteroData, run: dict[str, Any], seed: int, probes: int = 10) -> None:
         target = data[data.target_node_type]
-        splits = [k for k in HETERO_SPLITS if f"train_mask_{k}" in target and f"val_mask_{k}" in target]
-        if "y" not in target or not splits:
+        self.splits = [k for k in HETERO_SPLITS if f"train_mask_{k}" in target and f"val_mask_{k}" in target]
+        if "y" not in target or not self.splits:
             raise InvalidArgumentError("select_epoch=val needs labels (y) and train_mask_K / val_mask_K on the target "
                                        "node type")
         self.model, self.data, self.seed, self.probes = model, data, seed, probes
         self.y = target.y.cpu()
-        self.train_mask = target[f"train_mask_{splits[0]}"].cpu()
-        self.val_mask = target[f"val_mask_{splits[0]}"].cpu()
+        self.masks = {k: (target[f"train_mask_{k}"].cpu(), target[f"val_mask_{k}"].cpu()) for k in self.splits}
         self.every = max(1, int(run["eval_every"]))
         self.lr, self.weight_decay = run["eval_lr"], run["eval_weight_decay"]
-        self.best_score, self.best_epoch, self.best_state = -1.0, 0, None
+        self.best_score = {k: -1.0 for k in self.splits}
+        self.best_epoch = {k: 0 for k in self.splits}
+        self.best_state: dict[int, dict[str, Tensor]] = {}
+        #: ``[epoch, validation Macro-F1 of each split in order]`` per check.
         self.curve: list[list[float]] = []
 
-    def score(self) -> float:
-        """Validation Macro-F1 of the current encoder."""
+    def scores(self) -> dict[int, float]:
+        """Validation Macro-F1 of the current encoder, per split."""
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():
             embeddings = self.model.embed(self.data).cpu()
         self.model.train(was_training)
-        return heco_protocol(embeddings, self.y, self.train_mask, self.val_mask, self.val_mask, lr=self.lr,
-                             weight_decay=self.weight_decay, runs=self.probes, seed=self.seed)["macro_f1"]
+        return {k: heco_protocol(embeddings, self.y, train, val, val, lr=self.lr, weight_decay=self.weight_decay,
+                                 runs=self.probes, seed=self.seed)["macro_f1"]
+                for k, (train, val) in self.masks.items()}
 
     def __call__(self, epoch: int, loss: float) -> bool:
         if epoch % self.every == 0:
@@ -325,19 +341,24 @@ class ValidationEpochSelector:
         return False
 
     def _evaluate(self, epoch: int) -> None:
-        value = self.score()
-        self.curve.append([epoch, value])
-        if value > self.best_score:
-            self.best_score, self.best_epoch = value, epoch
-            self.best_state = copy.deepcopy(self.model.state_dict())
+        scores = self.scores()
+        self.curve.append([epoch, *scores.values()])
+        for k, value in scores.items():
+            if value > self.best_score[k]:
+                self.best_score[k], self.best_epoch[k] = value, epoch
+                self.best_state[k] = copy.deepcopy(self.model.state_dict())
 
-    def restore_best(self, last_epoch: int) -> None:
-        """Score the last epoch if it was not yet, then load the best epoch's weights."""
+    def finish(self, last_epoch: int) -> None:
+        """Score the last epoch if it was not yet."""
         if not self.curve or self.curve[-1][0] != last_epoch:
             self._evaluate(last_epoch)
-        self.model.load_state_dict(self.best_state)
-        log.info("select_epoch=val: epoch %d of %d (validation Macro-F1 %.4f)", self.best_epoch, last_epoch,
-                 self.best_score)
+        log.info("select_epoch=val: %s of %d (validation Macro-F1 %s)",
+                 ", ".join(f"split {k}: epoch {e}" for k, e in self.best_epoch.items()), last_epoch,
+                 ", ".join(f"{v:.4f}" for v in self.best_score.values()))
+
+    def restore(self, split: int) -> None:
+        """Load the weights of the split's best validation epoch."""
+        self.model.load_state_dict(self.best_state[split])
 
 
 def run_graph_experiment(method: str, dataset: Dataset, *, seeds: Sequence[int] = (0,), epochs: int | None = None,

@@ -139,7 +139,8 @@ def test_hetero_bench_set_chooses_the_encoder_epoch_on_validation(mirror, tmp_pa
     md = (out / "hetero.md").read_text()
     assert "select_epoch" in md and md.count("| heco-acm | meow | val |") == 3
     (record,) = json.loads((out / "records" / "hetero-meow-heco-acm.json").read_text())
-    assert record["best_epoch"] in (1, 2, 3) and [e for e, _ in record["val_curve"]] == [1, 2, 3]
+    assert record["best_epoch"] in (1, 2, 3) and [e for e, *_ in record["val_curve"]] == [1, 2, 3]
+    assert set(record["best_epochs"]) == {"20", "40", "60"} and all(len(c) == 4 for c in record["val_curve"])
 
 
 def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path):
@@ -156,16 +157,22 @@ def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path):
     assert "Two runs." in md
     assert "| heco-acm | meow | loss | 20 | 2 | 10/11 | 89.00 ± 1.00 |" in md
     assert "| heco-dblp | meow | loss | 20 | 1 | 10 | 91.00" in md
-    # A run whose epoch was chosen on validation (it carries best_epoch) is its own row, even for a seed
-    # that is also among the loss-stopped runs; its epochs column lists the chosen epochs.
-    (tmp_path / "v.json").write_text(json.dumps([{**record("meow", "heco-acm", 0, 0.92), "best_epoch": 7},
+    # A run whose epochs were chosen on validation (it carries best_epochs) is its own row, even for a
+    # seed that is also among the loss-stopped runs; its epochs column lists each split's chosen epochs.
+    # Older runs with one best_epoch for every split are `val20`, their 40 / 60 rows flagged.
+    epochs = {"20": 7, "40": 5, "60": 9}
+    (tmp_path / "v.json").write_text(json.dumps([{**record("meow", "heco-acm", 0, 0.92), "best_epoch": 7,
+                                                   "best_epochs": epochs},
                                                   {**record("meow", "heco-acm", 1, 0.92), "best_epoch": 8,
-                                                   "device": "cuda"}]))
+                                                   "best_epochs": {**epochs, "20": 8}, "device": "cuda"}]))
+    (tmp_path / "old.json").write_text(json.dumps([{**record("meow", "heco-acm", 0, 0.90), "best_epoch": 6}]))
     assert main(["bench", "hetero", "--combine", str(tmp_path / "a.json"), str(tmp_path / "v.json"),
-                 "--out", str(out)]) == 0
+                 str(tmp_path / "old.json"), "--out", str(out)]) == 0
     md = (out / "hetero.md").read_text()
     assert "| heco-acm | meow | loss | 20 | 2 | 10/11 | 89.00 ± 1.00 |" in md
     assert "| heco-acm | meow | val | 20 | 2 | 7/8 | 92.00 ± 0.00 |" in md and "| cpu ×1, cuda ×1 |" in md
+    assert "| heco-acm | meow | val | 40 | 2 | 5/5 | 92.00 ± 0.00 |" in md
+    assert "| heco-acm | meow | val20 | 20 | 1 | 6 | 90.00" in md and "| heco-acm | meow | val20 ⚠ | 40 | 1 | 6 |" in md
     assert "| 100.0 ± 0.0 | cpu | " in md  # one device: named alone
     (tmp_path / "c.json").write_text(json.dumps([record("meow", "heco-acm", 1, 0.5)]))
     with pytest.raises(ValueError, match="seed 1 appears twice"):

@@ -134,52 +134,64 @@ def test_meow_bad_input():
 
 
 def with_heco_splits(data, per_class: int = 4):
-    """``train_mask_20`` / ``val_mask_20`` / ``test_mask_20`` on the target type: ``per_class`` training
-    and validation nodes per class, the rest for testing."""
+    """``train/val/test_mask_20`` on the target type (``per_class`` training and validation nodes per
+    class, the rest for testing) and ``*_mask_40`` laid over them as the HeCo files are: its
+    validation nodes are ``test_20`` nodes and ``val_20`` lies inside ``test_40``."""
     y = data["paper"].y
-    train_mask, val_mask = torch.zeros(len(y), dtype=torch.bool), torch.zeros(len(y), dtype=torch.bool)
+    masks = {name: torch.zeros(len(y), dtype=torch.bool) for name in ("train", "val", "val_40")}
     for c in range(3):
         members = (y == c).nonzero().flatten()
-        train_mask[members[:per_class]] = True
-        val_mask[members[per_class:2 * per_class]] = True
-    data["paper"].train_mask_20, data["paper"].val_mask_20 = train_mask, val_mask
-    data["paper"].test_mask_20 = ~(train_mask | val_mask)
+        masks["train"][members[:per_class]] = True
+        masks["val"][members[per_class:2 * per_class]] = True
+        masks["val_40"][members[2 * per_class:3 * per_class]] = True
+    paper = data["paper"]
+    paper.train_mask_20, paper.val_mask_20 = masks["train"], masks["val"]
+    paper.test_mask_20 = ~(masks["train"] | masks["val"])
+    paper.train_mask_40, paper.val_mask_40 = masks["train"], masks["val_40"]
+    paper.test_mask_40 = ~(masks["train"] | masks["val_40"])
     return data
 
 
-def test_select_epoch_val_restores_the_best_validation_epoch_and_never_reads_test_labels(monkeypatch):
+def test_select_epoch_val_chooses_each_splits_epoch_on_its_own_validation_nodes(monkeypatch):
+    """Each split is evaluated at the epoch its own validation nodes chose (val_20 overlaps test_40,
+    so one epoch for both would have seen test labels of split 40); the selector's probes never score
+    a node of the test set of the split they choose for."""
     import graphcl.experiment as experiment
 
     data = with_heco_splits(tiny_hetero_graph())
+    paper = data["paper"]
     params = dict(HETERO_SMOKE["heco-style"][1])
-    seen = []
     real = experiment.heco_protocol
+    # Forced validation scores at epochs 4, 8, 12: split 20 peaks at 8, split 40 at 4.
+    forced = {20: iter([0.5, 0.9, 0.1]), 40: iter([0.9, 0.1, 0.2])}
 
     def spy(embeddings, y, train_mask, val_mask, test_mask, **kwargs):
-        seen.append(bool((test_mask & data["paper"].test_mask_20).any()))
+        if kwargs.get("runs") == 10:  # the selector's probes score validation nodes as their "test"
+            split = 20 if torch.equal(val_mask, paper.val_mask_20) else 40
+            assert torch.equal(val_mask, paper[f"val_mask_{split}"]) and torch.equal(test_mask, val_mask)
+            assert not (test_mask & paper[f"test_mask_{split}"]).any()
+            return {"macro_f1": next(forced[split])}
         return real(embeddings, y, train_mask, val_mask, test_mask, **kwargs)
 
     monkeypatch.setattr(experiment, "heco_protocol", spy)
-    overrides = {**params, "select_epoch": "val", "eval_every": 4, "lr": 0.01}
-    (record,) = run_experiment("heco-style", data, epochs=12, evals=("none",), overrides=overrides, progress=False)
-    assert [e for e, _ in record["val_curve"]] == [4, 8, 12]
-    scores = [v for _, v in record["val_curve"]]
-    assert record["best_epoch"] == [4, 8, 12][scores.index(max(scores))]
-    assert seen and not any(seen)  # the selector's probes never saw a test node
-    # The restored weights are the best epoch's: retrain to that epoch and compare embeddings.
-    model = build_method("heco-style", None, **params)
-    train(model, data, epochs=record["best_epoch"], lr=0.01, seed=0, progress=False)
-    monkeypatch.setattr(experiment, "heco_protocol", real)
     captured = {}
-    restore = experiment.ValidationEpochSelector.restore_best
+    restore = experiment.ValidationEpochSelector.restore
 
-    def keep(self, last_epoch):
-        restore(self, last_epoch)
-        captured["z"] = self.model.embed(self.data)
+    def keep(self, split):
+        restore(self, split)
+        captured[split] = self.model.embed(self.data)
 
-    monkeypatch.setattr(experiment.ValidationEpochSelector, "restore_best", keep)
-    run_experiment("heco-style", data, epochs=12, evals=("none",), overrides=overrides, progress=False)
-    assert torch.allclose(captured["z"], model.embed(data), atol=1e-5)
+    monkeypatch.setattr(experiment.ValidationEpochSelector, "restore", keep)
+    overrides = {**params, "select_epoch": "val", "eval_every": 4, "lr": 0.01}
+    (record,) = run_experiment("heco-style", data, epochs=12, evals=("node",), overrides=overrides, progress=False)
+    assert record["val_curve"] == [[4, 0.5, 0.9], [8, 0.9, 0.1], [12, 0.1, 0.2]]
+    assert record["best_epochs"] == {"20": 8, "40": 4} and record["best_epoch"] == 8
+    assert {"macro_f1_20", "macro_f1_40"} <= set(record["metrics"])
+    # The weights restored for each split are its best epoch's: retrain to that epoch and compare.
+    for split, epoch in ((20, 8), (40, 4)):
+        model = build_method("heco-style", None, **params)
+        train(model, data, epochs=epoch, lr=0.01, seed=0, progress=False)
+        assert torch.allclose(captured[split], model.embed(data), atol=1e-5)
 
 
 def test_select_epoch_bad_input():
