@@ -55,9 +55,9 @@ def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     stopping after ``val_patience`` 10 evaluations, no ``time_budget`` in seconds; no
     ``walk_features``, the metapath2vec feature settings of heterogeneous graphs; ``smooth_features``
     0: no low-pass filtering of the features, :class:`graphcl.augment.LowPassFeatures`;
-    ``select_epoch`` 'last': the encoder after the last epoch, or 'val' on heterogeneous graphs: the
-    epoch with the best validation Macro-F1, scored every ``eval_every`` epochs) where the config is
-    silent."""
+    ``select_epoch`` 'last': the encoder after the last epoch, or 'val' on heterogeneous graphs: for
+    each split the epoch with the best validation Macro-F1 of its probe, scored every ``eval_every``
+    epochs) where the config is silent."""
     params = {k: v for k, v in config.items() if k not in RUN_KEYS}
     run: dict[str, Any] = {"epochs": 200, "lr": 1e-3, "weight_decay": 0.0, "split": "random",
                            "normalize_features": False, "patience": None, "eval_lr": 0.01, "eval_weight_decay": 0.0,
