@@ -11,10 +11,12 @@ validation step, 50 probes) and k-means NMI / ARI over 10 seeds. Writes ``hetero
 over seeds, train seconds, peak memory, the published numbers beside) and
 ``records/hetero-<method>-<dataset>.json`` under ``--out``, after every method x dataset.
 ``--set`` overrides config entries of every method that takes them, e.g. ``--set select_epoch=val
-eval_every=10``: the encoder epoch by validation Macro-F1 (rows ``val``) instead of the training loss.
+eval_every=10``: each split's encoder epoch by its own validation Macro-F1 (rows ``val``) instead of
+the training loss.
 ``--combine`` rebuilds the table from record files instead (the suite's, or ``graphcl train
 --out``'s), grouping them by dataset, method and how the encoder epoch was chosen (the training
-loss's early stopping, or ``select_epoch=val``: validation Macro-F1), so runs made apart (seeds in
+loss's early stopping, ``select_epoch=val``: validation Macro-F1 per split, or ``val20``: older runs
+with one epoch chosen on the 20-split for all), so runs made apart (seeds in
 parallel, other machines, resumed runs) land in one table.
 """
 from __future__ import annotations
