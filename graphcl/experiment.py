@@ -261,13 +261,14 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
                        checkpoint=checkpoint, progress=progress, on_epoch_end=selector)
         if selector is not None:
             selector.finish(result.epochs)
+            probe = {"eval_lr": run["eval_lr"], "eval_weight_decay": run["eval_weight_decay"]}
             metrics = {}
             for k in reversed(selector.splits):  # the first split's epoch last: it stays loaded
                 selector.restore(k)
                 embeddings = model.embed(on_device).cpu()
-                metrics.update(evaluate_hetero(embeddings, data.cpu(), evals if k == selector.splits[0] else
-                                               [e for e in evals if e == "node"], seed, eval_lr=run["eval_lr"],
-                                               eval_weight_decay=run["eval_weight_decay"], splits=[k]))
+                metrics.update(evaluate_hetero(embeddings, data.cpu(), [e for e in evals if e == "node"], seed,
+                                               splits=[k], **probe))
+            metrics.update(evaluate_hetero(embeddings, data.cpu(), [e for e in evals if e != "node"], seed, **probe))
         elif isinstance(data, HeteroData):
             embeddings = model.embed(on_device).cpu()
             metrics = evaluate_hetero(embeddings, data.cpu(), evals, seed, eval_lr=run["eval_lr"],

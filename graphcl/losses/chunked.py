@@ -183,14 +183,6 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
     for cand, exclude in zip(candidates, exclude_diagonal):
         if exclude and cand.size(0) != anchor.size(0):
             raise ValueError("exclude_diagonal needs a candidate set with as many rows as anchors")
-    if chunk_size is None:
-        num_candidates = sum(c.size(0) for c in candidates)
-        chunk_size = auto_chunk_size(anchor.size(0), num_candidates)
-        if weights is not None and any(w is not None for w in weights) and anchor.device.type == "cpu":
-            chunk_size = min(chunk_size, max(128, auto_chunk_size(anchor.size(0), num_candidates,
-                                                                  CPU_WEIGHTED_BLOCK_ELEMENTS)))
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if weights is not None:
         if len(weights) != len(candidates):
             raise ValueError("one weights entry (or None) is needed per candidate set")
@@ -199,6 +191,14 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
                 raise ValueError(f"weights over {w.num_nodes} nodes do not fit {anchor.size(0)} anchors x "
                                  f"{cand.size(0)} candidates")
         weights = tuple(weights) if any(w is not None for w in weights) else None
+    if chunk_size is None:
+        num_candidates = sum(c.size(0) for c in candidates)
+        chunk_size = auto_chunk_size(anchor.size(0), num_candidates)
+        if weights is not None and anchor.device.type == "cpu":
+            chunk_size = min(chunk_size, max(128, auto_chunk_size(anchor.size(0), num_candidates,
+                                                                  CPU_WEIGHTED_BLOCK_ELEMENTS)))
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     return _ChunkedLogSumExp.apply(float(tau), int(chunk_size), tuple(bool(e) for e in exclude_diagonal), weights,
                                    anchor, *candidates)
 

@@ -68,7 +68,6 @@ class ClusterDisagreement(NegativeWeights):
         self.num_nodes = assignments.size(1)
         self.scale = 1.0 / assignments.size(0) if normalize else 1.0
         self.device = assignments.device
-        self._labels = assignments.to(torch.int32 if int(assignments.abs().max()) < 2**31 else torch.int64)
         self._buffers: tuple[Tensor, Tensor] | None = None  # (same cluster, count), reused across blocks
 
     def block_into(self, rows: slice, out: Tensor) -> Tensor:
@@ -77,12 +76,11 @@ class ClusterDisagreement(NegativeWeights):
         # more in page faults than the comparisons).
         size = (rows.stop - rows.start, self.num_nodes)
         if self._buffers is None or self._buffers[0].size(0) < size[0] or self._buffers[0].device != out.device:
-            count_dtype = torch.uint8 if self._labels.size(0) < 256 else torch.int32
+            count_dtype = torch.uint8 if self.assignments.size(0) < 256 else torch.int32
             self._buffers = (torch.empty(size, dtype=torch.bool, device=out.device),
                              torch.empty(size, dtype=count_dtype, device=out.device))
         same, count = (b[: size[0]] for b in self._buffers)
-        labels = self._labels.to(out.device)
-        for r, clustering in enumerate(labels):
+        for r, clustering in enumerate(self.assignments.to(out.device)):
             torch.ne(clustering[rows, None], clustering[None, :], out=same)
             if r == 0:
                 count.copy_(same)
