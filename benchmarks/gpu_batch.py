@@ -208,10 +208,11 @@ def main() -> None:
                                                       "pubmed", "amazon-photo", "--seeds", "2" if args.dry else "10",
                                                       "--out", str(args.out / "clustering-kmeans-raw")])
 
-    def hetero(method: str, dataset: str, select: Sequence[str] = (), tag: str = "") -> None:
+    def hetero(method: str, dataset: str, select: Sequence[str] = (), tag: str = "",
+               seeds: Sequence[str] | None = None) -> None:
         # One process per seed, so the seeds that finish before the budget ends keep their records
         # (merge them with ``graphcl bench hetero --combine``).
-        for seed in seeds5[: args.hetero_seeds]:
+        for seed in seeds if seeds is not None else seeds5[: args.hetero_seeds]:
             name = f"hetero{tag}-{method}-{dataset}-s{seed}"
             batch.run(name, GRAPHCL + ["train", method, "--dataset", dataset, "--seeds", seed, "--eval", "node",
                                        "cluster", "--quiet", *dev, *train_epochs,
@@ -248,6 +249,14 @@ def main() -> None:
     # AdaMEOW heco-acm, whose loss still falls at its 1,200-epoch cap.
     jobs += [(f"hetero-val-{m}-{d}", lambda m=m, d=d: hetero(m, d, ["select_epoch=val", *VAL_SELECTION[m]], "-val"), [d])
              for m, d in HETERO]
+    # SCGC* on Cora with 5 full training restarts kept by final-partition modularity (``train_restarts``),
+    # 2 seeds a job; then AdaMEOW heco-acm with per-split encoder epochs, one job per seed (10 seeds).
+    jobs += [(f"clustering-scgc-star-cora-restarts5-from{f}",
+              lambda f=f: clustering("scgc-star", "cora", f, 2, ["train_restarts=5"], "-restarts5"), ["cora"])
+             for f in (0, 2, 4, 6, 8)]
+    jobs += [(f"hetero-split-adameow-heco-acm-s{seed}",
+              lambda seed=seed: hetero("adameow", "heco-acm", ["select_epoch=val", *VAL_SELECTION["adameow"]],
+                                       "-split", seeds=[str(seed)]), ["heco-acm"]) for seed in range(10)]
     jobs += [(f"tune-{m}-{d}", lambda m=m, d=d: tuned_clustering(m, d), [d]) for m, d in CLUSTER_TUNING]
     jobs += [("rec-cost", rec_cost, ["gowalla"])]
     jobs += [(f"clustering-gca-{d}-from{f}", lambda d=d, f=f: clustering("gca", d, f, 5), [d])

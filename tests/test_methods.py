@@ -366,6 +366,35 @@ def test_pretrain_restarts_keep_the_autoencoder_of_highest_modularity(tiny_graph
         build_method("pamc", 16, pretrain_restarts=0)
 
 
+def test_train_restarts_keep_the_training_whose_final_partition_has_highest_modularity(tiny_graph):
+    from graphcl.bench.clustering import run_method
+    from graphcl.eval import modularity
+    from graphcl.experiment import restart_seeds
+
+    seeds = restart_seeds(2, 3)
+    assert seeds == [2, 1002, 2002]
+    singles = {s: run_method("scgc-star", tiny_graph, s, epochs=3, overrides=TINY_AE) for s in seeds}
+    finals = {s: modularity(tiny_graph.edge_index, r.predicted) for s, r in singles.items()}
+    assert len(set(finals.values())) > 1  # the restarts end apart, so the choice matters
+    best = max(seeds, key=finals.get)
+    run = run_method("scgc-star", tiny_graph, 2, epochs=3, overrides={**TINY_AE, "train_restarts": 3})
+    assert run.seed == 2 and run.restart_seed == best
+    assert {int(s): q for s, q in run.restart_modularity.items()} == pytest.approx(finals, abs=1e-5)
+    assert run.scores == singles[best].scores and run.curve == singles[best].curve
+    # The same choice through `graphcl train`: metrics of the kept training, every restart's score recorded.
+    (record,) = run_experiment("scgc-star", tiny_graph, seeds=[2], epochs=3, evals=["cluster"],
+                               overrides={**TINY_AE, "train_restarts": 3}, progress=False)
+    (single,) = run_experiment("scgc-star", tiny_graph, seeds=[best], epochs=3, evals=["cluster"],
+                               overrides=TINY_AE, progress=False)
+    assert record["restart_seed"] == best and record["seed"] == 2
+    assert record["metrics"] == pytest.approx(single["metrics"])
+    assert {int(s): q for s, q in record["restart_modularity"].items()} == pytest.approx(finals, abs=1e-5)
+    with pytest.raises(InvalidArgumentError, match="train_restarts must be >= 1"):
+        run_experiment("scgc-star", tiny_graph, epochs=1, overrides={**TINY_AE, "train_restarts": 0})
+    with pytest.raises(InvalidArgumentError, match="train_restarts .* homogeneous graphs, not meow"):
+        run_experiment("meow", tiny_hetero_graph(), epochs=1, overrides={**HETERO_SMOKE["meow"][1], "train_restarts": 2})
+
+
 def test_stop_tol_stops_training_once_assignments_settle(tiny_graph):
     changes = []
     model = build_method("scgc-star", tiny_graph.num_features, **{**TINY_AE, "stop_tol": 0.05})

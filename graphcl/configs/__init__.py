@@ -22,7 +22,7 @@ RUN_KEYS = {"epochs": int, "lr": float, "weight_decay": float, "split": str,
             "val_fraction": float, "eval_every": int, "val_patience": int,
             "time_budget": lambda v: None if v is None else float(v),
             "walk_features": lambda v: None if v is None else dict(v),
-            "smooth_features": int, "select_epoch": str}
+            "smooth_features": int, "select_epoch": str, "train_restarts": int}
 
 
 def _read(method: str) -> dict[str, Any]:
@@ -57,13 +57,15 @@ def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     0: no low-pass filtering of the features, :class:`graphcl.augment.LowPassFeatures`;
     ``select_epoch`` 'last': the encoder after the last epoch, or 'val' on heterogeneous graphs: for
     each split the epoch with the best validation Macro-F1 of its probe, scored every ``eval_every``
-    epochs) where the config is silent."""
+    epochs; ``train_restarts`` 1: one training per seed, or R full trainings of a homogeneous
+    clustering run kept by the modularity of their final partition, see
+    :func:`graphcl.experiment.restart_seeds`) where the config is silent."""
     params = {k: v for k, v in config.items() if k not in RUN_KEYS}
     run: dict[str, Any] = {"epochs": 200, "lr": 1e-3, "weight_decay": 0.0, "split": "random",
                            "normalize_features": False, "patience": None, "eval_lr": 0.01, "eval_weight_decay": 0.0,
                            "val_fraction": 0.1, "eval_every": 5, "val_patience": 10, "time_budget": None,
                            "walk_features": None, "smooth_features": 0,
-                           "select_epoch": "last"}
+                           "select_epoch": "last", "train_restarts": 1}
     run.update({k: RUN_KEYS[k](v) for k, v in config.items() if k in RUN_KEYS})
     return params, run
 
