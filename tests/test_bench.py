@@ -43,12 +43,17 @@ def test_seed_chunks_run_apart_merge_into_one_table(mirror, tmp_path, monkeypatc
     for first in (0, 2):
         assert main(["bench", "clustering", "--methods", "kmeans-raw", "--datasets", "dblp", "--seeds", "2",
                      "--first-seed", str(first), "--out", str(tmp_path / f"from{first}")]) == 0
-    records = json.loads((tmp_path / "from2" / "records" / "clustering-dblp.json").read_text())
+    path = tmp_path / "from2" / "records" / "clustering-dblp.json"
+    records = json.loads(path.read_text())
     assert [r["seed"] for r in records] == [2, 3] and {r["device"] for r in records} == {"cpu"}
+    records[0]["versions"] = {"torch": "2.11.0+cu130"}  # as if trained elsewhere: combining must keep it
+    path.write_text(json.dumps(records))
     assert main(["bench", "clustering", "--combine", str(tmp_path / "from0"), str(tmp_path / "from2"),
                  "--out", str(tmp_path / "merged")]) == 0
     (row,) = list(csv.DictReader((tmp_path / "merged" / "clustering.csv").open()))
     assert row["seeds"] == "4" and row["device"] == "cpu"
+    merged = json.loads((tmp_path / "merged" / "records" / "clustering-dblp.json").read_text())
+    assert [r["versions"] for r in merged if r["seed"] == 2] == [{"torch": "2.11.0+cu130"}]
 
 
 @pytest.mark.mirror
@@ -58,14 +63,18 @@ def test_suite_overrides_reach_run_settings_as_well_as_method_parameters(mirror,
 
     monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
     overrides = {"lr": 0.0005, "smooth_features": 2, "alpha": 0.7, "pretrain_epochs": 1, "pretrain_restarts": 2,
-                 "num_heads": 3}
+                 "train_restarts": 2, "num_heads": 3}
     (run,) = run_suite(["scgc-star"], ["cora"], [0], tmp_path / "out", epochs=1, overrides=overrides, progress=False)
     assert run.config["lr"] == 0.0005 and run.config["smooth_features"] == 2 and run.config["alpha"] == 0.7
     assert "num_heads" not in run.config  # a key the method does not take is left out
-    # Every pretraining restart's modularity is recorded and survives the records' round trip.
-    assert sorted(run.pretrain_modularity) == ["0", "100000"]
+    # Every training and pretraining restart's modularity is recorded and survives the records' round trip.
+    assert sorted(run.restart_modularity) == ["0", "1000"] and run.seed == 0
+    kept = run.restart_seed
+    assert run.restart_modularity[str(kept)] == max(run.restart_modularity.values())
+    assert sorted(run.pretrain_modularity) == [str(kept), str(kept + 100000)]
     (loaded,) = [r for r in load_runs(tmp_path / "out") if r.method == "scgc-star"]
     assert loaded.pretrain_modularity == run.pretrain_modularity
+    assert loaded.restart_modularity == run.restart_modularity and loaded.restart_seed == kept
 
 
 def test_combine_names_a_folder_without_records(tmp_path, capsys):

@@ -74,6 +74,8 @@ class Run:
     #: ``train_restarts > 1``: each restart's training seed -> modularity of its final partition, and the kept seed.
     restart_modularity: dict[str, float] = field(default_factory=dict)
     restart_seed: int | None = None
+    #: Package versions of the process that trained it (kept through ``--combine``).
+    versions: dict[str, str] = field(default_factory=package_versions)
     embeddings: np.ndarray | None = None
     predicted: np.ndarray | None = None
 
@@ -241,7 +243,7 @@ def write_results(runs: Sequence[Run], out: Path, *, title_note: str = "") -> di
                     "train_seconds": r.train_seconds, "peak_memory_mb": r.peak_memory_mb, "device": r.device,
                     "acc_curve": r.curve, "config": r.config, "pretrain_modularity": r.pretrain_modularity,
                     "restart_modularity": r.restart_modularity, "restart_seed": r.restart_seed,
-                    "versions": package_versions()} for r in runs if r.dataset == dataset]
+                    "versions": r.versions} for r in runs if r.dataset == dataset]
         (records / f"clustering-{dataset}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
     return {"markdown": md, "csv": csv_path, "records": records}
 
@@ -286,7 +288,8 @@ def load_runs(folder: Path) -> list[Run]:
                             peak_memory_mb=r["peak_memory_mb"], curve=r["acc_curve"], config=r["config"],
                             stop_epoch=r.get("stop_epoch"), device=r.get("device", "cpu"),
                             pretrain_modularity=r.get("pretrain_modularity", {}),
-                            restart_modularity=r.get("restart_modularity", {}), restart_seed=r.get("restart_seed")))
+                            restart_modularity=r.get("restart_modularity", {}), restart_seed=r.get("restart_seed"),
+                            versions=r.get("versions") or {}))
     return runs
 
 
