@@ -65,6 +65,12 @@ tune-pamc-amazon-photo`` beside ``tune_clustering.py --method scgc-star --datase
 tau=4.0,1.0,0.5`` (``results/tuning/``); PamC's 10 Photo seeds were cut off at the 190 s budget and ran on
 the CPU instead.
 
+Device session of 2026-11-27 (session 12, H100, 490 s + 137 s): ``--workers 6 --only
+clustering-scgc-star-cora-restarts5 hetero-split-adameow-heco-acm`` (SCGC* Cora with 5 training restarts,
+10 seeds, 65-78 s per seed; AdaMEOW heco-acm with per-split epochs, 97-134 s a seed among six processes;
+seed 9 was cut at the 470 s budget and rerun alone): ``results/tuning/scgc-star-cora-train-restarts.md``,
+``results/clustering.md``, ``results/hetero.md``.
+
 Done on 2026-11-26 and left out of the default list (``--only`` still runs them): GRACE on CiteSeer
 (``grace-citeseer-*``), GRACE on acm / dblp / cite / cora and k-means on raw features in the
 clustering suite, LightGCN / LightGCL on Gowalla (``rec-light*``, 430 s each, side by side; in
