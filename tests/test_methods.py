@@ -366,7 +366,7 @@ def test_pretrain_restarts_keep_the_autoencoder_of_highest_modularity(tiny_graph
         build_method("pamc", 16, pretrain_restarts=0)
 
 
-def test_train_restarts_keep_the_training_whose_final_partition_has_highest_modularity(tiny_graph):
+def test_train_restarts_keep_the_training_whose_final_partition_has_highest_modularity(tiny_graph, monkeypatch):
     from graphcl.bench.clustering import run_method
     from graphcl.eval import modularity
     from graphcl.experiment import restart_seeds
@@ -389,6 +389,14 @@ def test_train_restarts_keep_the_training_whose_final_partition_has_highest_modu
     assert record["restart_seed"] == best and record["seed"] == 2
     assert record["metrics"] == pytest.approx(single["metrics"])
     assert {int(s): q for s, q in record["restart_modularity"].items()} == pytest.approx(finals, abs=1e-5)
+    # A run's cost counts every restart: each training reports 1 s here, the run 3 s.
+    import dataclasses
+    import graphcl.experiment as experiment
+    real_train = experiment.train
+    monkeypatch.setattr(experiment, "train", lambda *a, **k: dataclasses.replace(real_train(*a, **k), train_seconds=1.0))
+    (timed,) = run_experiment("scgc-star", tiny_graph, seeds=[2], epochs=1, evals=["none"],
+                              overrides={**TINY_AE, "train_restarts": 3}, progress=False)
+    assert timed["train_seconds"] == 3.0
     with pytest.raises(InvalidArgumentError, match="train_restarts must be >= 1"):
         run_experiment("scgc-star", tiny_graph, epochs=1, overrides={**TINY_AE, "train_restarts": 0})
     with pytest.raises(InvalidArgumentError, match="train_restarts .* homogeneous graphs, not meow"):
