@@ -193,7 +193,7 @@ def restart_seeds(seed: int, restarts: int) -> list[int]:
 
     With the run setting ``train_restarts = R > 1`` a homogeneous clustering run trains its method
     ``R`` times from scratch, each restart reseeding everything (initialisation, autoencoder
-    pretraining, augmentations, k-means), and keeps the restart whose final partition (``argmax q``
+    pretraining unless ``pretrain_seed`` fixes it, augmentations, k-means), and keeps the restart whose final partition (``argmax q``
     for deep clustering methods, k-means on the embeddings otherwise) has the highest Newman
     :func:`~graphcl.eval.clustering.modularity` on the graph: a label-free choice. Training cost is
     ``R`` times one run's, and records report it so (``train_seconds`` summed over the restarts,
