@@ -193,15 +193,15 @@ def restart_seeds(seed: int, restarts: int) -> list[int]:
 
     With the run setting ``train_restarts = R > 1`` a homogeneous clustering run trains its method
     ``R`` times from scratch, each restart reseeding everything (initialisation, autoencoder
-    pretraining unless ``pretrain_seed`` fixes it, augmentations, k-means), and keeps the restart whose final partition (``argmax q``
-    for deep clustering methods, k-means on the embeddings otherwise) has the highest Newman
-    :func:`~graphcl.eval.clustering.modularity` on the graph: a label-free choice. Training cost is
-    ``R`` times one run's, and records report it so (``train_seconds`` summed over the restarts,
-    ``peak_memory_mb`` their largest). On Cora (SCGC*, 10 seeds x 5 restarts) modularity and final ACC have a
-    Spearman correlation of 0.78 over the 50 trainings, and ``R = 5`` lifts final ACC from
-    66.6 ± 3.1 % to 70.3 ± 1.1 % (``benchmarks/results/tuning/scgc-star-cora-train-restarts.md``).
-    Seeds below 1000 never share
-    a restart seed (nor, with fewer than 100 restarts, a pretraining seed, whose stride is 100000).
+    pretraining unless ``pretrain_seed`` fixes it, augmentations, k-means), and keeps the restart
+    whose final partition (``argmax q`` for deep clustering methods, k-means on the embeddings
+    otherwise) has the highest Newman :func:`~graphcl.eval.clustering.modularity` on the graph: a
+    label-free choice. Training cost is ``R`` times one run's, and records report it so
+    (``train_seconds`` summed over the restarts, ``peak_memory_mb`` their largest). On Cora (SCGC*,
+    10 seeds x 5 restarts) modularity and final ACC have a Spearman correlation of 0.78 over the 50
+    trainings, and ``R = 5`` lifts final ACC from 66.6 ± 3.1 % to 70.3 ± 1.1 %
+    (``benchmarks/results/tuning/scgc-star-cora-train-restarts.md``). Seeds below 1000 never share a
+    restart seed (nor, with fewer than 100 restarts, a pretraining seed, whose stride is 100000).
     """
     if restarts < 1:
         raise InvalidArgumentError(f"train_restarts must be >= 1, got {restarts}")
@@ -290,6 +290,7 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
     for seed in seeds:
         restart_modularity: dict[str, float] = {}
         restart_seconds, restart_peak = 0.0, 0.0  # with restarts, a run costs all its trainings
+        best_score = -float("inf")
         for train_seed in restart_seeds(seed, run["train_restarts"]):
             seed_everything(train_seed)
             candidate = build_method(method, data.num_features, **config)
@@ -307,11 +308,11 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
                 score = modularity(data.edge_index, final_partition(candidate, on_device, train_seed), data.num_nodes)
                 log.info("%s on %s, restart seed %d: final-partition modularity %.4f", method, dataset, train_seed,
                          score)
-                if restart_modularity and score <= max(restart_modularity.values()):
-                    restart_modularity[str(train_seed)] = round(score, 5)
-                    continue
                 restart_modularity[str(train_seed)] = round(score, 5)
-            model, result = candidate, candidate_result
+                if score <= best_score:
+                    continue
+                best_score = score
+            model, result, kept_seed = candidate, candidate_result, train_seed
         if selector is not None:
             selector.finish(result.epochs)
             probe = {"eval_lr": run["eval_lr"], "eval_weight_decay": run["eval_weight_decay"]}
@@ -344,8 +345,7 @@ def run_experiment(method: str, data: Data, *, seeds: Sequence[int] = (0,), epoc
             "stopped_early": result.stopped_early, "direction_concentration": concentration, "device": str(device), "versions": package_versions(),
         })
         if restart_modularity:
-            records[-1].update(restart_modularity=restart_modularity,
-                               restart_seed=int(max(restart_modularity, key=restart_modularity.get)))
+            records[-1].update(restart_modularity=restart_modularity, restart_seed=kept_seed)
         if selector is not None:
             records[-1].update(best_epoch=selector.best_epoch[selector.splits[0]],
                                best_epochs={str(k): e for k, e in selector.best_epoch.items()}, val_curve=selector.curve)
