@@ -242,6 +242,28 @@ def test_meow_propagation_matrix_equals_the_official_normalisation():
     assert torch.allclose(got, expected, atol=1e-12)
 
 
+def test_meow_gcn_drops_the_transformed_features_as_the_official_graphconv():
+    """StandardizedGCN in training mode: H = PReLU(M drop(X W1)), Z' = M drop(H W2), Z standardised
+    over all entries. The reference draws its dropout masks in the same order under the same seed;
+    dropping X (6 columns) instead of X W1 (4 columns) would draw different masks."""
+    from graphcl.encoders.propagation import SparseOperator
+    from graphcl.methods.meow import StandardizedGCN
+    torch.manual_seed(0)
+    gcn = StandardizedGCN(6, 4, 3, dropout=0.5).train()
+    x = torch.randn(5, 6)
+    index = torch.tensor([[0, 1, 1, 2, 3, 4, 4], [1, 0, 2, 1, 4, 3, 0]])
+    values = torch.rand(index.size(1))
+    m = torch.sparse_coo_tensor(index, values, (5, 5)).to_dense()
+    torch.manual_seed(1)
+    got = gcn(x, SparseOperator(index, values, (5, 5)))
+    torch.manual_seed(1)
+    h = gcn.act(m @ torch.nn.functional.dropout(x @ gcn.lin1.weight.t(), 0.5))
+    z = m @ torch.nn.functional.dropout(h @ gcn.lin2.weight.t(), 0.5)
+    expected = (z - z.mean()) / torch.sqrt(z.var(unbiased=False) + 1e-5)
+    assert torch.allclose(got, expected, atol=1e-5)
+    for lin in (gcn.lin1, gcn.lin2):  # official init: uniform in +-1/sqrt(fan-out)
+        assert lin.weight.abs().max() <= lin.out_features ** -0.5
+
 def test_one_hot_linear_equals_a_linear_layer_on_masked_one_hot_features():
     from graphcl.methods.meow import OneHotLinear
     torch.manual_seed(0)

@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
-from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.utils import add_self_loops, mask_feature, scatter
 
 from graphcl.augment.hetero import drop_edge_mask
@@ -51,22 +50,35 @@ from graphcl.methods.base import Method, register_method
 
 
 class StandardizedGCN(nn.Module):
-    r"""MEOW's encoder: two graph convolutions without bias over a pre-normalised adjacency, PReLU
-    between them, and the output standardised over all its entries,
-    :math:`Z = (H - \mathrm{mean}(H)) / \mathrm{std}(H)` (the official code's ``LayerNorm(Z.size())``).
+    r"""MEOW's encoder: two graph convolutions without bias over a pre-normalised adjacency ``M``,
+    PReLU between them, dropout on each layer's transformed features (after the weight, before the
+    propagation, as the official ``GraphConv``), and the output standardised over all its entries:
+
+    .. math::
+        H = \mathrm{PReLU}(M\,\mathrm{drop}(X W_1)), \qquad
+        Z' = M\,\mathrm{drop}(H W_2), \qquad
+        Z = (Z' - \mathrm{mean}(Z')) / \mathrm{std}(Z')
+
+    (the official code's ``LayerNorm(Z.size())``). Weights start uniform in
+    :math:`\pm 1/\sqrt{\text{fan-out}}`, as the official ``reset_parameters``.
+
+    Shapes: ``x [N, in]`` -> ``[N, out]``.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, dropout: float = 0.0) -> None:
         super().__init__()
-        self.lin1 = Linear(in_channels, hidden_channels, bias=False, weight_initializer="glorot")
-        self.lin2 = Linear(hidden_channels, out_channels, bias=False, weight_initializer="glorot")
+        self.lin1 = nn.Linear(in_channels, hidden_channels, bias=False)
+        self.lin2 = nn.Linear(hidden_channels, out_channels, bias=False)
+        for lin in (self.lin1, self.lin2):
+            bound = lin.out_features ** -0.5
+            nn.init.uniform_(lin.weight, -bound, bound)
         self.act = nn.PReLU()
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, operator: SparseOperator) -> Tensor:
         """``operator``: the normalised ``[N, N]`` propagation matrix (``out = operator @ x``)."""
-        h = self.act(operator @ self.lin1(self.dropout(x)))
-        h = operator @ self.lin2(self.dropout(h))
+        h = self.act(operator @ self.dropout(self.lin1(x)))
+        h = operator @ self.dropout(self.lin2(h))
         return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5)
 
 
@@ -120,7 +132,8 @@ class MetaPathContextContrast(Method):
         adj_mask: per meta-path (or one for all), fraction of non-self edges dropped for its
             masked view.
         nei_max: per meta-path (or one for all), PathSim top-k neighbours kept (``None``: all).
-        dropout: dropout of the projections, aggregations and GCN.
+        dropout: dropout of the projections, aggregations, GCN layers and the semantic attention
+            vector (the official code uses the one rate for all four).
     """
 
     heterogeneous = True
@@ -144,7 +157,7 @@ class MetaPathContextContrast(Method):
         self.hidden_dim, self.embed_dim, self.feat_mask = hidden_dim, embed_dim, feat_mask
         self.projection_dim = projection_dim or embed_dim
         self.encoder = StandardizedGCN(hidden_dim, embed_dim, embed_dim, dropout)
-        self.attention = SemanticAttention(embed_dim)
+        self.attention = SemanticAttention(embed_dim, dropout)
         self.project = nn.Linear(embed_dim, self.projection_dim)
         self.dropout = nn.Dropout(dropout)
         self.type_projection = nn.ModuleDict()  # built in setup: one per node type
