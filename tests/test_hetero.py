@@ -264,6 +264,7 @@ def test_meow_gcn_drops_the_transformed_features_as_the_official_graphconv():
     for lin in (gcn.lin1, gcn.lin2):  # official init: uniform in +-1/sqrt(fan-out)
         assert lin.weight.abs().max() <= lin.out_features ** -0.5
 
+
 def test_one_hot_linear_equals_a_linear_layer_on_masked_one_hot_features():
     from graphcl.methods.meow import OneHotLinear
     torch.manual_seed(0)
