@@ -34,12 +34,14 @@ from graphcl.experiment import HETERO_SPLITS, run_experiment, write_records
 DEFAULT_METHODS = ("meow", "adameow", "heco-style")
 DEFAULT_DATASETS = ("heco-acm", "heco-dblp", "heco-aminer")
 QUICK = {"datasets": ("heco-acm",), "seeds": 1, "epochs": 2}
-#: Published numbers (%) for the reference column, as the issue quotes them: HeCo's paper and
-#: AdaMEOW's own logs in its repository (Macro-F1 unless named).
+#: Published numbers (%) for the reference column, as the issue quotes them: HeCo's paper (± over
+#: runs) and AdaMEOW's own logs in its repository (``code_adameow/result_*.txt``: one trained encoder
+#: each, scored at the first evaluation after ``start_eval``; ± over the 50 probes of that encoder,
+#: not over training seeds). Macro-F1 unless named.
 PUBLISHED = {
-    ("heco-acm", 20): "Macro-F1: HeCo 88.56 ± 0.8; AdaMEOW logs 91.69 ± 0.2 (Micro-F1 91.69, AUC 98.57)",
+    ("heco-acm", 20): "Macro-F1: HeCo 88.56 ± 0.8; AdaMEOW logs 91.69 ± 0.2 (one encoder, epoch 500, ± over probes; Micro-F1 91.69, AUC 98.57)",
     ("heco-dblp", 20): "Macro-F1: HeCo 91.28 ± 0.2",
-    ("heco-aminer", 20): "Macro-F1: HeCo 71.38 ± 1.1; AdaMEOW logs 71.57 ± 0.71",
+    ("heco-aminer", 20): "Macro-F1: HeCo 71.38 ± 1.1; AdaMEOW logs 71.57 ± 0.71 (one encoder, epoch 2600, ± over probes)",
 }
 
 
