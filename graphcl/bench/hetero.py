@@ -39,9 +39,11 @@ QUICK = {"datasets": ("heco-acm",), "seeds": 1, "epochs": 2}
 #: each, scored at the first evaluation after ``start_eval``; ± over the 50 probes of that encoder,
 #: not over training seeds). Macro-F1 unless named.
 PUBLISHED = {
-    ("heco-acm", 20): "Macro-F1: HeCo 88.56 ± 0.8; AdaMEOW logs 91.69 ± 0.2 (one encoder, epoch 500, ± over probes; Micro-F1 91.69, AUC 98.57)",
+    ("heco-acm", 20): ("Macro-F1: HeCo 88.56 ± 0.8; AdaMEOW logs 91.69 ± 0.2 (one encoder, epoch 500, ± over probes; "
+                       "Micro-F1 91.69, AUC 98.57)"),
     ("heco-dblp", 20): "Macro-F1: HeCo 91.28 ± 0.2",
-    ("heco-aminer", 20): "Macro-F1: HeCo 71.38 ± 1.1; AdaMEOW logs 71.57 ± 0.71 (one encoder, epoch 2600, ± over probes)",
+    ("heco-aminer", 20): ("Macro-F1: HeCo 71.38 ± 1.1; AdaMEOW logs 71.57 ± 0.71 "
+                          "(one encoder, epoch 2600, ± over probes)"),
 }
 
 
