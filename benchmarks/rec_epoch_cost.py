@@ -27,20 +27,20 @@ def measure(method: str, steps: int, device: str) -> dict:
 
     import torch
 
-    from graphcl.configs import load_config, split_config
+    from graphcl.configs import resolve_config
     from graphcl.data import load_dataset
     from graphcl.data.interactions import split_validation
     from graphcl.methods import build_method
     from graphcl.train import to_device
 
-    params, run = split_config(load_config(method, "gowalla"))
-    data = to_device(split_validation(load_dataset("gowalla"), run["val_fraction"], seed=0), device)
+    params, run = resolve_config(method, "gowalla")
+    data = to_device(split_validation(load_dataset("gowalla"), run.val_fraction, seed=0), device)
     torch.manual_seed(0)
     model = build_method(method, 0, **params).to(device)
     setup_start = time.perf_counter()
     model.setup(data)
     setup_seconds = time.perf_counter() - setup_start
-    optimizer = torch.optim.Adam(model.parameters(), lr=run["lr"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=run.lr)
     per_epoch = model.start_epoch(data)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -57,7 +57,7 @@ def measure(method: str, steps: int, device: str) -> dict:
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return {"method": method, "device": device, "steps": steps, "steps_per_epoch": per_epoch,
-            "batch_size": params.get("batch_size"), "seconds_per_step": median,
+            "batch_size": model.batch_size, "seconds_per_step": median,
             "epoch_seconds": median * per_epoch, "setup_seconds": setup_seconds, "peak_mib": peak,
             "threads": torch.get_num_threads()}
 

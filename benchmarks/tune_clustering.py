@@ -1,7 +1,7 @@
 """Choose a deep clustering method's settings for a dataset on validation labels only.
 
 Every candidate (a set of config overrides) is trained with the clustering suite's own runner
-(:func:`graphcl.bench.clustering.run_method`) on a copy of the dataset whose labels outside the
+(:func:`graphcl.runner.run` with the clustering suite's evaluations) on a copy of the dataset whose labels outside the
 validation nodes are hidden (``y = -1``), so every score it sees, including its per-epoch curve,
 comes from validation labels: the public split's ``val_mask`` where the dataset has one, else a
 fixed random 10 % of the nodes (seed 0). The candidate with the best mean validation ACC at its
@@ -50,7 +50,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "tuning"
 
 def validation_only(data, seed: int = 0):
     """A copy of ``data`` whose labels outside the validation nodes are -1, and how they were chosen."""
-    from graphcl.experiment import number_of_classes
+    from graphcl.tasks import number_of_classes
 
     data = data.clone()
     if getattr(data, "val_mask", None) is not None:
@@ -66,7 +66,8 @@ def validation_only(data, seed: int = 0):
 
 
 def main() -> None:
-    from graphcl.bench.clustering import run_method
+    from graphcl.bench.clustering import EVALS
+    from graphcl.runner import run as run_method
     from graphcl.configs import parse_override
     from graphcl.data import load_dataset
 
@@ -96,15 +97,16 @@ def main() -> None:
         runs = []
         for seed in range(args.seeds):
             t0 = time.perf_counter()
-            run = run_method(args.method, data, seed, overrides=candidate, device=args.device)
+            (run,) = run_method(args.method, data, seeds=[seed], evals=EVALS, overrides=candidate, device=args.device,
+                                progress=False)
             runs.append(run)
-            print(f"candidate {i} {candidate} seed {seed}: val ACC best epoch {100 * run.scores['oracle']['acc']:.2f} "
-                  f"(epoch {run.oracle_epoch}), stopped {100 * run.scores['stopped']['acc']:.2f}, final "
-                  f"{100 * run.scores['final (argmax q)']['acc']:.2f} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        rows.append({"candidate": candidate, **{mode: statistics.mean(r.scores[key]["acc"] for r in runs)
-                                                for mode, key in (("best", "oracle"), ("stopped", "stopped"),
-                                                                  ("final", "final (argmax q)"))},
-                     "best_epochs": [r.oracle_epoch for r in runs], "seeds": args.seeds})
+            print(f"candidate {i} {candidate} seed {seed}: val ACC best epoch {100 * run.metrics['oracle_acc']:.2f} "
+                  f"(epoch {run.extra['oracle_epoch']}), stopped {100 * run.metrics['stopped_acc']:.2f}, final "
+                  f"{100 * run.metrics['q_acc']:.2f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        rows.append({"candidate": candidate, **{mode: statistics.mean(r.metrics[key] for r in runs)
+                                                for mode, key in (("best", "oracle_acc"), ("stopped", "stopped_acc"),
+                                                                  ("final", "q_acc"))},
+                     "best_epochs": [r.extra["oracle_epoch"] for r in runs], "seeds": args.seeds})
     chosen = max(rows, key=lambda r: r["best"])
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{args.method}-{args.dataset}"

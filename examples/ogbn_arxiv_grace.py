@@ -19,7 +19,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", help="folder holding ogbn_arxiv/ (default: the graphcl cache)")
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--embedding-dim", type=int, default=256)
+    parser.add_argument("--out-channels", type=int, default=256)
     parser.add_argument("--tau", type=float, default=0.5)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--chunk-size", type=int, help="anchors per loss chunk (default: automatic)")
@@ -31,8 +31,8 @@ def main(argv=None) -> dict:
 
     data = load_dataset("ogbn-arxiv", root=args.root, check_stats=not args.no_check_stats)
     print(f"ogbn-arxiv: {data.num_nodes:,} nodes, {data.num_edges:,} edges, {data.num_features} features")
-    model = build_method("grace", data.num_features, embedding_dim=args.embedding_dim,
-                         projection_dim=args.embedding_dim, tau=args.tau, drop_edge_1=0.2, drop_edge_2=0.3,
+    model = build_method("grace", data.num_features, out_channels=args.out_channels,
+                         projection_channels=args.out_channels, tau=args.tau, drop_edge_1=0.2, drop_edge_2=0.3,
                          drop_feature_1=0.1, drop_feature_2=0.2, chunk_size=args.chunk_size)
     result = train(model, data, epochs=args.epochs, lr=args.lr, weight_decay=1e-5, device=args.device,
                    seed=args.seed)

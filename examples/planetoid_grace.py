@@ -10,41 +10,44 @@ import argparse
 
 from torch_geometric.transforms import NormalizeFeatures
 
-from graphcl.configs import load_config, split_config
+from graphcl.configs import resolve_config
 from graphcl.data import load_dataset
-from graphcl.eval import evaluate_clustering, node_classification, results_table, summarize
-from graphcl.methods import build_method
+from graphcl.eval import evaluate_clustering, node_classification
+from graphcl.methods import GRACE
+from graphcl.records import Record, Table
 from graphcl.train import train
 
 
-def main(argv=None) -> list[dict]:
+def main(argv=None) -> list[Record]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="cora", choices=["cora", "citeseer", "pubmed"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, help="default: the paper's setting for the dataset")
     args = parser.parse_args(argv)
 
-    params, run = split_config(load_config("grace", args.dataset))
+    params, settings = resolve_config("grace", args.dataset)
     data = load_dataset(args.dataset)
-    if run["normalize_features"]:
+    if settings.normalize_features:
         data = NormalizeFeatures()(data)  # row-normalised features, as GRACE loads Planetoid
-    epochs = args.epochs or run["epochs"]
+    epochs = args.epochs or settings.epochs
     print(f"{args.dataset}: {data.num_nodes} nodes, {data.num_edges} edges; GRACE {params}")
 
     records = []
     for seed in args.seeds:
-        model = build_method("grace", data.num_features, **params)
-        result = train(model, data, epochs=epochs, lr=run["lr"], weight_decay=run["weight_decay"], seed=seed)
+        model = GRACE(data.num_features, **params)
+        result = train(model, data, epochs=epochs, lr=settings.lr, weight_decay=settings.weight_decay, seed=seed)
         z = model.embed(data)
         metrics = node_classification(z, data, split="public", seed=seed)
         metrics.update(evaluate_clustering(z, data.y, seed=seed))
-        records.append({"seed": seed, "metrics": metrics, "train_seconds": result.train_seconds,
-                        "peak_memory_mb": result.peak_memory_mb})
+        records.append(Record("grace", args.dataset, seed, metrics=metrics, epochs=result.epochs,
+                              train_seconds=result.train_seconds, peak_memory_mb=result.peak_memory_mb))
         print(f"seed {seed}: accuracy {metrics['accuracy']:.4f}, NMI {metrics['nmi']:.4f}, "
               f"final loss {result.losses[-1]:.4f}")
 
     columns = ["accuracy", "macro_f1", "acc", "nmi", "ari", "train_seconds", "peak_memory_mb"]
-    print(results_table([(f"GRACE on {args.dataset} (public split)", summarize(records), len(records))], columns))
+    table = Table(["run", "seeds", *columns])
+    table.add(run=f"GRACE on {args.dataset} (public split)", seeds=len(records), **{c: (c, records) for c in columns})
+    print(table.markdown())
     return records
 
 

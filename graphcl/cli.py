@@ -13,29 +13,23 @@ from graphcl.errors import GraphclError
 
 def _train(args: argparse.Namespace) -> int:
     from graphcl.data import load_dataset
-    from graphcl.eval.summary import results_table, summarize
-    from graphcl.experiment import EVALUATIONS, HETERO_EVALUATIONS, run_experiment, write_records
     from graphcl.methods import get_method_class
+    from graphcl.records import Table, write_records
+    from graphcl.runner import run
+    from graphcl.tasks import get_task
 
     data = load_dataset(args.dataset)
     overrides = dict(parse_override(s) for s in args.set)
-    records = run_experiment(args.method, data, seeds=args.seeds, epochs=args.epochs, evals=args.eval,
-                             split=args.split, device=args.device, overrides=overrides, patience=args.patience,
-                             checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
-    table = HETERO_EVALUATIONS if get_method_class(args.method).heterogeneous else EVALUATIONS
-    metrics = [m for e in args.eval for m in table.get(e, ()) if m in records[0]["metrics"]]
-    if getattr(get_method_class(args.method), "recommender", False):  # ranked by validation, tested once
-        metrics = ["recall_20", "ndcg_20", "recall_40", "ndcg_40", "val_recall_20"]
-    if getattr(get_method_class(args.method), "graph_level", False):  # 10-fold CV on the graph embeddings
-        metrics = ["svm_accuracy", "logreg_accuracy"]
-    metrics += [f"q_{m}" for m in EVALUATIONS["cluster"] if f"q_{m}" in records[0]["metrics"]]
-    metrics += ["train_seconds", "peak_memory_mb"]
-    own_protocol = any(getattr(get_method_class(args.method), k, False) for k in ("recommender", "graph_level"))
-    split = records[0]["config"].get("split") if "node" in args.eval and table is EVALUATIONS and not own_protocol \
-        else None
-    label = f"{args.method} on {records[0]['dataset']}" + (f" ({split} split)" if split else "")
+    task = get_task(get_method_class(args.method).task)
+    evals = args.eval if args.eval is not None else task.default_evals
+    records = run(args.method, data, seeds=args.seeds, epochs=args.epochs, evals=evals, split=args.split,
+                  device=args.device, overrides=overrides, patience=args.patience,
+                  checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
+    metrics = task.table_metrics(evals, records[0].metrics) + ["train_seconds", "peak_memory_mb"]
+    table = Table(["run", "seeds", *metrics])
+    table.add(run=task.describe(args.method, records[0].dataset, records[0].config, evals), seeds=len(records), **{m: (m, records) for m in metrics})
     print()
-    print(results_table([(label, summarize(records), len(records))], metrics))
+    print(table.markdown())
     if any(m.startswith("q_") for m in metrics):
         print("\nacc/nmi/ari/f1: k-means on the embeddings; q_*: the method's own clusters (argmax of Q)")
     print("\nmean ± std over seeds; scores in %, train_seconds in s, peak_memory_mb in MiB "
@@ -68,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="graphcl", description="Graph contrastive learning on PyG.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                        help="import a .py file or module that registers methods (repeatable)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a method on a dataset and print its evaluation table")
@@ -75,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", required=True, help="registered name (see `graphcl datasets`) or a path")
     t.add_argument("--seeds", type=int, nargs="+", default=[0])
     t.add_argument("--epochs", type=int, help="override the config's number of epochs")
-    t.add_argument("--eval", nargs="+", default=["node"], choices=["node", "cluster", "none"])
+    t.add_argument("--eval", nargs="+", metavar="EVAL",
+                   help="evaluations of the method's task (default: the task's own): node, cluster, oracle, "
+                        "stopped (deep clustering), graph (TU protocol), rank (recommenders), none")
     t.add_argument("--split", choices=["public", "random"], help="node classification split (default: config)")
     t.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config entries")
@@ -114,7 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_plugins(argv: Sequence[str]) -> None:
+    """Import the ``--plugin`` modules before the parser lists the registered methods."""
+    from graphcl.methods import load_plugin
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    known, _ = pre.parse_known_args(argv)
+    for source in known.plugin:
+        load_plugin(source)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _load_plugins(argv)
+    except GraphclError as err:
+        print(f"graphcl: error: {err}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")

@@ -15,7 +15,7 @@ def test_pretraining_reduces_reconstruction_error_and_keeps_the_callers_rng(tiny
 
 
 def test_pretrained_weights_are_cached_per_seed(tiny_graph, tmp_path):
-    kw = dict(embedding_dim=4, hidden=(32, 32, 64), epochs=2, batch_size=32, cache_dir=tmp_path)
+    kw = dict(out_channels=4, hidden_channels=(32, 32, 64), epochs=2, batch_size=32, cache_dir=tmp_path)
     first, losses = pretrained_autoencoder(tiny_graph.x, seed=0, **kw)
     again, cached = pretrained_autoencoder(tiny_graph.x, seed=0, **kw)
     other, _ = pretrained_autoencoder(tiny_graph.x, seed=1, **kw)

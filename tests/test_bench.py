@@ -26,9 +26,9 @@ def test_clustering_bench_quick_writes_tables_records_and_plot(mirror, tmp_path,
     pamc = [r for r in records if r["method"] == "pamc"]
     # Oracle mode picks the best test ACC among the evaluated epochs, which include the final one.
     for r in pamc:
-        oracle = r["scores"]["oracle"]["acc"]
+        oracle = r["metrics"]["oracle_acc"]
         assert oracle == pytest.approx(max(r["acc_curve"]), abs=1e-5)  # the curve is stored rounded
-        assert oracle >= r["scores"]["final (argmax q)"]["acc"] and oracle >= r["scores"]["stopped"]["acc"]
+        assert oracle >= r["metrics"]["q_acc"] and oracle >= r["metrics"]["stopped_acc"]
         assert 0 <= r["stop_epoch"] <= r["epochs"]
     assert (out / "clustering_tsne.png").stat().st_size > 10_000
     # Records of separate runs merge into one table without training anything.
@@ -69,13 +69,14 @@ def test_suite_overrides_reach_run_settings_as_well_as_method_parameters(mirror,
     assert run.config["lr"] == 0.0005 and run.config["smooth_features"] == 2 and run.config["alpha"] == 0.7
     assert "num_heads" not in run.config  # a key the method does not take is left out
     # Every training and pretraining restart's modularity is recorded and survives the records' round trip.
-    assert sorted(run.restart_modularity) == ["0", "1000"] and run.seed == 0
-    kept = run.restart_seed
-    assert run.restart_modularity[str(kept)] == max(run.restart_modularity.values())
-    assert sorted(run.pretrain_modularity) == [str(kept), str(kept + 100000)]
+    restarts = run.extra["restart_modularity"]
+    assert sorted(restarts) == ["0", "1000"] and run.seed == 0
+    kept = run.extra["restart_seed"]
+    assert restarts[str(kept)] == max(restarts.values())
+    assert sorted(run.extra["pretrain_modularity"]) == [str(kept), str(kept + 100000)]
     (loaded,) = [r for r in load_runs(tmp_path / "out") if r.method == "scgc-star"]
-    assert loaded.pretrain_modularity == run.pretrain_modularity
-    assert loaded.restart_modularity == run.restart_modularity and loaded.restart_seed == kept
+    assert loaded.extra["pretrain_modularity"] == run.extra["pretrain_modularity"]
+    assert loaded.extra["restart_modularity"] == restarts and loaded.extra["restart_seed"] == kept
 
 
 def test_combine_names_a_folder_without_records(tmp_path, capsys):
@@ -153,7 +154,7 @@ def test_hetero_bench_set_chooses_the_encoder_epoch_on_validation(mirror, tmp_pa
     assert set(record["best_epochs"]) == {"20", "40", "60"} and all(len(c) == 4 for c in record["val_curve"])
 
 
-def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path):
+def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path, capsys):
     def record(method, dataset, seed, f1):
         metrics = {f"{m}_{k}": f1 for m in ("macro_f1", "micro_f1", "auc") for k in (20, 40, 60)}
         return {"method": method, "dataset": dataset, "seed": seed, "metrics": {**metrics, "nmi": 0.5, "ari": 0.4},
@@ -185,8 +186,9 @@ def test_hetero_combine_groups_record_files_by_dataset_and_method(tmp_path):
     assert "| heco-acm | meow | val20 | 20 | 1 | 6 | 90.00" in md and "| heco-acm | meow | val20 ⚠ | 40 | 1 | 6 |" in md
     assert "| 100.0 ± 0.0 | cpu | " in md  # one device: named alone
     (tmp_path / "c.json").write_text(json.dumps([record("meow", "heco-acm", 1, 0.5)]))
-    with pytest.raises(ValueError, match="seed 1 appears twice"):
-        main(["bench", "hetero", "--combine", str(tmp_path / "a.json"), str(tmp_path / "c.json"), "--out", str(out)])
+    assert main(["bench", "hetero", "--combine", str(tmp_path / "a.json"), str(tmp_path / "c.json"), "--out",
+                 str(out)]) == 2
+    assert "seed 1 appears twice" in capsys.readouterr().err
 
 
 @pytest.mark.mirror

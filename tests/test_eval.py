@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.eval import (cluster_accuracy, clustering_metrics, evaluate_clustering, kmeans, linear_probe, mean_std,
-                          modularity, node_classification, public_split, random_split, summarize)
+from graphcl.eval import (cluster_accuracy, clustering_metrics, evaluate_clustering, kmeans, linear_probe,
+                          modularity, node_classification, public_split, random_split)
 
 
 def brute_force_acc(y_true, y_pred):
@@ -121,12 +121,6 @@ def test_public_split_requires_masks():
         node_classification(torch.eye(4), Data(x=torch.eye(4)))
 
 
-def test_summary_mean_std():
-    assert mean_std([1.0, 3.0]) == (2.0, 1.0)
-    s = summarize([{"metrics": {"acc": 0.5}, "train_seconds": 1.0}, {"metrics": {"acc": 0.7}, "train_seconds": 3.0}])
-    assert s["acc"][0] == pytest.approx(0.6) and s["train_seconds"] == (2.0, 1.0)
-
-
 def test_direction_concentration_spots_collapse():
     from graphcl.eval import direction_concentration, is_collapsed
     spread = torch.randn(500, 16, generator=torch.Generator().manual_seed(0))
@@ -150,7 +144,7 @@ def _blobs(n_per: int = 60, k: int = 4, d: int = 5, seed: int = 0):
 
 def test_torch_kmeans_finds_separated_blobs_like_sklearn():
     from sklearn.metrics import adjusted_rand_score
-    from graphcl.eval.clustering import fit_kmeans
+    from graphcl.clustering import fit_kmeans
     x, y = _blobs()
     ours = fit_kmeans(x, 4, n_init=3, seed=0, backend="torch")
     theirs = fit_kmeans(x, 4, n_init=3, seed=0, backend="sklearn")
@@ -159,7 +153,7 @@ def test_torch_kmeans_finds_separated_blobs_like_sklearn():
 
 
 def test_torch_kmeans_inertia_matches_sklearn_on_unstructured_data_and_is_seeded():
-    from graphcl.eval.clustering import fit_kmeans
+    from graphcl.clustering import fit_kmeans
     x = torch.randn(500, 8, generator=torch.Generator().manual_seed(1))
     ours = fit_kmeans(x, 7, n_init=10, seed=3, backend="torch")
     theirs = fit_kmeans(x, 7, n_init=10, seed=3, backend="sklearn")
@@ -171,7 +165,7 @@ def test_torch_kmeans_inertia_matches_sklearn_on_unstructured_data_and_is_seeded
 
 
 def test_torch_kmeans_reseeds_emptied_clusters():
-    from graphcl.eval.clustering import kmeans_torch
+    from graphcl.clustering import kmeans_torch
     x = torch.tensor([[0.0, 0.0], [5.0, 5.0], [9.0, 0.0]]).repeat(10, 1)  # 3 distinct points, 30 rows
     result = kmeans_torch(x, 3, n_init=2, seed=0)
     assert result.inertia == pytest.approx(0.0, abs=1e-6) and result.labels.unique().numel() == 3
@@ -180,7 +174,7 @@ def test_torch_kmeans_reseeds_emptied_clusters():
 def test_inner_product_kmeans_assigns_by_largest_inner_product():
     """faiss with an IndexFlatIP: points go to the centroid of largest inner product (centroids are
     plain means), which favours long centroids where Euclidean k-means would not."""
-    from graphcl.eval.clustering import fit_kmeans
+    from graphcl.clustering import fit_kmeans
     g = torch.Generator().manual_seed(0)
     short = torch.tensor([1.0, 0.0]) + 0.05 * torch.randn(30, 2, generator=g)
     long = torch.tensor([3.0, 3.0]) + 0.05 * torch.randn(30, 2, generator=g)
@@ -202,7 +196,7 @@ def test_inner_product_kmeans_assigns_by_largest_inner_product():
 
 
 def test_fit_kmeans_bad_input():
-    from graphcl.eval.clustering import fit_kmeans
+    from graphcl.clustering import fit_kmeans
     x = torch.randn(5, 2)
     with pytest.raises(InvalidArgumentError, match="backend"):
         fit_kmeans(x, 2, backend="faiss-gpu")
@@ -281,7 +275,7 @@ def test_heco_protocol_scores_separable_embeddings_and_rejects_bad_splits():
 
 @pytest.mark.parametrize("backend", ["torch", "sklearn"])
 def test_fit_kmeans_random_seeding_with_few_iterations_finds_separated_clusters(backend):
-    from graphcl.eval.clustering import fit_kmeans
+    from graphcl.clustering import fit_kmeans
     g = torch.Generator().manual_seed(0)
     centres = torch.randn(5, 8, generator=g) * 10
     x = centres.repeat_interleave(40, 0) + 0.1 * torch.randn(200, 8, generator=g)

@@ -46,7 +46,7 @@ def run_example(name: str, argv: list[str]):
 
 def test_ogbn_arxiv_example_on_tiny_ogb_raw_files(tmp_path):
     write_tiny_ogbn_arxiv(tmp_path)
-    metrics = run_example("ogbn_arxiv_grace.py", ["--root", str(tmp_path), "--epochs", "20", "--embedding-dim", "16",
+    metrics = run_example("ogbn_arxiv_grace.py", ["--root", str(tmp_path), "--epochs", "20", "--out-channels", "16",
                                                   "--no-check-stats", "--chunk-size", "7"])
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert metrics["accuracy"] > 0.5  # four planted classes: chance is 0.25
@@ -56,7 +56,7 @@ def test_ogbn_arxiv_example_on_tiny_ogb_raw_files(tmp_path):
 def test_planetoid_example_runs_on_cora(mirror, tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path))
     records = run_example("planetoid_grace.py", ["--dataset", "cora", "--epochs", "3"])
-    assert len(records) == 1 and 0 < records[0]["metrics"]["accuracy"] <= 1
+    assert len(records) == 1 and 0 < records[0].metrics["accuracy"] <= 1
 
 
 def test_cli_train_on_a_user_folder_writes_records(tmp_path, capsys):
@@ -68,7 +68,7 @@ def test_cli_train_on_a_user_folder_writes_records(tmp_path, capsys):
     np.save(folder / "labels.npy", data.y.numpy())
     out = tmp_path / "records.json"
     code = cli_main(["train", "grace", "--dataset", str(folder), "--seeds", "0", "1", "--epochs", "5",
-                     "--eval", "node", "cluster", "--set", "embedding_dim=8", "projection_dim=8", "--quiet",
+                     "--eval", "node", "cluster", "--set", "out_channels=8", "projection_channels=8", "--quiet",
                      "--out", str(out)])
     assert code == 0
     table = capsys.readouterr().out
@@ -76,7 +76,7 @@ def test_cli_train_on_a_user_folder_writes_records(tmp_path, capsys):
     records = json.loads(out.read_text())
     assert [r["seed"] for r in records] == [0, 1]
     assert {"accuracy", "acc", "nmi", "ari", "f1"} <= set(records[0]["metrics"])
-    assert records[0]["config"]["embedding_dim"] == 8 and records[0]["peak_memory_mb"] > 0
+    assert records[0]["config"]["out_channels"] == 8 and records[0]["peak_memory_mb"] > 0
 
 
 def test_cli_reports_unknown_dataset_cleanly(capsys):

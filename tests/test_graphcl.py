@@ -58,7 +58,7 @@ def test_gin_encoder_concatenates_every_layers_sum_pooling():
 
 def test_graphcl_trains_on_toy_graphs_loss_finite_and_falling():
     dataset = toy_dataset()
-    method = build_method("graphcl", 3, hidden_dim=16, batch_size=16)
+    method = build_method("graphcl", 3, hidden_channels=16, batch_size=16)
     result = train(method, dataset, epochs=15, lr=0.01, seed=0, progress=False)
     assert all(np.isfinite(result.losses)) and result.losses[-1] < result.losses[0]
     emb = method.embed(dataset)
@@ -86,7 +86,7 @@ def test_tu_protocol_separates_separable_embeddings_and_checks_its_input():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_graphcl_trains_and_evaluates_on_cuda():
     dataset = toy_dataset()
-    method = build_method("graphcl", 3, hidden_dim=16, batch_size=16)
+    method = build_method("graphcl", 3, hidden_channels=16, batch_size=16)
     result = train(method, dataset, epochs=2, lr=0.01, seed=0, device="cuda", progress=False)
     emb = method.embed(dataset)
     assert all(np.isfinite(result.losses)) and emb.shape == (len(dataset), 48)

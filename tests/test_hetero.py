@@ -143,8 +143,8 @@ def test_heco_acm_loads_as_heterodata_with_the_papers_splits(mirror, tmp_path, m
         assert ((ours > 0) != (shipped(mirror, f"HeCo/acm/{name}.npz") > 0)).nnz == 0
         assert abs(ours - shipped(mirror, f"MEOW/acm/{name}.npz")).max() == 0
     with pytest.raises(InvalidGraphError, match="heterogeneous"):
-        from graphcl.experiment import run_experiment
-        run_experiment("grace", data, epochs=1)
+        from graphcl.runner import run
+        run("grace", data, epochs=1)
 
 
 @pytest.mark.mirror
@@ -209,33 +209,14 @@ def test_semantic_attention_equals_its_formula():
     assert torch.allclose(beta_same, torch.full((3,), 1 / 3)) and torch.allclose(same, z[0], atol=1e-6)
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_metapath_encoder_runs_a_gcn_per_metapath_and_trains(shared):
-    from graphcl.encoders import MetaPathEncoder
-    data, _ = random_hetero(5, sizes=(12, 6, 4))
-    views = [metapath_adjacency(data, p)[0] for p in (["a", "b", "a"], ["a", "b", "c", "b", "a"])]
-    torch.manual_seed(0)
-    x = torch.randn(12, 7)
-    enc = MetaPathEncoder(7, 5, num_metapaths=2, shared=shared)
-    assert len(enc.convs) == (1 if shared else 2)
-    z = enc(x, views)
-    assert z.shape == (12, 5) and enc.last_beta.shape == (2,)
-    per = enc.per_metapath(x, views)
-    assert torch.allclose(per[0], enc.convs[0](x, views[0]))
-    z.pow(2).sum().backward()
-    assert all(p.grad is not None for p in enc.parameters())
-    with pytest.raises(InvalidArgumentError, match="expected 2 meta-path"):
-        enc(x, views[:1])
-
-
 def test_meow_propagation_matrix_equals_the_official_normalisation():
     """MEOW's normalize_adj(A) = (A D^-1/2)^T D^-1/2 with D the row sums, for an asymmetric A."""
-    from graphcl.methods.meow import _propagation_matrix
+    from graphcl.encoders import StandardizedGCN
     g = torch.Generator().manual_seed(0)
     a = (torch.rand(7, 7, generator=g) < 0.4).double() * torch.randint(1, 4, (7, 7), generator=g)
     a[3] = 0  # a node without neighbours
     index = a.nonzero().t()
-    got = _propagation_matrix(index, a[index[0], index[1]], 7).to_dense()
+    got = StandardizedGCN.propagation_matrix(index, a[index[0], index[1]], 7).to_dense()
     d = a.sum(1).pow(-0.5)
     d[torch.isinf(d)] = 0
     expected = (a @ torch.diag(d)).t() @ torch.diag(d)
@@ -246,8 +227,7 @@ def test_meow_gcn_drops_the_transformed_features_as_the_official_graphconv():
     """StandardizedGCN in training mode: H = PReLU(M drop(X W1)), Z' = M drop(H W2), Z standardised
     over all entries. The reference draws its dropout masks in the same order under the same seed;
     dropping X (6 columns) instead of X W1 (4 columns) would draw different masks."""
-    from graphcl.encoders.propagation import SparseOperator
-    from graphcl.methods.meow import StandardizedGCN
+    from graphcl.encoders import SparseOperator, StandardizedGCN
     torch.manual_seed(0)
     gcn = StandardizedGCN(6, 4, 3, dropout=0.5).train()
     x = torch.randn(5, 6)
@@ -266,7 +246,7 @@ def test_meow_gcn_drops_the_transformed_features_as_the_official_graphconv():
 
 
 def test_one_hot_linear_equals_a_linear_layer_on_masked_one_hot_features():
-    from graphcl.methods.meow import OneHotLinear
+    from graphcl.encoders import OneHotLinear
     torch.manual_seed(0)
     layer = OneHotLinear(6, 3)
     torch.nn.init.normal_(layer.bias)
@@ -381,7 +361,7 @@ def test_sparse_operator_equals_dense_product_in_value_and_gradient():
 
 
 def test_normalize_node_types_row_normalises_only_the_named_types_and_leaves_the_input():
-    from graphcl.experiment import normalize_node_types
+    from graphcl.tasks.hetero import normalize_node_types
     data, _ = random_hetero(5)
     data["a"].x = torch.rand(6, 4) * 3
     data["b"].x = torch.rand(5, 3) * 3
@@ -442,7 +422,7 @@ def test_metapath_walk_features_check_their_input():
 
 
 def test_walk_features_run_setting_trains_once_then_reads_the_cache(tmp_path, monkeypatch):
-    from graphcl.experiment import resolve_run
+    from graphcl.runner import configure
     monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path))
     data = two_community_graph()
     del data["paper"].x
@@ -451,11 +431,11 @@ def test_walk_features_run_setting_trains_once_then_reads_the_cache(tmp_path, mo
                 "walks_per_node": 2}
     overrides = {"metapaths": [["paper", "author", "paper"]], "nei_max": [5], "adj_mask": [0.1],
                  "walk_features": settings}
-    _, run, first = resolve_run("meow", data, overrides=overrides)
-    assert run["walk_features"] == settings and first["paper"].x.shape == (40, 4) and "x" not in data["paper"]
+    _, run, first = configure("meow", data, overrides=overrides)
+    assert run.walk_features == settings and first["paper"].x.shape == (40, 4) and "x" not in data["paper"]
     (cached,) = (tmp_path / "features").glob("*.pt")
-    _, _, second = resolve_run("meow", data, overrides=overrides)
+    _, _, second = configure("meow", data, overrides=overrides)
     assert torch.equal(second["paper"].x, first["paper"].x) and torch.equal(second["author"].x, first["author"].x)
     with pytest.raises(InvalidArgumentError, match="walk_features"):
-        resolve_run("meow", data, overrides={**overrides, "walk_features": {"metapath": ["paper", "author", "paper"],
+        configure("meow", data, overrides={**overrides, "walk_features": {"metapath": ["paper", "author", "paper"],
                                                                               "walks": 3}})

@@ -7,8 +7,8 @@ from torch_geometric.nn.models import LightGCN as PyGLightGCN
 from graphcl.data.interactions import interaction_graph, split_validation
 from graphcl.encoders.lightgcn import LightGCNPropagation, normalized_operator
 from graphcl.errors import InvalidGraphError
+from graphcl.losses import NegativeSampler
 from graphcl.methods import build_method
-from graphcl.methods.lightgcl import NegativeSampler
 from graphcl.train import train
 
 
@@ -84,7 +84,7 @@ def dense_lightgcl_loss(method, data, users, pos, neg):
 def test_lightgcl_loss_equals_the_dense_reference_in_value_and_gradient():
     data = toy()
     torch.manual_seed(0)
-    method = build_method("lightgcl", 0, embed_dim=8, batch_size=50, svd_rank=3, chunk_size=7, lambda2=1e-3)
+    method = build_method("lightgcl", 0, out_channels=8, batch_size=50, svd_rank=3, chunk_size=7, lambda2=1e-3)
     method.setup(data)
     method.start_epoch(data)
     users, pos, neg = method._next_batch()
@@ -100,7 +100,7 @@ def test_lightgcl_loss_equals_the_dense_reference_in_value_and_gradient():
 @pytest.mark.parametrize("name", ["lightgcn", "lightgcl"])
 def test_recommenders_train_on_a_toy_graph_loss_finite_and_falling(name):
     data = split_validation(toy(), 0.1)
-    method = build_method(name, 0, embed_dim=16, batch_size=128)
+    method = build_method(name, 0, out_channels=16, batch_size=128)
     result = train(method, data, epochs=15, lr=0.01, seed=0, progress=False)
     assert all(torch.isfinite(torch.tensor(result.losses)))
     assert result.losses[-1] < result.losses[0]
@@ -115,30 +115,29 @@ def test_recommenders_refuse_graphs_without_interactions():
         method.setup(Data(edge_index=torch.zeros(2, 0, dtype=torch.long), num_nodes=3))
 
 
-def test_run_recommendation_selects_on_validation_and_honours_the_time_budget():
-    from graphcl.experiment import run_recommendation
+def test_recommendation_runs_select_on_validation_and_honour_the_time_budget():
+    from graphcl.runner import run
     data = toy(n=60)
-    overrides = {"embed_dim": 8, "batch_size": 128, "eval_every": 2, "val_patience": 100, "val_fraction": 0.3}
-    (full,) = run_recommendation("lightgcn", data, epochs=6, overrides=overrides, progress=False)
-    assert full["epochs"] == 6 and not full["stopped_by_time_budget"]
-    assert [epoch for epoch, _ in full["val_curve"]] == [2, 4, 6]
-    assert full["best_epoch"] in (2, 4, 6) and 0.0 <= full["metrics"]["recall_20"] <= 1.0
-    (cut,) = run_recommendation("lightgcn", data, epochs=6, overrides={**overrides, "time_budget": 0.0},
-                                progress=False)
-    assert cut["epochs"] == 1 and cut["stopped_by_time_budget"] and cut["val_curve"][0][0] == 1
+    overrides = {"out_channels": 8, "batch_size": 128, "eval_every": 2, "val_patience": 100, "val_fraction": 0.3}
+    (full,) = run("lightgcn", data, epochs=6, overrides=overrides, progress=False)
+    assert full.epochs == 6 and not full.extra["stopped_by_time_budget"]
+    assert [epoch for epoch, _ in full.extra["val_curve"]] == [2, 4, 6]
+    assert full.extra["best_epoch"] in (2, 4, 6) and 0.0 <= full.metrics["recall_20"] <= 1.0
+    (cut,) = run("lightgcn", data, epochs=6, overrides={**overrides, "time_budget": 0.0}, progress=False)
+    assert cut.epochs == 1 and cut.extra["stopped_by_time_budget"] and cut.extra["val_curve"][0][0] == 1
 
 
-def test_run_recommendation_refuses_an_empty_validation_split():
-    from graphcl.experiment import run_recommendation
+def test_recommendation_runs_refuse_an_empty_validation_split():
+    from graphcl.runner import run
     with pytest.raises(InvalidGraphError, match="raise val_fraction"):
-        run_recommendation("lightgcn", toy(), epochs=1, overrides={"val_fraction": 0.1}, progress=False)
+        run("lightgcn", toy(), epochs=1, overrides={"val_fraction": 0.1}, progress=False)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name", ["lightgcn", "lightgcl"])
 def test_recommenders_train_validate_and_test_on_cuda(name):
-    from graphcl.experiment import run_recommendation
+    from graphcl.runner import run
     data = toy(n=60)
-    (record,) = run_recommendation(name, data, epochs=2, device="cuda", progress=False,
-                                   overrides={"embed_dim": 8, "batch_size": 128, "eval_every": 1, "val_fraction": 0.3})
-    assert 0.0 <= record["metrics"]["recall_20"] <= 1.0 and data.train_pairs.device.type == "cpu"
+    (record,) = run(name, data, epochs=2, device="cuda", progress=False,
+                    overrides={"out_channels": 8, "batch_size": 128, "eval_every": 1, "val_fraction": 0.3})
+    assert 0.0 <= record.metrics["recall_20"] <= 1.0 and data.train_pairs.device.type == "cpu"

@@ -6,20 +6,21 @@ import pytest
 import torch
 
 from graphcl.errors import InvalidArgumentError, InvalidGraphError, UnknownNameError
-from graphcl.experiment import run_experiment, write_records
+from graphcl.records import write_records
+from graphcl.runner import run
 from graphcl.methods import build_method, method_names
 from graphcl.train import train
 
 from conftest import planted_graph
 
-TINY_AE = {"embedding_dim": 4, "hidden": [32, 32, 64], "num_clusters": 3, "pretrain_epochs": 1,
+TINY_AE = {"out_channels": 4, "hidden_channels": [32, 32, 64], "num_clusters": 3, "pretrain_epochs": 1,
            "pretrain_batch_size": 32, "kmeans_init": 2}
 #: case -> (method, parameters): every registered method has at least one case.
 SMOKE = {
-    "grace": ("grace", {"embedding_dim": 16, "projection_dim": 16, "tau": 0.5}),
-    "gca": ("gca", {"embedding_dim": 16, "projection_dim": 16, "tau": 0.5, "drop_scheme": "degree"}),
-    "gca-pagerank": ("gca", {"embedding_dim": 16, "projection_dim": 16, "tau": 0.5, "drop_scheme": "pagerank"}),
-    "gca-evc": ("gca", {"embedding_dim": 16, "projection_dim": 16, "tau": 0.5, "drop_scheme": "evc"}),
+    "grace": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5}),
+    "gca": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "degree"}),
+    "gca-pagerank": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "pagerank"}),
+    "gca-evc": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "evc"}),
     "scgc": ("scgc", {**TINY_AE, "order": 2, "tau": 0.5}),
     "scgc-star": ("scgc-star", {**TINY_AE, "order": 2, "tau": 0.5}),
     "pamc-hard": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "assignment": "hard"}),
@@ -44,7 +45,7 @@ def test_method_loss_finite_and_falling(case, tiny_graph):
     first, last = losses[:10].mean(), losses[-10:].mean()
     assert last < first - min(0.05, 0.05 * abs(first))  # 5 % for losses near 0 (PamC's soft meta-nodes)
     z = model.embed(tiny_graph)
-    assert z.shape == (tiny_graph.num_nodes, params["embedding_dim"]) and not z.requires_grad
+    assert z.shape == (tiny_graph.num_nodes, params["out_channels"]) and not z.requires_grad
 
 
 def tiny_hetero_graph(seed: int = 0):
@@ -73,20 +74,20 @@ def tiny_hetero_graph(seed: int = 0):
 
 #: Heterogeneous methods: (method, parameters) on :func:`tiny_hetero_graph`.
 HETERO_SMOKE = {
-    "meow": ("meow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]], "hidden_dim": 16,
-                      "embed_dim": 8, "tau": 0.5, "num_clusters": [3, 6], "nei_max": [10, 15],
+    "meow": ("meow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]], "hidden_channels": 16,
+                      "out_channels": 8, "tau": 0.5, "cluster_counts": [3, 6], "nei_max": [10, 15],
                       "adj_mask": [0.2, 0.2], "feat_mask": 0.2, "lam_proto": 1.0, "kmeans_init": 1,
                       "dropout": 0.0}),
     "meow-official-kmeans": ("meow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]],
-                                      "hidden_dim": 16, "embed_dim": 8, "tau": 0.5, "num_clusters": [3, 6],
+                                      "hidden_channels": 16, "out_channels": 8, "tau": 0.5, "cluster_counts": [3, 6],
                                       "nei_max": [10, 15], "adj_mask": [0.2, 0.2], "feat_mask": 0.2, "lam_proto": 1.0,
                                       "kmeans_init": 1, "dropout": 0.0, "kmeans_metric": "inner_product",
                                       "concentration": "meow"}),
     "adameow": ("adameow", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]],
-                            "hidden_dim": 16, "embed_dim": 8, "projection_dim": 4, "tau": 0.5, "nei_max": [10, 15],
+                            "hidden_channels": 16, "out_channels": 8, "projection_channels": 4, "tau": 0.5, "nei_max": [10, 15],
                             "adj_mask": 0.2, "feat_mask": 0.2, "dropout": 0.0, "weight_hidden": 4}),
     "heco-style": ("heco-style", {"metapaths": [["paper", "author", "paper"], ["paper", "venue", "paper"]],
-                                  "hidden_dim": 16, "embed_dim": 8, "tau": 0.5, "lam": 0.5, "num_positives": 4,
+                                  "hidden_channels": 16, "out_channels": 8, "tau": 0.5, "lam": 0.5, "num_positives": 4,
                                   "nei_max": [10, 15], "adj_mask": 0.2, "feat_mask": 0.2, "dropout": 0.0}),
 }
 
@@ -102,7 +103,7 @@ def test_heterogeneous_method_loss_finite_and_falling(case):
     assert torch.isfinite(losses).all()
     assert losses[-10:].mean() < losses[:10].mean() - 0.05
     z = model.embed(data)
-    assert z.shape == (40, params["embed_dim"]) and not z.requires_grad
+    assert z.shape == (40, params["out_channels"]) and not z.requires_grad
     assert all(torch.equal(data["paper"][k], v) for k, v in before.items())
 
 
@@ -116,7 +117,7 @@ def test_meow_bad_input():
         train(build_method("meow", None, **{**params, "metapaths": [["paper", "author", "venue", "paper"]],
                                              "nei_max": [5], "adj_mask": [0.1]}), data, epochs=1, lr=0.01)
     with pytest.raises(InvalidArgumentError, match="exceeds"):
-        train(build_method("meow", None, **{**params, "num_clusters": [3, 60]}), data, epochs=1, lr=0.01)
+        train(build_method("meow", None, **{**params, "cluster_counts": [3, 60]}), data, epochs=1, lr=0.01)
     featureless = tiny_hetero_graph()
     del featureless["paper"].x  # one-hot features, as HeCo gives featureless types
     model = build_method("meow", None, **params)
@@ -125,8 +126,8 @@ def test_meow_bad_input():
     unlabelled = tiny_hetero_graph()
     del unlabelled["paper"].y
     with pytest.raises(InvalidArgumentError, match="no labels"):
-        run_experiment("meow", unlabelled, epochs=1, evals=("node",), overrides=params)
-    assert run_experiment("meow", unlabelled, epochs=1, evals=("none",), overrides=params)[0]["metrics"] == {}
+        run("meow", unlabelled, epochs=1, evals=("node",), overrides=params)
+    assert run("meow", unlabelled, epochs=1, evals=("none",), overrides=params)[0].metrics == {}
     with pytest.raises(InvalidArgumentError, match="needs `metapaths`"):
         build_method("meow", None)
     with pytest.raises(InvalidArgumentError, match="kmeans_metric"):
@@ -156,12 +157,12 @@ def test_select_epoch_val_chooses_each_splits_epoch_on_its_own_validation_nodes(
     """Each split is evaluated at the epoch its own validation nodes chose (val_20 overlaps test_40,
     so one epoch for both would have seen test labels of split 40); the selector's probes never score
     a node of the test set of the split they choose for."""
-    import graphcl.experiment as experiment
+    import graphcl.tasks.hetero as hetero_task
 
     data = with_heco_splits(tiny_hetero_graph())
     paper = data["paper"]
     params = dict(HETERO_SMOKE["heco-style"][1])
-    real = experiment.heco_protocol
+    real = hetero_task.heco_protocol
     # Forced validation scores at epochs 4, 8, 12: split 20 peaks at 8, split 40 at 4.
     forced = {20: iter([0.5, 0.9, 0.1]), 40: iter([0.9, 0.1, 0.2])}
 
@@ -173,20 +174,20 @@ def test_select_epoch_val_chooses_each_splits_epoch_on_its_own_validation_nodes(
             return {"macro_f1": next(forced[split])}
         return real(embeddings, y, train_mask, val_mask, test_mask, **kwargs)
 
-    monkeypatch.setattr(experiment, "heco_protocol", spy)
+    monkeypatch.setattr(hetero_task, "heco_protocol", spy)
     captured = {}
-    restore = experiment.ValidationEpochSelector.restore
+    restore = hetero_task.ValidationEpochSelector.restore
 
     def keep(self, split):
         restore(self, split)
         captured[split] = self.model.embed(self.data)
 
-    monkeypatch.setattr(experiment.ValidationEpochSelector, "restore", keep)
+    monkeypatch.setattr(hetero_task.ValidationEpochSelector, "restore", keep)
     overrides = {**params, "select_epoch": "val", "eval_every": 4, "lr": 0.01}
-    (record,) = run_experiment("heco-style", data, epochs=12, evals=("node",), overrides=overrides, progress=False)
-    assert record["val_curve"] == [[4, 0.5, 0.9], [8, 0.9, 0.1], [12, 0.1, 0.2]]
-    assert record["best_epochs"] == {"20": 8, "40": 4} and record["best_epoch"] == 8
-    assert {"macro_f1_20", "macro_f1_40"} <= set(record["metrics"])
+    (record,) = run("heco-style", data, epochs=12, evals=("node",), overrides=overrides, progress=False)
+    assert record.extra["val_curve"] == [[4, 0.5, 0.9], [8, 0.9, 0.1], [12, 0.1, 0.2]]
+    assert record.extra["best_epochs"] == {"20": 8, "40": 4} and record.extra["best_epoch"] == 8
+    assert {"macro_f1_20", "macro_f1_40"} <= set(record.metrics)
     # The weights restored for each split are its best epoch's: retrain to that epoch and compare.
     for split, epoch in ((20, 8), (40, 4)):
         model = build_method("heco-style", None, **params)
@@ -198,9 +199,9 @@ def test_select_epoch_bad_input():
     data = tiny_hetero_graph()  # no train / val masks
     params = {**HETERO_SMOKE["heco-style"][1], "select_epoch": "val"}
     with pytest.raises(InvalidArgumentError, match="train_mask_K"):
-        run_experiment("heco-style", data, epochs=2, evals=("none",), overrides=params, progress=False)
+        run("heco-style", data, epochs=2, evals=("none",), overrides=params, progress=False)
     with pytest.raises(InvalidArgumentError, match="'last' or 'val'"):
-        run_experiment("heco-style", data, epochs=2, evals=("none",),
+        run("heco-style", data, epochs=2, evals=("none",),
                        overrides={**params, "select_epoch": "best"}, progress=False)
 
 
@@ -222,14 +223,14 @@ def test_every_registered_method_has_a_smoke_case():
 def test_training_is_reproducible_under_a_seed(tiny_graph):
     runs = []
     for _ in range(2):
-        model = build_method("grace", tiny_graph.num_features, embedding_dim=8, projection_dim=8)
+        model = build_method("grace", tiny_graph.num_features, out_channels=8, projection_channels=8)
         runs.append(train(model, tiny_graph, epochs=5, lr=0.01, seed=7, progress=False).losses)
     assert runs[0] == runs[1]
 
 
 def test_checkpoint_resume_continues_the_same_run(tiny_graph, tmp_path):
     def fresh():
-        return build_method("grace", tiny_graph.num_features, embedding_dim=8, projection_dim=8)
+        return build_method("grace", tiny_graph.num_features, out_channels=8, projection_channels=8)
     full = train(fresh(), tiny_graph, epochs=10, lr=0.01, seed=1, progress=False).losses
     ckpt = tmp_path / "run.pt"
     first = train(fresh(), tiny_graph, epochs=10, lr=0.01, seed=1, progress=False, checkpoint=ckpt,
@@ -244,21 +245,25 @@ def test_checkpoint_resume_continues_the_same_run(tiny_graph, tmp_path):
 
 
 def test_early_stopping_on_training_loss(tiny_graph):
-    model = build_method("grace", tiny_graph.num_features, embedding_dim=8, projection_dim=8)
+    model = build_method("grace", tiny_graph.num_features, out_channels=8, projection_channels=8)
     result = train(model, tiny_graph, epochs=500, lr=0.0, seed=0, patience=5, progress=False)
     assert result.stopped_early and result.epochs < 500
 
 
-def test_run_experiment_writes_records(tiny_graph, tmp_path):
-    records = run_experiment("grace", tiny_graph, seeds=[0, 1], epochs=3, evals=["node", "cluster"],
-                             overrides={"embedding_dim": 8, "projection_dim": 8}, progress=False)
-    assert [r["seed"] for r in records] == [0, 1]
+def test_runner_writes_records(tiny_graph, tmp_path):
+    from graphcl.records import read_records
+
+    records = run("grace", tiny_graph, seeds=[0, 1], epochs=3, evals=["node", "cluster"],
+                  overrides={"out_channels": 8, "projection_channels": 8}, progress=False)
+    assert [r.seed for r in records] == [0, 1]
     for r in records:
-        assert {"accuracy", "micro_f1", "macro_f1", "acc", "nmi", "ari", "f1"} <= set(r["metrics"])
-        assert r["train_seconds"] > 0 and r["peak_memory_mb"] > 0 and r["epochs"] == 3
-        assert r["config"]["embedding_dim"] == 8 and "torch" in r["versions"]
+        assert {"accuracy", "micro_f1", "macro_f1", "acc", "nmi", "ari", "f1"} <= set(r.metrics)
+        assert r.train_seconds > 0 and r.peak_memory_mb > 0 and r.epochs == 3
+        assert r.config["out_channels"] == 8 and "torch" in r.versions
     write_records(records, tmp_path / "out.json")
     assert len(json.loads((tmp_path / "out.json").read_text())) == 2
+    assert [r.to_dict() for r in read_records(tmp_path / "out.json")] == json.loads(json.dumps(
+        [r.to_dict() for r in records], default=float))
 
 
 @pytest.mark.parametrize("mutate,error,match", [
@@ -272,7 +277,7 @@ def test_run_experiment_writes_records(tiny_graph, tmp_path):
 def test_bad_graphs_get_clear_errors(mutate, error, match):
     data = planted_graph()
     mutate(data)
-    model = build_method("grace", 16, embedding_dim=8, projection_dim=8)
+    model = build_method("grace", 16, out_channels=8, projection_channels=8)
     with pytest.raises(error, match=match):
         train(model, data, epochs=1, lr=0.01, progress=False)
 
@@ -285,28 +290,28 @@ def test_unknown_method_and_parameter():
 
 
 def test_gca_rrelu_is_deterministic_leaky_relu_and_prelu_is_shared(tiny_graph):
-    model = build_method("gca", tiny_graph.num_features, embedding_dim=8, projection_dim=8, activation="rrelu")
+    model = build_method("gca", tiny_graph.num_features, out_channels=8, projection_channels=8, activation="rrelu")
     model.train()
     assert torch.equal(model.encode(tiny_graph), model.encode(tiny_graph))  # no random slopes in training mode
     act = model.encoder.act
     assert act(torch.tensor([-48.0])).item() == pytest.approx(-11.0)  # slope (1/8 + 1/3) / 2 = 11/48
-    prelu = build_method("grace", tiny_graph.num_features, embedding_dim=8, projection_dim=8, activation="prelu")
+    prelu = build_method("grace", tiny_graph.num_features, out_channels=8, projection_channels=8, activation="prelu")
     slopes = [n for n, _ in prelu.encoder.named_parameters() if "act" in n]
     assert len(slopes) == 1  # one PReLU slope for every layer, as in GRACE / GCA
 
 
 def test_collapsed_training_is_flagged(tiny_graph):
     with pytest.warns(UserWarning, match="collapsed"):
-        records = run_experiment("grace", tiny_graph, seeds=[0], epochs=2, evals=["none"],
-                                 overrides={"embedding_dim": 8, "projection_dim": 8, "lr": 50.0}, progress=False)
-    assert records[0]["direction_concentration"] > 0.99
+        records = run("grace", tiny_graph, seeds=[0], epochs=2, evals=["none"],
+                      overrides={"out_channels": 8, "projection_channels": 8, "lr": 50.0}, progress=False)
+    assert records[0].extra["direction_concentration"] > 0.99
 
 
 def test_clustering_methods_get_k_from_labels_and_report_their_own_clusters(tiny_graph):
-    records = run_experiment("pamc", tiny_graph, seeds=[0], epochs=5, evals=["cluster"],
-                             overrides={k: v for k, v in TINY_AE.items() if k != "num_clusters"}, progress=False)
-    metrics = records[0]["metrics"]
-    assert records[0]["config"]["num_clusters"] == 3
+    records = run("pamc", tiny_graph, seeds=[0], epochs=5, evals=["cluster"],
+                  overrides={k: v for k, v in TINY_AE.items() if k != "num_clusters"}, progress=False)
+    metrics = records[0].metrics
+    assert records[0].config["num_clusters"] == 3
     assert {"acc", "nmi", "ari", "f1", "q_acc", "q_nmi", "q_ari", "q_f1"} <= set(metrics)
     assert all(0.0 <= metrics[m] <= 1.0 for m in ("acc", "q_acc", "nmi", "q_nmi"))
 
@@ -356,7 +361,7 @@ def test_pretrain_restarts_keep_the_autoencoder_of_highest_modularity(tiny_graph
     assert sorted(model.restart_modularity) == seeds
     best = max(seeds, key=model.restart_modularity.get)
     assert modularity(tiny_graph.edge_index, model.initial_clusters) == pytest.approx(model.restart_modularity[best])
-    chosen, _ = pretrained_autoencoder(tiny_graph.x, seed=best, embedding_dim=4, hidden=[32, 32, 64], epochs=1,
+    chosen, _ = pretrained_autoencoder(tiny_graph.x, seed=best, out_channels=4, hidden_channels=[32, 32, 64], epochs=1,
                                        batch_size=32)  # the cached weights of that restart
     assert torch.equal(model.embed(tiny_graph), chosen.encode(tiny_graph.x))
     single = build_method("scgc-star", tiny_graph.num_features, **{**params, "pretrain_restarts": 1})
@@ -367,40 +372,38 @@ def test_pretrain_restarts_keep_the_autoencoder_of_highest_modularity(tiny_graph
 
 
 def test_train_restarts_keep_the_training_whose_final_partition_has_highest_modularity(tiny_graph, monkeypatch):
-    from graphcl.bench.clustering import run_method
+    from graphcl.bench.clustering import EVALS
     from graphcl.eval import modularity
-    from graphcl.experiment import restart_seeds
+    from graphcl.runner import restart_seeds
 
     seeds = restart_seeds(2, 3)
     assert seeds == [2, 1002, 2002]
-    singles = {s: run_method("scgc-star", tiny_graph, s, epochs=3, overrides=TINY_AE) for s in seeds}
-    finals = {s: modularity(tiny_graph.edge_index, r.predicted) for s, r in singles.items()}
+    singles = {s: run("scgc-star", tiny_graph, seeds=[s], epochs=3, evals=EVALS, overrides=TINY_AE,
+                      progress=False)[0] for s in seeds}
+    finals = {s: modularity(tiny_graph.edge_index, r.arrays["predicted"]) for s, r in singles.items()}
     assert len(set(finals.values())) > 1  # the restarts end apart, so the choice matters
     best = max(seeds, key=finals.get)
-    run = run_method("scgc-star", tiny_graph, 2, epochs=3, overrides={**TINY_AE, "train_restarts": 3})
-    assert run.seed == 2 and run.restart_seed == best
-    assert {int(s): q for s, q in run.restart_modularity.items()} == pytest.approx(finals, abs=1e-5)
-    assert run.scores == singles[best].scores and run.curve == singles[best].curve
-    # The same choice through `graphcl train`: metrics of the kept training, every restart's score recorded.
-    (record,) = run_experiment("scgc-star", tiny_graph, seeds=[2], epochs=3, evals=["cluster"],
-                               overrides={**TINY_AE, "train_restarts": 3}, progress=False)
-    (single,) = run_experiment("scgc-star", tiny_graph, seeds=[best], epochs=3, evals=["cluster"],
-                               overrides=TINY_AE, progress=False)
-    assert record["restart_seed"] == best and record["seed"] == 2
-    assert record["metrics"] == pytest.approx(single["metrics"])
-    assert {int(s): q for s, q in record["restart_modularity"].items()} == pytest.approx(finals, abs=1e-5)
+    # The kept training's scores, every restart's modularity recorded; the record keeps the run's seed.
+    (record,) = run("scgc-star", tiny_graph, seeds=[2], epochs=3, evals=EVALS,
+                    overrides={**TINY_AE, "train_restarts": 3}, progress=False)
+    assert record.extra["restart_seed"] == best and record.seed == 2
+    kept = singles[best]
+    assert record.extra["acc_curve"] == kept.extra["acc_curve"]
+    own = [k for k in kept.metrics if k not in ("acc", "nmi", "ari", "f1")]  # k-means runs with the run's seed
+    assert {k: record.metrics[k] for k in own} == pytest.approx({k: kept.metrics[k] for k in own})
+    assert {int(s): q for s, q in record.extra["restart_modularity"].items()} == pytest.approx(finals, abs=1e-5)
     # A run's cost counts every restart: each training reports 1 s here, the run 3 s.
     import dataclasses
-    import graphcl.experiment as experiment
-    real_train = experiment.train
-    monkeypatch.setattr(experiment, "train", lambda *a, **k: dataclasses.replace(real_train(*a, **k), train_seconds=1.0))
-    (timed,) = run_experiment("scgc-star", tiny_graph, seeds=[2], epochs=1, evals=["none"],
-                              overrides={**TINY_AE, "train_restarts": 3}, progress=False)
-    assert timed["train_seconds"] == 3.0
+    import graphcl.runner as runner
+    real_train = runner.train
+    monkeypatch.setattr(runner, "train", lambda *a, **k: dataclasses.replace(real_train(*a, **k), train_seconds=1.0))
+    (timed,) = run("scgc-star", tiny_graph, seeds=[2], epochs=1, evals=["none"],
+                   overrides={**TINY_AE, "train_restarts": 3}, progress=False)
+    assert timed.train_seconds == 3.0
     with pytest.raises(InvalidArgumentError, match="train_restarts must be >= 1"):
-        run_experiment("scgc-star", tiny_graph, epochs=1, overrides={**TINY_AE, "train_restarts": 0})
+        run("scgc-star", tiny_graph, epochs=1, overrides={**TINY_AE, "train_restarts": 0})
     with pytest.raises(InvalidArgumentError, match="train_restarts .* homogeneous graphs, not meow"):
-        run_experiment("meow", tiny_hetero_graph(), epochs=1, overrides={**HETERO_SMOKE["meow"][1], "train_restarts": 2})
+        run("meow", tiny_hetero_graph(), epochs=1, overrides={**HETERO_SMOKE["meow"][1], "train_restarts": 2})
 
 
 def test_stop_tol_stops_training_once_assignments_settle(tiny_graph):
@@ -442,20 +445,9 @@ def test_to_device_leaves_the_callers_graph_where_it_was(tiny_graph):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_training_on_cuda_leaves_the_callers_graph_on_cpu(tiny_graph):
     """Found on a GPU: the second seed of a run crashed because the first had moved the data."""
-    records = run_experiment("grace", tiny_graph, seeds=[0, 1], epochs=2, device="cuda",
-                             overrides={"embedding_dim": 8, "projection_dim": 8})
+    records = run("grace", tiny_graph, seeds=[0, 1], epochs=2, device="cuda",
+                  overrides={"out_channels": 8, "projection_channels": 8})
     assert len(records) == 2 and tiny_graph.x.device.type == "cpu"
-
-
-@pytest.mark.parametrize("name", method_names())
-def test_every_config_entry_is_a_parameter_or_run_setting(name):
-    from graphcl.configs import RUN_KEYS, configured_datasets, load_config, split_config
-    from graphcl.methods import method_parameters
-    valid = method_parameters(name) | set(RUN_KEYS)
-    for dataset in [None, *configured_datasets(name)]:
-        config = load_config(name, dataset)
-        assert set(config) <= valid, (dataset, set(config) - valid)
-        split_config(config)  # run settings convert
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -463,6 +455,5 @@ def test_every_config_entry_is_a_parameter_or_run_setting(name):
 def test_heterogeneous_methods_train_and_evaluate_on_cuda(case):
     name, params = HETERO_SMOKE[case]
     data = tiny_hetero_graph()
-    (record,) = run_experiment(name, data, epochs=3, device="cuda", evals=("cluster",), overrides=params,
-                               progress=False)
-    assert 0.0 <= record["metrics"]["nmi"] <= 100.0 and data["paper"].x.device.type == "cpu"
+    (record,) = run(name, data, epochs=3, device="cuda", evals=("cluster",), overrides=params, progress=False)
+    assert 0.0 <= record.metrics["nmi"] <= 100.0 and data["paper"].x.device.type == "cpu"

@@ -108,7 +108,7 @@ def test_grace_with_the_svd_view_trains_loss_finite_and_falling():
     n = 60
     g = torch.Generator().manual_seed(0)
     data = Data(x=torch.randn(n, 12, generator=g), edge_index=random_graph(n, 300), num_nodes=n)
-    method = build_method("grace", 12, embedding_dim=16, projection_dim=16, svd_rank=4)
+    method = build_method("grace", 12, out_channels=16, projection_channels=16, svd_rank=4)
     result = train(method, data, epochs=30, lr=0.01, seed=0, progress=False)
     assert all(torch.isfinite(torch.tensor(result.losses))) and result.losses[-1] < result.losses[0]
     assert method.svd_view.factors(data.edge_index, n).rank == 4  # cached, built once
@@ -152,15 +152,15 @@ def test_low_pass_features_check_their_input():
 
 
 def test_smooth_features_run_setting_filters_a_copy_and_rejects_heterogeneous_graphs():
-    from graphcl.experiment import resolve_run
+    from graphcl.runner import configure
 
     n = 30
     data = Data(x=torch.randn(n, 4), edge_index=random_graph(n), num_nodes=n, y=torch.arange(n) % 3)
     x = data.x.clone()
-    _, run, out = resolve_run("scgc-star", data, overrides={"smooth_features": 2})
-    assert run["smooth_features"] == 2
+    _, run, out = configure("scgc-star", data, overrides={"smooth_features": 2})
+    assert run.smooth_features == 2
     assert torch.allclose(out.x, LowPassFeatures(2)(data).x) and torch.equal(data.x, x)
     hetero = HeteroData()
     hetero["paper"].x = torch.randn(4, 3)
     with pytest.raises(InvalidArgumentError, match="homogeneous"):
-        resolve_run("meow", hetero, overrides={"smooth_features": 2})
+        configure("meow", hetero, overrides={"smooth_features": 2})

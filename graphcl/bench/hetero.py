@@ -5,7 +5,7 @@
 ``graphcl bench hetero --combine RECORDS.json ... [--note TEXT] [--out DIR]``
 
 Every method x dataset x seed is trained with its config (early stopping on the training loss,
-no test labels) and scored by :func:`graphcl.experiment.evaluate_hetero`: logistic-regression
+no test labels) and scored by :func:`graphcl.tasks.hetero.evaluate_hetero`: logistic-regression
 probes on the 20 / 40 / 60 labels-per-class splits (Macro-F1, Micro-F1, AUC at the best
 validation step, 50 probes) and k-means NMI / ARI over 10 seeds. Writes ``hetero.md`` (mean ± std
 over seeds, train seconds, peak memory, the published numbers beside) and
@@ -26,10 +26,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-from graphcl.configs import parse_override
-from graphcl.errors import DatasetUnavailableError
-from graphcl.eval.summary import format_cell, summarize
-from graphcl.experiment import HETERO_SPLITS, run_experiment, write_records
+from graphcl.bench import add_common_arguments, parse_overrides, run_grid, skipped_note
+from graphcl.errors import InvalidArgumentError
+from graphcl.records import Record, Table, read_records, write_records, write_report
+from graphcl.tasks.hetero import HETERO_SPLITS
 
 DEFAULT_METHODS = ("meow", "adameow", "heco-style")
 DEFAULT_DATASETS = ("heco-acm", "heco-dblp", "heco-aminer")
@@ -47,160 +47,122 @@ PUBLISHED = {
 }
 
 
-def epoch_selection(record: dict[str, Any]) -> str:
+def epoch_selection(record: Record) -> str:
     """How a run's encoder epochs were chosen: ``val`` (``select_epoch=val``: each split's epoch by
     its own validation Macro-F1, the record's ``best_epochs``), ``val20`` (records before that rule:
     one ``best_epoch`` chosen on the 20-split's validation nodes for every split) or ``loss`` (the
     last epoch: early stopping on the training loss or the cap)."""
-    if "best_epochs" in record:
+    if "best_epochs" in record.extra:
         return "val"
-    return "val20" if "best_epoch" in record else "loss"
+    return "val20" if "best_epoch" in record.extra else "loss"
 
 
-def chosen_epochs(record: dict[str, Any], split: int) -> int:
+def chosen_epochs(record: Record, split: int) -> int:
     """The encoder epoch a record's ``split`` was evaluated at."""
     selection = epoch_selection(record)
     if selection == "val":
-        return record["best_epochs"][str(split)]
-    return record["best_epoch"] if selection == "val20" else record["epochs"]
+        return record.extra["best_epochs"][str(split)]
+    return record.extra["best_epoch"] if selection == "val20" else record.epochs
 
 
-def devices(records: Sequence[dict[str, Any]]) -> str:
+def devices(records: Sequence[Record]) -> str:
     """The device the runs used, or each device with its number of runs where they differ (``cuda ×5, cpu ×5``:
     the seconds and memory columns then mix them)."""
-    counts = Counter(str(r["device"]) for r in records)
+    counts = Counter(str(r.device) for r in records)
     return next(iter(counts)) if len(counts) == 1 else ", ".join(f"{d} ×{n}" for d, n in counts.items())
 
 
-def write_table(results: list[tuple[str, str, list[dict[str, Any]]]], out: Path, note: str = "") -> Path:
-    """``hetero.md``: one row per dataset x method x encoder-epoch rule x split, then the clustering columns."""
-    lines = ["# Heterogeneous node classification and clustering (HeCo / MEOW protocol)", "",
-             "Macro-F1 / Micro-F1 / AUC in % (logistic-regression probes on the fixed 20 / 40 / 60 labels-per-class "
-             "splits, test scores at the best validation step, 50 probes), k-means NMI / ARI over 10 seeds; mean ± "
-             "std over encoder seeds. The encoder epoch is chosen without test labels: `loss`, the last epoch "
-             "(early stopping on the training loss, or the epoch cap); `val`, for each split the epoch with the best "
-             "validation Macro-F1 of that split's probe (`select_epoch=val`; `epochs` then lists the chosen epochs); "
-             "`val20` (runs before this rule), one epoch chosen on the 20-split's validation nodes for all three "
-             "splits. The HeCo splits' validation sets overlap the other splits' test sets (on ACM 243-264 of each "
-             "1,000 `val_20` nodes are in `test_40` / `test_60`), so the 40 / 60 rows of `val20` runs were scored "
-             "partly on nodes whose labels chose the epoch: flagged ⚠.", ""]
-    if note:
-        lines += [note, ""]
-    lines += ["| dataset | method | epoch by | split | seeds | epochs | Macro-F1 | Micro-F1 | AUC | NMI | ARI | "
-              "seconds | peak MiB | device | published |", "|" + "---|" * 15]
+INTRO = ("Macro-F1 / Micro-F1 / AUC in % (logistic-regression probes on the fixed 20 / 40 / 60 labels-per-class "
+         "splits, test scores at the best validation step, 50 probes), k-means NMI / ARI over 10 seeds; mean ± std "
+         "over encoder seeds. The encoder epoch is chosen without test labels: `loss`, the last epoch (early "
+         "stopping on the training loss, or the epoch cap); `val`, for each split the epoch with the best "
+         "validation Macro-F1 of that split's probe (`select_epoch=val`; `epochs` then lists the chosen epochs); "
+         "`val20` (runs before this rule), one epoch chosen on the 20-split's validation nodes for all three "
+         "splits, its 40 / 60 rows flagged ⚠: those splits' test nodes overlap the 20-split's validation nodes.")
+
+
+def table(results: Sequence[tuple[str, str, list[Record]]]) -> Table:
+    """One row per dataset x method x encoder-epoch rule x split, then the clustering columns."""
+    out = Table(["dataset", "method", "epoch by", "split", "seeds", "epochs", "macro_f1", "micro_f1", "auc", "nmi",
+                 "ari", "train_seconds", "peak_memory_mb", "device", "published"],
+                headers={"macro_f1": "Macro-F1", "micro_f1": "Micro-F1", "auc": "AUC", "nmi": "NMI", "ari": "ARI",
+                         "train_seconds": "seconds", "peak_memory_mb": "peak MiB"})
     for dataset, method, records in results:
-        s = summarize(records)
         selection = epoch_selection(records[0])
         for k in HETERO_SPLITS:
-            if f"macro_f1_{k}" not in s:
+            if f"macro_f1_{k}" not in records[0].metrics:
                 continue
-            epochs = "/".join(str(chosen_epochs(r, k)) for r in records)
-            rule = f"{selection} ⚠" if selection == "val20" and k != HETERO_SPLITS[0] else selection
-            cells = [format_cell(f"{m}_{k}", *s[f"{m}_{k}"]) for m in ("macro_f1", "micro_f1", "auc")]
-            cells += [format_cell(m, *s[m]) if m in s else "–" for m in ("nmi", "ari")]
-            lines.append(f"| {dataset} | {method} | {rule} | {k} | {len(records)} | {epochs} | "
-                         + " | ".join(cells) + " | "
-                         + format_cell("train_seconds", *s["train_seconds"]) + " | "
-                         + format_cell("peak_memory_mb", *s["peak_memory_mb"]) + f" | {devices(records)} | "
-                         + PUBLISHED.get((dataset, k), "") + " |")
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "hetero.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+            out.add(**{"dataset": dataset, "method": method, "split": k, "seeds": len(records),
+                       "epoch by": f"{selection} ⚠" if selection == "val20" and k != HETERO_SPLITS[0] else selection,
+                       "epochs": "/".join(str(chosen_epochs(r, k)) for r in records), "device": devices(records),
+                       "published": PUBLISHED.get((dataset, k), ""), "train_seconds": ("train_seconds", records),
+                       "peak_memory_mb": ("peak_memory_mb", records), "nmi": ("nmi", records), "ari": ("ari", records),
+                       **{m: (f"{m}_{k}", records) for m in ("macro_f1", "micro_f1", "auc")}})
+    return out
 
 
-def combine_records(paths: Sequence[str | Path]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+def write_table(results: Sequence[tuple[str, str, list[Record]]], out: Path, note: str = "") -> Path:
+    """``hetero.md`` under ``out``."""
+    return write_report(out / "hetero.md", "Heterogeneous node classification and clustering (HeCo / MEOW protocol)",
+                        table(results), intro=INTRO, note=note)
+
+
+def combine_records(paths: Sequence[str | Path]) -> list[tuple[str, str, list[Record]]]:
     """Record files -> ``[(dataset, method, records)]``, sorted, one record per seed and encoder-epoch
     rule (:func:`epoch_selection`; a seed that appears twice is an error: say which run to keep)."""
-    import json
-
-    groups: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], dict[int, Record]] = {}
     for path in paths:
-        for record in json.loads(Path(path).read_text()):
-            if not {"method", "dataset", "seed", "metrics"} <= set(record):
-                raise ValueError(f"{path}: not a graphcl run record (needs method, dataset, seed, metrics)")
-            seeds = groups.setdefault((record["dataset"], record["method"], epoch_selection(record)), {})
-            if record["seed"] in seeds:
-                raise ValueError(f"{path}: {record['method']} on {record['dataset']} seed {record['seed']} appears "
-                                 "twice among the combined files; pass only one run per seed")
-            seeds[record["seed"]] = record
+        for record in read_records(path):
+            seeds = groups.setdefault((record.dataset, record.method, epoch_selection(record)), {})
+            if record.seed in seeds:
+                raise InvalidArgumentError(f"{path}: {record.method} on {record.dataset} seed {record.seed} appears "
+                                           "twice among the combined files; pass only one run per seed")
+            seeds[record.seed] = record
     if not groups:
-        raise ValueError("no records in the combined files")
+        raise InvalidArgumentError("no records in the combined files")
     return [(dataset, method, [seeds[k] for k in sorted(seeds)])
             for (dataset, method, _), seeds in sorted(groups.items())]
 
 
 def run_suite(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], out: Path, *,
               epochs: int | None = None, overrides: dict[str, Any] | None = None, device: str = "cpu",
-              note: str = "", progress: bool = True) -> list[tuple[str, str, list]]:
-    from graphcl.data import load_dataset
-    from graphcl.methods import applicable_overrides
+              note: str = "", progress: bool = True) -> list[tuple[str, str, list[Record]]]:
+    results: list[tuple[str, str, list[Record]]] = []
 
-    results: list[tuple[str, str, list[dict[str, Any]]]] = []
-    skipped = []
-    for dataset in datasets:
-        try:
-            data = load_dataset(dataset)
-        except DatasetUnavailableError as error:
-            skipped.append(f"{dataset} ({str(error).splitlines()[0]})")
-            print(f"{dataset}: skipped, not available here", flush=True)
-            continue
-        for method in methods:
-            records = run_experiment(method, data, seeds=seeds, epochs=epochs, evals=("node", "cluster"),
-                                     device=device, overrides=applicable_overrides(method, overrides),
-                                     progress=progress)
-            write_records(records, out / "records" / f"hetero-{method}-{dataset}.json")
-            results.append((dataset, method, records))
-            write_table(results, out, note + (f" Skipped: {'; '.join(skipped)}." if skipped else ""))
-            s = summarize(records)
-            print(f"{dataset} {method}: " + ", ".join(f"{m} {format_cell(m, *s[m])}" for m in
-                                                     ("macro_f1_20", "micro_f1_20", "auc_20", "nmi") if m in s),
-                  flush=True)
-    if not results:
-        raise DatasetUnavailableError(f"none of the datasets could be loaded: {'; '.join(skipped)}")
+    def write(dataset: str, method: str, records: list[Record], skipped: list[str]) -> None:
+        write_records(records, out / "records" / f"hetero-{method}-{dataset}.json")
+        results.append((dataset, method, records))
+        write_table(results, out, f"{note} {skipped_note(skipped)}".strip())
+
+    run_grid(methods, datasets, seeds, evals=("node", "cluster"), epochs=epochs, overrides=overrides, device=device,
+             progress=progress, on_records=write)
     return results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--methods", nargs="+", help=f"default: {' '.join(DEFAULT_METHODS)}")
-    parser.add_argument("--datasets", nargs="+", help=f"default: {' '.join(DEFAULT_DATASETS)}")
-    parser.add_argument("--seeds", type=int, help="number of encoder seeds 0..N-1 (default 5)")
-    parser.add_argument("--epochs", type=int, help="fixed epochs instead of the configs' early stopping")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config entries of every "
-                        "method that takes them (e.g. select_epoch=val eval_every=10)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: heco-acm, 1 seed, 2 epochs (not a result)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", default="benchmarks/results", help="output folder (default benchmarks/results)")
-    parser.add_argument("--combine", nargs="+", metavar="RECORDS", help="write the table from these record files "
-                        "(JSON lists from the suite or `graphcl train --out`) instead of training")
-    parser.add_argument("--note", default="", help="a paragraph printed above the table")
+    add_common_arguments(parser, seeds=5, quick="heco-acm, 1 seed, 2 epochs",
+                         combine="write the table from these record files (JSON lists from the suite or "
+                                 "`graphcl train --out`)", methods=DEFAULT_METHODS, datasets=DEFAULT_DATASETS)
 
 
 def main(args: argparse.Namespace) -> int:
+    out = Path(args.out)
     if args.combine:
-        path = write_table(combine_records(args.combine), Path(args.out), args.note)
+        path = write_table(combine_records(args.combine), out, args.note)
         print(path.read_text())
         return 0
-    overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
+    overrides = parse_overrides(args.set)
     note = args.note
     if overrides:
         note = f"Config overrides for every method that takes them: {overrides}. {note}".strip()
+    methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or DEFAULT_DATASETS
+    seeds, epochs = args.seeds or 5, args.epochs
     if args.quick:
-        methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or QUICK["datasets"]
-        seeds, epochs = range(args.seeds or QUICK["seeds"]), args.epochs or QUICK["epochs"]
+        datasets, seeds, epochs = args.datasets or QUICK["datasets"], args.seeds or QUICK["seeds"], epochs or QUICK["epochs"]
         note = f"**Quick smoke run** ({epochs} epochs): checks the pipeline, not a result. {note}".strip()
-    else:
-        methods, datasets = args.methods or DEFAULT_METHODS, args.datasets or DEFAULT_DATASETS
-        seeds, epochs = range(args.seeds or 5), args.epochs
-        if epochs is not None:
-            note = f"Every method trained for {epochs} epochs (not the configs' early stopping). {note}".strip()
-    run_suite(list(methods), list(datasets), list(seeds), Path(args.out), epochs=epochs, overrides=overrides,
-              device=args.device, note=note)
-    print((Path(args.out) / "hetero.md").read_text())
+    elif epochs is not None:
+        note = f"Every method trained for {epochs} epochs (not the configs' early stopping). {note}".strip()
+    run_suite(list(methods), list(datasets), list(range(args.first_seed, args.first_seed + seeds)), out,
+              epochs=epochs, overrides=overrides, device=args.device, note=note)
+    print((out / "hetero.md").read_text())
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - `graphcl bench hetero` is the entry point
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    raise SystemExit(main(parser.parse_args()))

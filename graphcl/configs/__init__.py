@@ -1,28 +1,114 @@
-"""Per-method YAML configs: ``defaults`` plus per-dataset overrides with the papers' settings.
+"""Configuration: a method's parameters and the run settings of one training and evaluation.
 
-Keys are a method's constructor arguments, plus the training keys ``epochs``, ``lr``,
-``weight_decay``, the preprocessing key ``normalize_features`` (row-normalise the features with
-PyG's ``NormalizeFeatures`` before training, as GRACE and GCA load their datasets; on a
-heterogeneous graph ``true`` means every node type with features, and a list names the types, as
-HeCo / MEOW preprocess some of their feature files and not others) and the evaluation key ``split``.
+Three layers, each in one place:
+
+* a method's general defaults (the paper's) are its constructor's defaults;
+* ``graphcl/configs/<method>.yaml`` holds the papers' settings per dataset (``datasets:``, one
+  section per dataset with a source comment) and, under ``defaults:``, the method's own run
+  settings (``epochs``, ``lr``, ...) and any constructor value every dataset shares;
+* :class:`RunSettings` holds the run settings' general defaults, their types and their meaning.
+
+:func:`resolve_config` merges them for one method, dataset and set of overrides.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from graphcl.errors import InvalidArgumentError, UnknownNameError
 
-#: Config keys consumed by the training loop and the evaluation, not by the method constructor.
-RUN_KEYS = {"epochs": int, "lr": float, "weight_decay": float, "split": str,
-            "normalize_features": lambda v: [str(t) for t in v] if isinstance(v, (list, tuple)) else bool(v),
-            "patience": lambda v: None if v is None else int(v), "eval_lr": float, "eval_weight_decay": float,
-            "val_fraction": float, "eval_every": int, "val_patience": int,
-            "time_budget": lambda v: None if v is None else float(v),
-            "walk_features": lambda v: None if v is None else dict(v),
-            "smooth_features": int, "select_epoch": str, "train_restarts": int}
+__all__ = ["RunSettings", "load_config", "configured_datasets", "split_config", "resolve_config", "parse_override"]
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else convert(v)
+
+
+def _feature_types(value: Any) -> bool | list[str]:
+    return [str(t) for t in value] if isinstance(value, (list, tuple)) else bool(value)
+
+
+def _setting(default: Any, convert: Callable[[Any], Any], doc: str) -> Any:
+    return field(default=default, metadata={"convert": convert, "doc": doc})
+
+
+@dataclass
+class RunSettings:
+    """How one run trains and is evaluated: every config entry that is not a constructor argument.
+
+    The defaults below apply where neither the method's YAML file nor an override sets a value.
+    """
+
+    epochs: int = _setting(200, int, "training epochs (the most, with early stopping)")
+    lr: float = _setting(1e-3, float, "Adam learning rate")
+    weight_decay: float = _setting(0.0, float, "Adam weight decay")
+    split: str = _setting("random", str, "node classification split: 'public' (the dataset's) or 'random' "
+                                          "(10 / 10 / 80 per seed)")
+    normalize_features: bool | list[str] = _setting(
+        False, _feature_types, "row-normalise the features first (PyG's NormalizeFeatures; on a heterogeneous "
+                               "graph true means every node type with features, a list names the types)")
+    patience: int | None = _setting(None, _optional(int), "early stopping on the training loss after this many "
+                                                          "epochs without improvement (none: off)")
+    eval_lr: float = _setting(0.01, float, "learning rate of the HeCo-protocol probes")
+    eval_weight_decay: float = _setting(0.0, float, "weight decay of the HeCo-protocol probes")
+    val_fraction: float = _setting(0.1, float, "recommenders: fraction of each user's training interactions "
+                                               "held out for validation")
+    eval_every: int = _setting(5, int, "validation every this many epochs (recommenders; select_epoch=val)")
+    val_patience: int = _setting(10, int, "recommenders: stop after this many validations without improvement")
+    time_budget: float | None = _setting(None, _optional(float), "recommenders: stop at the first epoch ending "
+                                                                 "this many seconds after the seed's start")
+    walk_features: dict | None = _setting(None, _optional(dict), "heterogeneous graphs: metapath2vec features "
+                                                                 "for featureless node types (MetaPathWalkFeatures' "
+                                                                 "arguments)")
+    smooth_features: int = _setting(0, int, "low-pass filter the features this many times first "
+                                            "(graphcl.augment.LowPassFeatures)")
+    select_epoch: str = _setting("last", str, "'last': the encoder after the last epoch; 'val' (heterogeneous "
+                                              "graphs): per split the epoch with the best validation Macro-F1")
+    train_restarts: int = _setting(1, int, "full trainings per seed, the one whose final partition has the "
+                                           "highest modularity kept (homogeneous node-level methods)")
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise InvalidArgumentError(f"epochs must be >= 0, got {self.epochs}")
+        if self.split not in ("public", "random"):
+            raise InvalidArgumentError(f"split must be 'public' or 'random', got {self.split!r}")
+        if self.select_epoch not in ("last", "val"):
+            raise InvalidArgumentError(f"select_epoch must be 'last' or 'val', got {self.select_epoch!r}")
+        if self.train_restarts < 1:
+            raise InvalidArgumentError(f"train_restarts must be >= 1, got {self.train_restarts}")
+        if self.eval_every < 1:
+            raise InvalidArgumentError(f"eval_every must be >= 1, got {self.eval_every}")
+
+    @classmethod
+    def keys(cls) -> set[str]:
+        """The names of the run settings."""
+        return {f.name for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RunSettings:
+        """The run settings among ``config``'s entries (others are ignored), converted to their types;
+        a value of the wrong kind raises one line naming the setting."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in config:
+                continue
+            try:
+                values[f.name] = f.metadata["convert"](config[f.name])
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(f"run setting {f.name} ({f.metadata['doc']}) cannot be "
+                                           f"{config[f.name]!r}; default {f.default!r}") from None
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> RunSettings:
+        """A copy with ``changes`` (converted and checked like :meth:`from_config`)."""
+        return RunSettings.from_config({**self.as_dict(), **changes})
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def _read(method: str) -> dict[str, Any]:
@@ -33,9 +119,13 @@ def _read(method: str) -> dict[str, Any]:
 
 
 def load_config(method: str, dataset: str | None = None) -> dict[str, Any]:
-    """The method's defaults overridden by the dataset's section (dataset names are case-insensitive)."""
-    raw = _read(method)
-    config = dict(raw.get("defaults", {}))
+    """The YAML ``defaults:`` of ``method`` overridden by the dataset's section (names are
+    case-insensitive); an empty dict for a method without a config file."""
+    try:
+        raw = _read(method)
+    except UnknownNameError:
+        return {}
+    config = dict(raw.get("defaults", {}) or {})
     if dataset is not None:
         config.update(raw.get("datasets", {}).get(dataset.lower(), {}) or {})
     return config
@@ -46,28 +136,20 @@ def configured_datasets(method: str) -> list[str]:
     return sorted((_read(method).get("datasets") or {}).keys())
 
 
-def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a config into ``(method_parameters, run_settings)``; run settings get their defaults
-    (``epochs`` 200, ``lr`` 1e-3, ``weight_decay`` 0, ``split`` 'random', ``normalize_features``
-    false, ``patience`` none: early stopping on the training loss, ``eval_lr`` 0.01 and
-    ``eval_weight_decay`` 0 for the HeCo-protocol probes; for recommenders ``val_fraction`` 0.1 of
-    each user's training interactions held out, validation every ``eval_every`` 5 epochs, early
-    stopping after ``val_patience`` 10 evaluations, no ``time_budget`` in seconds; no
-    ``walk_features``, the metapath2vec feature settings of heterogeneous graphs; ``smooth_features``
-    0: no low-pass filtering of the features, :class:`graphcl.augment.LowPassFeatures`;
-    ``select_epoch`` 'last': the encoder after the last epoch, or 'val' on heterogeneous graphs: for
-    each split the epoch with the best validation Macro-F1 of its probe, scored every ``eval_every``
-    epochs; ``train_restarts`` 1: one training per seed, or R full trainings of a homogeneous
-    clustering run kept by the modularity of their final partition, see
-    :func:`graphcl.experiment.restart_seeds`) where the config is silent."""
-    params = {k: v for k, v in config.items() if k not in RUN_KEYS}
-    run: dict[str, Any] = {"epochs": 200, "lr": 1e-3, "weight_decay": 0.0, "split": "random",
-                           "normalize_features": False, "patience": None, "eval_lr": 0.01, "eval_weight_decay": 0.0,
-                           "val_fraction": 0.1, "eval_every": 5, "val_patience": 10, "time_budget": None,
-                           "walk_features": None, "smooth_features": 0,
-                           "select_epoch": "last", "train_restarts": 1}
-    run.update({k: RUN_KEYS[k](v) for k, v in config.items() if k in RUN_KEYS})
-    return params, run
+def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]:
+    """``(method parameters, run settings)`` of a merged config: entries named like a
+    :class:`RunSettings` field are run settings, the rest go to the method's constructor."""
+    run_keys = RunSettings.keys()
+    return {k: v for k, v in config.items() if k not in run_keys}, RunSettings.from_config(config)
+
+
+def resolve_config(method: str, dataset: str | None = None, overrides: dict[str, Any] | None = None,
+                   ) -> tuple[dict[str, Any], RunSettings]:
+    """The constructor parameters and run settings of ``method`` on ``dataset``: the YAML
+    ``defaults:``, then the dataset's section, then ``overrides`` (constructor defaults fill the rest)."""
+    config = load_config(method, dataset)
+    config.update(overrides or {})
+    return split_config(config)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -77,4 +159,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, value = text.split("=", 1)
     if not key.strip():
         raise InvalidArgumentError(f"--set expects key=value, got {text!r}")
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise InvalidArgumentError(f"--set {key.strip()}: {value!r} is not a YAML value (quote strings with "
+                                   "brackets or colons)") from None

@@ -5,7 +5,7 @@ read-only mirror, canonical downloads, and readers for users' own graph files.
 >>> data = load_dataset("cora")                  # doctest: +SKIP
 >>> data = load_dataset("path/to/my_graph/")      # doctest: +SKIP
 """
-from graphcl.data.cache import cache_root, mirror_root
+from graphcl.data.cache import atomic_save, cache_key, cache_root, cached_file, mirror_root
 from graphcl.data.catalogue import DatasetInfo, RawFile, catalogue_dir
 from graphcl.data.files import load_graph_files
 from graphcl.data.registry import (
@@ -20,8 +20,11 @@ from graphcl.data.registry import (
 __all__ = [
     "DatasetInfo",
     "RawFile",
+    "atomic_save",
     "availability",
+    "cache_key",
     "cache_root",
+    "cached_file",
     "catalogue_dir",
     "dataset_stats",
     "get_dataset_info",

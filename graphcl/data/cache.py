@@ -10,12 +10,17 @@ Environment variables:
   catalogue's sha256; nothing is ever written into the mirror.
 * ``GRAPHCL_OFFLINE``: set to ``1`` to never try a download.
 * ``GRAPHCL_DOWNLOAD_TIMEOUT``: seconds to wait for a connection or a stalled read (default 10).
+
+Derived files (pretrained autoencoders, metapath2vec walk features, ...) share three helpers:
+:func:`cache_key` (a short digest of whatever determines the file), :func:`cached_file` (its
+path ``<cache root>/<kind>/<name>``) and :func:`atomic_save` (written whole or not at all).
 """
 from __future__ import annotations
 
 import hashlib
 import http.client
 import io
+import json
 import logging
 import os
 import shutil
@@ -26,12 +31,13 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from graphcl.data.catalogue import RawFile, _checkout_datasets_dir
-from graphcl.errors import DatasetIntegrityError, GraphclError
+from graphcl.errors import DatasetIntegrityError, GraphclError, InvalidArgumentError
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +76,81 @@ def mirror_root() -> Path | None:
     return Path(env).expanduser().resolve()
 
 
-def offline() -> bool:
+def _key_bytes(part: Any) -> bytes:
+    """A type-tagged byte encoding of one :func:`cache_key` part."""
+    import torch
+
+    if isinstance(part, torch.Tensor):
+        t = part.detach().cpu().contiguous().reshape(-1)
+        return (b"tensor" + repr((tuple(part.shape), str(part.dtype))).encode()
+                + t.view(torch.uint8).numpy().tobytes())
+    if isinstance(part, np.ndarray):
+        if part.dtype.hasobject:
+            raise InvalidArgumentError("cache_key cannot hash a numpy array of Python objects")
+        return b"array" + repr((part.shape, part.dtype.str)).encode() + np.ascontiguousarray(part).tobytes()
+    if isinstance(part, (bytes, bytearray, memoryview)):
+        return b"bytes" + bytes(part)
+    if isinstance(part, str):
+        return b"str" + part.encode()
+    try:
+        return b"json" + json.dumps(part, sort_keys=True, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as err:
+        raise InvalidArgumentError(f"cache_key takes strings, bytes, tensors, numpy arrays and JSON values; "
+                                   f"got {type(part).__name__}") from err
+
+
+def cache_key(*parts: Any) -> str:
+    """A short hex digest (the first 16 hex digits of a sha1) of ``parts``, to name a cached file
+    after everything that determines it.
+
+    Parts may be strings, bytes, tensors and numpy arrays (hashed by shape, dtype and raw bytes, on
+    the CPU) and JSON values (dicts with sorted keys; tuples hash as lists). Each part is tagged
+    with its type and length, so ``("ab", "c")`` and ``("a", "bc")`` differ.
+
+    >>> cache_key("sdcn", {"hidden": [500, 500]}) == cache_key("sdcn", {"hidden": (500, 500)})
+    True
+    """
+    digest = hashlib.sha1()
+    for part in parts:
+        encoded = _key_bytes(part)
+        digest.update(len(encoded).to_bytes(8, "little"))
+        digest.update(encoded)
+    return digest.hexdigest()[:16]
+
+
+def cached_file(kind: str, name: str) -> Path:
+    """The path of cached file ``name`` of kind ``kind`` (e.g. ``"pretrained"``):
+    ``cache_root() / kind / name``, its folder created. The file itself may not exist yet."""
+    if not kind or not name or Path(name).name != name:
+        raise InvalidArgumentError(f"cached_file needs a kind and a plain file name, got {kind!r} and {name!r}")
+    path = cache_root() / kind / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically: written to a temporary file named with the process
+    id beside it, then moved onto ``path`` (``os.replace``), so concurrent runs writing the same key
+    and interrupted writes never leave a half-written file. Returns ``path``."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _offline() -> bool:
     """Whether ``$GRAPHCL_OFFLINE`` forbids downloads."""
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def download_timeout() -> float:
+def _download_timeout() -> float:
     """Seconds to wait for a connection or a stalled read (``$GRAPHCL_DOWNLOAD_TIMEOUT``)."""
     try:
         return float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT))
@@ -83,7 +158,7 @@ def download_timeout() -> float:
         return DEFAULT_TIMEOUT
 
 
-def sha256sum(path: str | os.PathLike) -> str:
+def _sha256sum(path: str | os.PathLike) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -132,7 +207,7 @@ def stage_from_mirror(raw: RawFile, mirror: Path, dest: Path) -> None:
     """
     source = mirror / raw.mirror
     if raw.sha256:
-        found = sha256sum(source)
+        found = _sha256sum(source)
         if found != raw.sha256:
             raise DatasetIntegrityError(
                 f"checksum mismatch for mirror file {source}: expected sha256 {raw.sha256}, found {found}; "
@@ -179,9 +254,9 @@ def network_guard(urls: Iterable[str]) -> Iterator[None]:
     network errors (``urllib``, ``http.client``, sockets, SSL, truncated archives) into
     :class:`DownloadError`.
     """
-    if offline():
+    if _offline():
         raise DownloadError(f"downloads are disabled ({ENV_OFFLINE} is set)")
-    timeout = download_timeout()
+    timeout = _download_timeout()
     for host, port in sorted({_endpoint(url) for url in urls}):
         probe_host(host, port, timeout)
     previous = socket.getdefaulttimeout()
@@ -204,7 +279,7 @@ def download_file(url: str, dest: Path, sha256: str | None = None, member: str |
         fetched = tmp.with_name(tmp.name + ".download")
         download_url(url, str(tmp.parent), log=False, filename=fetched.name)
         if sha256:
-            found = sha256sum(fetched)
+            found = _sha256sum(fetched)
             if found != sha256:
                 raise DatasetIntegrityError(
                     f"checksum mismatch for {url}: expected sha256 {sha256}, found {found}; the file at "

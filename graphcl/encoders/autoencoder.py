@@ -4,12 +4,11 @@ Bo et al., "Structural Deep Clustering Network" (WWW 2020): encoder ``in -> 500 
 and the mirrored decoder, ReLU after every hidden layer, none on ``z`` or on the reconstruction;
 pretrained by mean-squared reconstruction error with Adam (lr 1e-3, 30 epochs, batch 256).
 Deep clustering methods start from the pretrained weights and initialise cluster centres by
-k-means on the pretrained embeddings. Pretrained weights are cached per dataset, configuration
-and seed under ``$GRAPHCL_DATA/pretrained/``.
+k-means on the pretrained embeddings. Pretrained weights are cached per features, configuration
+and seed under ``<cache root>/pretrained/`` (:func:`graphcl.data.cached_file`).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -22,7 +21,10 @@ from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from graphcl.checks import check_features
+from graphcl.data import atomic_save, cache_key, cached_file
 from graphcl.errors import InvalidArgumentError
+
+__all__ = ["SDCNAutoencoder", "pretrain_autoencoder", "pretrained_autoencoder"]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,8 @@ class SDCNAutoencoder(nn.Module):
 
     Args:
         in_channels: feature size ``F``.
-        embedding_dim: ``n_z`` (10 in SDCN / SCGC / PamC).
-        hidden: encoder layer sizes (``(500, 500, 2000)``); the decoder mirrors them.
+        out_channels: ``n_z`` (10 in SDCN / SCGC / PamC).
+        hidden_channels: encoder hidden layer sizes (``(500, 500, 2000)``); the decoder mirrors them.
         decoder: build the decoder (SCGC keeps it and adds the reconstruction loss; SCGC* and
             PamC use the encoder only).
         checkpoint_rows: when set and gradients are on, run the encoder and decoder on blocks of
@@ -54,19 +56,21 @@ class SDCNAutoencoder(nn.Module):
             to one block's. ``None``: plain forward pass.
     """
 
-    def __init__(self, in_channels: int, embedding_dim: int = 10, hidden: Sequence[int] = (500, 500, 2000),
-                 decoder: bool = True, checkpoint_rows: int | None = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int = 10,
+                 hidden_channels: Sequence[int] = (500, 500, 2000), decoder: bool = True,
+                 checkpoint_rows: int | None = None) -> None:
         super().__init__()
-        if in_channels < 1 or embedding_dim < 1 or any(h < 1 for h in hidden):
-            raise InvalidArgumentError(f"layer sizes must be positive, got {in_channels}, {list(hidden)}, "
-                                       f"{embedding_dim}")
+        if in_channels < 1 or out_channels < 1 or any(h < 1 for h in hidden_channels):
+            raise InvalidArgumentError(f"layer sizes must be positive, got {in_channels}, {list(hidden_channels)}, "
+                                       f"{out_channels}")
         if checkpoint_rows is not None and checkpoint_rows < 1:
             raise InvalidArgumentError(f"checkpoint_rows must be a positive number of rows or None, "
                                        f"got {checkpoint_rows}")
-        self.in_channels, self.embedding_dim, self.hidden = in_channels, embedding_dim, tuple(hidden)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.hidden_channels = tuple(hidden_channels)
         self.checkpoint_rows = checkpoint_rows
-        self.encoder = _mlp([in_channels, *hidden, embedding_dim])
-        self.decoder = _mlp([embedding_dim, *reversed(hidden), in_channels]) if decoder else None
+        self.encoder = _mlp([in_channels, *hidden_channels, out_channels])
+        self.decoder = _mlp([out_channels, *reversed(hidden_channels), in_channels]) if decoder else None
 
     def reset_parameters(self) -> None:
         for layer in self.modules():
@@ -121,41 +125,29 @@ def pretrain_autoencoder(model: SDCNAutoencoder, x: Tensor, *, epochs: int = 30,
     return losses
 
 
-def feature_fingerprint(x: Tensor) -> str:
-    """A short hash of a feature matrix (shape and values), to key cached pretrained weights."""
-    digest = hashlib.sha1(str(tuple(x.shape)).encode())
-    digest.update(x.detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
-
-
-def pretrained_autoencoder(x: Tensor, *, seed: int, embedding_dim: int = 10,
-                           hidden: Sequence[int] = (500, 500, 2000), epochs: int = 30, batch_size: int = 256,
-                           lr: float = 1e-3, cache_dir: str | os.PathLike | None = None,
+def pretrained_autoencoder(x: Tensor, *, seed: int, out_channels: int = 10,
+                           hidden_channels: Sequence[int] = (500, 500, 2000), epochs: int = 30,
+                           batch_size: int = 256, lr: float = 1e-3, cache_dir: str | os.PathLike | None = None,
                            progress: bool = False) -> tuple[SDCNAutoencoder, list[float] | None]:
     """An autoencoder pretrained on ``x`` with ``seed``, loaded from the cache when it was trained before.
 
-    The cache file name holds a fingerprint of ``x`` and every setting, so a changed dataset or
-    configuration never loads stale weights. ``cache_dir`` defaults to ``<GRAPHCL_DATA>/pretrained``.
+    The cache file name holds :func:`graphcl.data.cache_key` of ``x`` (shape and values) and every
+    setting, so a changed dataset or configuration never loads stale weights. ``cache_dir``
+    defaults to ``<cache root>/pretrained`` (:func:`graphcl.data.cached_file`).
 
     Returns:
         ``(model, losses)``: ``losses`` is the per-epoch reconstruction loss, ``None`` when loaded.
     """
-    if cache_dir is None:
-        from graphcl.data.cache import cache_root
-        cache_dir = cache_root() / "pretrained"
-    key = (f"sdcn-ae-{feature_fingerprint(x)}-z{embedding_dim}-h{'x'.join(map(str, hidden))}"
-           f"-e{epochs}-b{batch_size}-lr{lr:g}-seed{seed}.pt")
-    path = Path(cache_dir) / key
-    model = SDCNAutoencoder(x.size(1), embedding_dim, hidden, decoder=True).to(x.device)
+    name = (f"sdcn-ae-{cache_key(x)}-z{out_channels}-h{'x'.join(map(str, hidden_channels))}"
+            f"-e{epochs}-b{batch_size}-lr{lr:g}-seed{seed}.pt")
+    path = Path(cache_dir) / name if cache_dir is not None else cached_file("pretrained", name)
+    model = SDCNAutoencoder(x.size(1), out_channels, hidden_channels, decoder=True).to(x.device)
     if path.exists():
         model.load_state_dict(torch.load(path, map_location=x.device, weights_only=True))
         log.info("loaded pretrained autoencoder %s", path)
         return model, None
     losses = pretrain_autoencoder(model, x, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                                   progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs may pretrain the same key
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
+    atomic_save(model.state_dict(), path)  # concurrent runs may pretrain the same key
     log.info("pretrained autoencoder saved to %s (final reconstruction loss %.5f)", path, losses[-1])
     return model, losses

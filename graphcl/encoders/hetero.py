@@ -1,15 +1,17 @@
-r"""Encoders for heterogeneous graphs seen through meta-paths: a GCN per meta-path view, then
-semantic attention across the views (HAN, HeCo's meta-path view, MEOW).
+r"""Encoders for heterogeneous graphs seen through meta-paths (HAN, HeCo, MEOW): semantic attention
+across meta-path views, MEOW's standardised GCN over a normalised meta-path operator, and a linear
+layer on the implicit one-hot features of featureless node types.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
+from torch_geometric.utils import scatter
 
-from graphcl.encoders.gnn import GNNEncoder
+from graphcl.encoders.propagation import SparseOperator
 from graphcl.errors import InvalidArgumentError
+
+__all__ = ["SemanticAttention", "StandardizedGCN", "OneHotLinear"]
 
 
 class SemanticAttention(nn.Module):
@@ -45,47 +47,75 @@ class SemanticAttention(nn.Module):
         return (beta[:, None, None] * embeddings).sum(dim=0), beta
 
 
-class MetaPathEncoder(nn.Module):
-    r"""A GCN over each meta-path adjacency of the target nodes, combined by :class:`SemanticAttention`.
+class StandardizedGCN(nn.Module):
+    r"""MEOW's encoder: two graph convolutions without bias over a pre-normalised adjacency ``M``,
+    PReLU between them, dropout on each layer's transformed features (after the weight, before the
+    propagation, as the official ``GraphConv``), and the output standardised over all its entries:
 
-    .. math:: z^{(p)} = \mathrm{GCN}_p(x, A_p), \qquad z = \sum_p \beta_p z^{(p)}
+    .. math::
+        H = \mathrm{PReLU}(M\,\mathrm{drop}(X W_1)), \qquad
+        Z' = M\,\mathrm{drop}(H W_2), \qquad
+        Z = (Z' - \mathrm{mean}(Z')) / \mathrm{std}(Z')
 
-    Args:
-        in_channels: feature size of the target nodes.
-        out_channels: embedding size ``d``.
-        num_metapaths: ``P``.
-        shared: one GCN for every meta-path (MEOW) instead of one each (HeCo).
-        num_layers: GCN layers per meta-path (HeCo and MEOW: 1).
-        act: activation (HeCo: PReLU).
-        attention_dropout: see :class:`SemanticAttention`.
+    (the official code's ``LayerNorm(Z.size())``). Weights start uniform in
+    :math:`\pm 1/\sqrt{\text{fan-out}}`, as the official ``reset_parameters``. ``M`` is built by
+    :meth:`propagation_matrix` from a meta-path adjacency.
 
-    Shapes: ``x [N, F]``, ``edge_indices`` ``P`` tensors ``[2, E_p]`` (and optional
-    ``edge_weights``) -> ``[N, d]``; :meth:`per_metapath` gives ``[P, N, d]``.
+    Yu & Li, "Heterogeneous Graph Contrastive Learning with Meta-path Contexts and Weighted
+    Negative Samples" (MEOW), SDM 2023.
+
+    Shapes: ``x [N, in]``, ``operator`` ``[N, N]`` -> ``[N, out]``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, num_metapaths: int, shared: bool = False,
-                 num_layers: int = 1, act: str = "prelu", attention_dropout: float = 0.0) -> None:
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, dropout: float = 0.0) -> None:
         super().__init__()
-        if num_metapaths < 1:
-            raise InvalidArgumentError(f"num_metapaths must be >= 1, got {num_metapaths}")
-        count = 1 if shared else num_metapaths
-        self.convs = nn.ModuleList(GNNEncoder(in_channels, out_channels, out_channels, num_layers, conv="gcn", act=act)
-                                   for _ in range(count))
-        self.attention = SemanticAttention(out_channels, attention_dropout)
-        self.num_metapaths, self.out_channels = num_metapaths, out_channels
-        #: ``[P]`` attention of the last forward pass (detached), for inspection.
-        self.last_beta: Tensor | None = None
+        self.lin1 = nn.Linear(in_channels, hidden_channels, bias=False)
+        self.lin2 = nn.Linear(hidden_channels, out_channels, bias=False)
+        for lin in (self.lin1, self.lin2):
+            bound = lin.out_features ** -0.5
+            nn.init.uniform_(lin.weight, -bound, bound)
+        self.act = nn.PReLU()
+        self.dropout = nn.Dropout(dropout)
 
-    def per_metapath(self, x: Tensor, edge_indices: Sequence[Tensor],
-                     edge_weights: Sequence[Tensor | None] | None = None) -> Tensor:
-        if len(edge_indices) != self.num_metapaths:
-            raise InvalidArgumentError(f"expected {self.num_metapaths} meta-path adjacencies, got {len(edge_indices)}")
-        weights = edge_weights if edge_weights is not None else [None] * len(edge_indices)
-        return torch.stack([self.convs[p % len(self.convs)](x, index, weight)
-                            for p, (index, weight) in enumerate(zip(edge_indices, weights))])
+    def forward(self, x: Tensor, operator: SparseOperator) -> Tensor:
+        """``operator``: the normalised ``[N, N]`` propagation matrix (``out = operator @ x``)."""
+        h = self.act(operator @ self.dropout(self.lin1(x)))
+        h = operator @ self.dropout(self.lin2(h))
+        return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5)
 
-    def forward(self, x: Tensor, edge_indices: Sequence[Tensor],
-                edge_weights: Sequence[Tensor | None] | None = None) -> Tensor:
-        z, beta = self.attention(self.per_metapath(x, edge_indices, edge_weights))
-        self.last_beta = beta.detach()
-        return z
+    @staticmethod
+    def propagation_matrix(edge_index: Tensor, weight: Tensor, num_nodes: int) -> SparseOperator:
+        r"""MEOW's normalised meta-path operator :math:`M` (``out = M @ x``).
+
+        The official ``normalize_adj`` returns :math:`D^{-1/2} A^\top D^{-1/2}` with :math:`D` the row
+        sums of :math:`A`; after the per-node top-k :math:`A` is not symmetric, so the transpose and
+        the row sums matter. ``edge_index`` ``[2, E]`` holds :math:`A`'s pairs ``(i, j)`` with
+        ``weight`` ``[E]``; duplicate pairs are summed.
+        """
+        row, col = edge_index
+        degree = scatter(weight, row, dim=0, dim_size=num_nodes, reduce="sum")
+        inv_sqrt = degree.pow(-0.5).masked_fill_(degree == 0, 0)
+        values = inv_sqrt[row] * weight * inv_sqrt[col]
+        # M[j, i] = d_j^-1/2 A[i, j] d_i^-1/2
+        return SparseOperator(torch.stack([col, row]), values, (num_nodes, num_nodes))
+
+
+class OneHotLinear(nn.Module):
+    r"""A linear layer on one-hot node features without building them: row :math:`i` is
+    :math:`W^\top e_i + b`, i.e. a learned table plus a bias (what HeCo / MEOW feed featureless
+    node types). ``forward(masked)`` zeroes the one-hot entry of the rows in the boolean ``masked``
+    (their output is the bias), as feature masking does to a one-hot matrix.
+
+    Shapes: -> ``[num_nodes, out_channels]``.
+    """
+
+    def __init__(self, num_nodes: int, out_channels: int) -> None:
+        super().__init__()
+        self.table = nn.Embedding(num_nodes, out_channels)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, masked: Tensor | None = None) -> Tensor:
+        table = self.table.weight
+        if masked is not None:
+            table = table * (~masked).unsqueeze(1).to(table.dtype)
+        return table + self.bias

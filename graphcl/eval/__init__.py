@@ -3,8 +3,7 @@ from graphcl.eval.classification import heco_protocol, linear_probe, node_classi
 from graphcl.eval.collapse import direction_concentration, is_collapsed
 from graphcl.eval.clustering import (best_label_mapping, cluster_accuracy, clustering_metrics, evaluate_clustering,
                                      kmeans, modularity, score_clusters)
-from graphcl.eval.summary import mean_std, results_table, summarize
 
 __all__ = ["heco_protocol", "linear_probe", "node_classification", "public_split", "random_split", "best_label_mapping",
            "cluster_accuracy", "clustering_metrics", "evaluate_clustering", "kmeans", "modularity", "score_clusters",
-           "mean_std", "summarize", "results_table", "direction_concentration", "is_collapsed"]
+           "direction_concentration", "is_collapsed"]

@@ -1,14 +1,18 @@
 """The method interface and the registry that lets the CLI and benchmarks find methods by name."""
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
-from typing import Any, Callable, TypeVar
+import sys
+from pathlib import Path
+from typing import Any, Callable, ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from graphcl.configs import RUN_KEYS
+from graphcl.configs import RunSettings
 from graphcl.errors import InvalidArgumentError, UnknownNameError
 
 
@@ -21,8 +25,9 @@ class Method(nn.Module):
 
     #: Registered name (set by :func:`register_method`).
     name: str = ""
-    #: Whether the method trains on a ``HeteroData`` (else a homogeneous ``Data``).
-    heterogeneous: bool = False
+    #: The kind of learning problem (:mod:`graphcl.tasks`): what the method trains on and how the
+    #: runner evaluates it: ``node``, ``cluster``, ``hetero``, ``graph`` or ``rec``.
+    task: ClassVar[str] = "node"
 
     def loss(self, data: Data) -> Tensor:
         raise NotImplementedError
@@ -43,6 +48,33 @@ class Method(nn.Module):
     def converged(self) -> bool:
         """A label-free stopping signal the training loop checks after every epoch (never by default)."""
         return False
+
+
+class ClusteringMethod(Method):
+    """A method that predicts clusters itself (deep clustering; task ``cluster``).
+
+    Besides :meth:`predict`, the training loop's observers read three attributes, kept up to date by
+    :meth:`~Method.setup` and :meth:`~Method.loss`: ``last_assignment`` (the soft assignment
+    ``[N, K]`` of the last loss call, before that step's update), ``assignment_change`` (the fraction
+    of nodes whose ``argmax`` changed between the last two loss calls) and ``initial_clusters``
+    (``[N]``, the clusters before training, e.g. k-means on a pretrained encoder); and
+    ``restart_modularity`` (pretraining seed -> modularity of its initial partition, where several
+    pretrainings competed).
+    """
+
+    task: ClassVar[str] = "cluster"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_assignment: Tensor | None = None
+        self.assignment_change: float | None = None
+        self.initial_clusters: Tensor | None = None
+        self.restart_modularity: dict[int, float] = {}
+
+    @torch.no_grad()
+    def predict(self, data: Data) -> Tensor:
+        """The cluster of every node, ``[N]``."""
+        raise NotImplementedError
 
 
 M = TypeVar("M", bound=type[Method])
@@ -91,8 +123,8 @@ def method_parameters(name: str) -> set[str]:
 
 def applicable_overrides(name: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """The entries of ``overrides`` that method ``name`` takes: its parameters and the run settings
-    (``RUN_KEYS``), so one ``--set`` can serve every method of a suite."""
-    valid = method_parameters(name) | set(RUN_KEYS)
+    (:class:`~graphcl.configs.RunSettings`), so one ``--set`` can serve every method of a suite."""
+    valid = method_parameters(name) | RunSettings.keys()
     return {k: v for k, v in (overrides or {}).items() if k in valid}
 
 
@@ -103,5 +135,25 @@ def build_method(name: str, in_channels: int, **params: Any) -> Method:
     unknown = set(params) - valid
     if unknown:
         raise InvalidArgumentError(
-            f"{name} does not take {sorted(unknown)}; its parameters are {sorted(valid)}")
+            f"{name} does not take {sorted(unknown)}; its parameters are {sorted(valid)} and the run settings "
+            f"{sorted(RunSettings.keys())}")
     return cls(in_channels, **params)
+
+
+def load_plugin(source: str) -> None:
+    """Import a module (``package.module``) or a Python file (``path/to/file.py``) so that the methods
+    it registers with :func:`register_method` become available by name (``graphcl --plugin``)."""
+    path = Path(source)
+    if source.endswith(".py") or path.is_file():
+        if not path.is_file():
+            raise UnknownNameError(f"plugin file {source} does not exist")
+        name = f"graphcl_plugin_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return
+    try:
+        importlib.import_module(source)
+    except ModuleNotFoundError as error:
+        raise UnknownNameError(f"plugin {source!r}: {error}; give an importable module or a .py file") from None

@@ -11,17 +11,18 @@ from graphcl.checks import check_graph
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError
 from graphcl.losses import InfoNCE
+from graphcl.methods._parts import check_module, check_transforms
 from graphcl.methods.base import Method, register_method
 
 
 #: GCA's ``'rrelu'`` is ``F.rrelu`` called with its default ``training=False``: a leaky ReLU whose
 #: negative slope is the mean of RReLU's bounds, (1/8 + 1/3) / 2, not a randomised one.
-RRELU_EVAL_SLOPE = (1 / 8 + 1 / 3) / 2
+_RRELU_EVAL_SLOPE = (1 / 8 + 1 / 3) / 2
 
 
-def resolve_activation(name: str) -> str | nn.Module:
+def _resolve_activation(name: str) -> str | nn.Module:
     """The encoder activation for a config name, with ``'rrelu'`` as GRACE / GCA evaluate it."""
-    return nn.LeakyReLU(RRELU_EVAL_SLOPE) if name == "rrelu" else name
+    return nn.LeakyReLU(_RRELU_EVAL_SLOPE) if name == "rrelu" else name
 
 
 @register_method("grace")
@@ -30,8 +31,8 @@ class GRACE(Method):
 
     Two views :math:`\tilde G_1, \tilde G_2` by edge dropping (rates ``drop_edge_1/2``) and feature
     column masking (``drop_feature_1/2``); a shared GCN encoder
-    ``in -> 2 * embedding_dim -> embedding_dim`` with the activation after every layer; a projection
-    head ``embedding_dim -> projection_dim -> embedding_dim`` (ELU); the symmetric InfoNCE of
+    ``in -> 2 * out_channels -> out_channels`` with the activation after every layer; a projection
+    head ``out_channels -> projection_channels -> out_channels`` (ELU); the symmetric InfoNCE of
     :class:`graphcl.losses.InfoNCE` with inter- and intra-view negatives at temperature ``tau``.
     Embeddings for evaluation are the encoder's outputs on the original graph.
 
@@ -40,22 +41,57 @@ class GRACE(Method):
     approximation :math:`U_q S_q V_q^\top` of :math:`D^{-1/2}(A + I)D^{-1/2}` (computed once,
     applied as two thin products) instead of the edge-dropped graph, the features still masked
     with ``drop_feature_2`` (Cai et al., ICLR 2023, used here as a general view). GCN only.
+
+    The parts can be given as objects instead of by their settings; each one given replaces the
+    part built from the scalar settings, and those settings are then ignored:
+
+    * ``encoder``: any ``encoder(x, edge_index, edge_weight) -> [N, d]`` module (e.g. a
+      :class:`~graphcl.encoders.GNNEncoder` with GAT, an :class:`~graphcl.encoders.MLPEncoder`);
+      replaces ``num_layers``, ``conv``, ``activation``; its ``out_channels`` attribute (else the
+      ``out_channels`` argument) sizes the default projection head.
+    * ``augmenters``: the pair of transforms ``(view 1, view 2)`` applied to the graph; replaces
+      ``drop_edge_1/2`` and ``drop_feature_1/2`` (with ``svd_rank`` only the first is used).
+    * ``projector``: the projection head, ``[N, d] -> [N, d']``; replaces ``projection_channels``.
+    * ``loss``: the contrast of the two projected views, called as ``loss(z1, z2)`` (e.g.
+      :class:`~graphcl.losses.DCL`, :class:`~graphcl.losses.DCLW`); replaces ``tau`` and ``chunk_size``.
+
+    >>> from graphcl.losses import DCL
+    >>> from graphcl.encoders import GNNEncoder
+    >>> model = GRACE(16, encoder=GNNEncoder(16, 64, 32, conv="gat"), loss=DCL(tau=0.5))
     """
 
-    def __init__(self, in_channels: int, embedding_dim: int = 128, projection_dim: int = 128, num_layers: int = 2,
-                 conv: str = "gcn", activation: str = "relu", drop_edge_1: float = 0.2, drop_edge_2: float = 0.4,
-                 drop_feature_1: float = 0.3, drop_feature_2: float = 0.4, tau: float = 0.4,
-                 chunk_size: int | None = None, svd_rank: int | None = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int = 128, projection_channels: int = 128,
+                 num_layers: int = 2, conv: str = "gcn", activation: str = "relu", drop_edge_1: float = 0.2,
+                 drop_edge_2: float = 0.4, drop_feature_1: float = 0.3, drop_feature_2: float = 0.4,
+                 tau: float = 0.4, chunk_size: int | None = None, svd_rank: int | None = None, *,
+                 encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
+                 projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         super().__init__()
-        if svd_rank is not None and conv != "gcn":
-            raise InvalidArgumentError("svd_rank (the SVD view) needs conv='gcn'")
+        check_module(self.name, "encoder", encoder, "GNNEncoder(in_channels, 256, 128, conv='gat')")
+        check_module(self.name, "projector", projector, "ProjectionHead(128, 128)")
+        check_module(self.name, "loss", loss, "DCL(tau=0.5)")
+        check_transforms(self.name, "augmenters", augmenters, 2,
+                         "(Compose([DropEdge(0.2), MaskFeature(0.3)]), Compose([DropEdge(0.4), MaskFeature(0.4)]))")
+        if svd_rank is not None:
+            if encoder is None and conv != "gcn":
+                raise InvalidArgumentError("svd_rank (the SVD view) needs conv='gcn'")
+            if encoder is not None and not hasattr(encoder, "forward_operator"):
+                raise InvalidArgumentError("svd_rank (the SVD view) needs an encoder with forward_operator "
+                                           "(a GCN GNNEncoder)")
         self.svd_view = SVDView(svd_rank) if svd_rank is not None else None
         self.svd_features = MaskFeature(drop_feature_2)
-        self.encoder = GNNEncoder(in_channels, 2 * embedding_dim, embedding_dim, num_layers, conv=conv,
-                                  act=resolve_activation(activation))
-        self.projector = ProjectionHead(embedding_dim, projection_dim, embedding_dim)
-        self.criterion = InfoNCE(tau, chunk_size=chunk_size)
-        self.view_1, self.view_2 = self.make_views(drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2)
+        if encoder is None:
+            encoder = GNNEncoder(in_channels, 2 * out_channels, out_channels, num_layers, conv=conv,
+                                 act=_resolve_activation(activation))
+        self.encoder = encoder
+        if projector is None:
+            d = getattr(encoder, "out_channels", out_channels)
+            projector = ProjectionHead(d, projection_channels, d)
+        self.projector = projector
+        self.criterion = loss if loss is not None else InfoNCE(tau, chunk_size=chunk_size)
+        if augmenters is None:
+            augmenters = self.make_views(drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2)
+        self.view_1, self.view_2 = augmenters
 
     def make_views(self, pe1: float, pe2: float, pf1: float, pf2: float) -> tuple[BaseTransform, BaseTransform]:
         """The two augmentation pipelines (edge dropping then feature masking)."""
@@ -94,18 +130,26 @@ class GCA(GRACE):
     :class:`graphcl.augment.AdaptiveMaskFeature`, probabilities capped at ``threshold``).
     ``drop_scheme`` is ``'degree'``, ``'pagerank'``, ``'evc'`` or ``'uniform'`` (plain GRACE views);
     ``dense_features`` uses :math:`|x|` instead of :math:`x \ne 0` for feature weights (WikiCS).
+
+    ``encoder``, ``augmenters``, ``projector`` and ``loss`` objects replace the parts built from the
+    settings, as in :class:`GRACE`; given ``augmenters`` (e.g. a pair of
+    ``Compose([AdaptiveMaskFeature(...), AdaptiveDropEdge(...)])``), ``drop_scheme``, ``threshold``,
+    ``dense_features`` and the drop rates are ignored.
     """
 
-    def __init__(self, in_channels: int, embedding_dim: int = 256, projection_dim: int = 32, num_layers: int = 2,
-                 conv: str = "gcn", activation: str = "prelu", drop_edge_1: float = 0.3, drop_edge_2: float = 0.4,
-                 drop_feature_1: float = 0.1, drop_feature_2: float = 0.0, tau: float = 0.4,
-                 drop_scheme: str = "degree", threshold: float = 0.7, dense_features: bool = False,
-                 chunk_size: int | None = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int = 256, projection_channels: int = 32,
+                 num_layers: int = 2, conv: str = "gcn", activation: str = "prelu", drop_edge_1: float = 0.3,
+                 drop_edge_2: float = 0.4, drop_feature_1: float = 0.1, drop_feature_2: float = 0.0,
+                 tau: float = 0.4, drop_scheme: str = "degree", threshold: float = 0.7,
+                 dense_features: bool = False, chunk_size: int | None = None, *,
+                 encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
+                 projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         if drop_scheme not in ("degree", "pagerank", "evc", "uniform"):
             raise InvalidArgumentError(f"drop_scheme must be degree, pagerank, evc or uniform, got {drop_scheme!r}")
         self.drop_scheme, self.threshold, self.dense_features = drop_scheme, threshold, dense_features
-        super().__init__(in_channels, embedding_dim, projection_dim, num_layers, conv, activation, drop_edge_1,
-                         drop_edge_2, drop_feature_1, drop_feature_2, tau, chunk_size)
+        super().__init__(in_channels, out_channels, projection_channels, num_layers, conv, activation,
+                         drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2, tau, chunk_size,
+                         encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
 
     def make_views(self, pe1: float, pe2: float, pf1: float, pf2: float) -> tuple[BaseTransform, BaseTransform]:
         if self.drop_scheme == "uniform":

@@ -16,11 +16,13 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Dataset
 from torch_geometric.loader import DataLoader
+from torch_geometric.transforms import BaseTransform
 
 from graphcl.augment.graph import DropNodes, GrowSubgraph, MaskNodeFeatures, PerGraphChoice, PerturbEdges, check_batch
-from graphcl.encoders.graph import GINGraphEncoder
+from graphcl.encoders import GINGraphEncoder
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses.graph import GraphNTXent
+from graphcl.losses import GraphNTXent
+from graphcl.methods._parts import check_module, check_transforms
 from graphcl.methods.base import Method, register_method
 
 __all__ = ["GraphCL", "AUGMENTATIONS"]
@@ -36,31 +38,57 @@ class GraphCL(Method):
 
     Args:
         in_channels: node feature size.
-        hidden_dim: GIN width (32).
-        num_layers: GIN layers (3); graph embeddings have ``hidden_dim * num_layers`` entries.
+        hidden_channels: GIN width (32).
+        num_layers: GIN layers (3); graph embeddings have ``hidden_channels * num_layers`` entries.
         aug_ratio: fraction of nodes / edges each augmentation touches (0.2).
         augmentations: names from :data:`AUGMENTATIONS`, one drawn per graph.
         augment_both: augment both views (else the first view is the graph itself, as the official code).
         tau: temperature (0.2).
         batch_size: graphs per step (128).
+        encoder: a graph encoder ``encoder(x, edge_index, batch, num_graphs) -> (node embeddings,
+            graph embeddings [num_graphs, d])`` with an ``out_channels`` attribute ``d`` (e.g.
+            :class:`~graphcl.encoders.GINGraphEncoder`), instead of the one built from
+            ``hidden_channels`` and ``num_layers``.
+        augmenters: the per-graph augmentations as objects instead of ``augmentations`` and
+            ``aug_ratio``: a sequence of them (e.g. ``[DropNodes(0.1), GrowSubgraph(0.3)]``), one
+            drawn per graph (:class:`~graphcl.augment.PerGraphChoice`), or a single transform
+            applied to every mini-batch as it is.
+        projector: the projection head ``[B, d] -> [B, d']`` instead of the default
+            ``Linear - ReLU - Linear`` of width ``d``.
+        loss: the contrast of the two views' projections, ``loss(z1, z2)``, instead of
+            :class:`~graphcl.losses.GraphNTXent` at ``tau``.
     """
 
-    graph_level = True
+    task = "graph"
 
-    def __init__(self, in_channels: int, hidden_dim: int = 32, num_layers: int = 3, aug_ratio: float = 0.2,
+    def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 3, aug_ratio: float = 0.2,
                  augmentations: Sequence[str] = ("drop_nodes", "perturb_edges", "subgraph", "mask_features"),
-                 augment_both: bool = False, tau: float = 0.2, batch_size: int = 128) -> None:
+                 augment_both: bool = False, tau: float = 0.2, batch_size: int = 128, *,
+                 encoder: nn.Module | None = None, augmenters: BaseTransform | Sequence[BaseTransform] | None = None,
+                 projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         super().__init__()
-        unknown = [a for a in augmentations if a not in AUGMENTATIONS]
-        if unknown or not augmentations:
-            raise InvalidArgumentError(f"augmentations must be a non-empty list from {sorted(AUGMENTATIONS)}, "
-                                       f"got {list(augmentations)}")
-        self.encoder = GINGraphEncoder(in_channels, hidden_dim, num_layers)
-        d = self.encoder.out_channels
-        self.head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
-        self.augment = PerGraphChoice([AUGMENTATIONS[a](aug_ratio) for a in augmentations])
+        check_module(self.name, "encoder", encoder, "GINGraphEncoder(in_channels, 32, 3)")
+        check_module(self.name, "projector", projector, "nn.Linear(96, 96)")
+        check_module(self.name, "loss", loss, "GraphNTXent(0.5)")
+        if augmenters is None:
+            unknown = [a for a in augmentations if a not in AUGMENTATIONS]
+            if unknown or not augmentations:
+                raise InvalidArgumentError(f"augmentations must be a non-empty list from {sorted(AUGMENTATIONS)}, "
+                                           f"got {list(augmentations)}")
+        elif not isinstance(augmenters, BaseTransform):
+            check_transforms(self.name, "augmenters", augmenters, None, "[DropNodes(0.2), GrowSubgraph(0.2)]")
+        if encoder is None:
+            encoder = GINGraphEncoder(in_channels, hidden_channels, num_layers)
+        self.encoder = encoder
+        if projector is None:
+            d = self.encoder.out_channels
+            projector = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+        self.head = projector
+        if augmenters is None:
+            augmenters = [AUGMENTATIONS[a](aug_ratio) for a in augmentations]
+        self.augment = augmenters if isinstance(augmenters, BaseTransform) else PerGraphChoice(augmenters)
         self.augment_both, self.batch_size = augment_both, batch_size
-        self.criterion = GraphNTXent(tau)
+        self.criterion = loss if loss is not None else GraphNTXent(tau)
         self._loader: DataLoader | None = None
         self._batches = None
 
@@ -96,7 +124,7 @@ class GraphCL(Method):
 
     @torch.no_grad()
     def embed(self, dataset: Dataset) -> Tensor:
-        """Graph embeddings ``[num_graphs, hidden_dim * num_layers]`` in the dataset's order."""
+        """Graph embeddings ``[num_graphs, d]`` (``hidden_channels * num_layers`` by default) in the dataset's order."""
         was_training = self.training
         self.eval()
         out = [self._graph_embeddings(b.to(self._device())).cpu()

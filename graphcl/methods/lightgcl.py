@@ -27,51 +27,16 @@ graph is a bipartite :class:`~torch_geometric.data.Data` from :mod:`graphcl.data
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from graphcl.augment.spectral import LowRankOperator, normalized_biadjacency, svd_operator
-from graphcl.encoders.lightgcn import LightGCNPropagation, normalized_operator
+from graphcl.encoders import LightGCNPropagation, normalized_operator
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses.chunked import chunked_logsumexp
+from graphcl.losses import NegativeSampler, bpr_loss, chunked_logsumexp
 from graphcl.methods.base import Method, register_method
 
-__all__ = ["BPRRecommender", "LightGCN", "LightGCL", "NegativeSampler", "bpr_loss"]
-
-
-def bpr_loss(user: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
-    r""":math:`-\frac1B \sum_b \log \sigma(u_b^\top p_b - u_b^\top n_b)` (Rendle et al., UAI 2009).
-
-    Shapes: ``[B, d]`` each -> scalar."""
-    return F.softplus((user * negative).sum(-1) - (user * positive).sum(-1)).mean()
-
-
-class NegativeSampler:
-    """Uniform negative items: for each user, an item it has no training interaction with,
-    drawn by vectorised rejection (redraw only the collisions)."""
-
-    def __init__(self, pairs: Tensor, num_items: int, max_rounds: int = 100) -> None:
-        self.num_items, self.max_rounds = num_items, max_rounds
-        self.keys = torch.unique(pairs[0] * num_items + pairs[1])  # sorted
-        counts = torch.bincount(pairs[0])
-        if counts.numel() and int(counts.max()) >= num_items:
-            raise InvalidGraphError(f"user {int(counts.argmax())} interacted with every item: no negative exists")
-
-    def _known(self, users: Tensor, items: Tensor) -> Tensor:
-        query = users * self.num_items + items
-        index = torch.searchsorted(self.keys, query).clamp_(max=self.keys.numel() - 1)
-        return self.keys[index] == query
-
-    def __call__(self, users: Tensor) -> Tensor:
-        items = torch.randint(self.num_items, users.shape, device=users.device)
-        todo = self._known(users, items).nonzero().view(-1)
-        for _ in range(self.max_rounds):
-            if todo.numel() == 0:
-                return items
-            items[todo] = torch.randint(self.num_items, todo.shape, device=users.device)
-            todo = todo[self._known(users[todo], items[todo])]
-        raise RuntimeError(f"negative sampling did not finish in {self.max_rounds} rounds")
+__all__ = ["BPRRecommender", "LightGCN", "LightGCL"]
 
 
 class BPRRecommender(Method):
@@ -80,23 +45,23 @@ class BPRRecommender(Method):
 
     Args:
         in_channels: unused (embeddings are learned; the sizes come from the graph in ``setup``).
-        embed_dim: :math:`d`.
+        out_channels: :math:`d`, the size of the layer-0 and propagated embeddings.
         num_layers: :math:`L`.
         batch_size: training interactions per step.
         edge_dropout: fraction of the normalised adjacency's entries dropped in each step.
     """
 
-    recommender = True
+    task = "rec"
     combine = "mean"
 
-    def __init__(self, in_channels: int | None = None, embed_dim: int = 64, num_layers: int = 3,
+    def __init__(self, in_channels: int | None = None, out_channels: int = 64, num_layers: int = 3,
                  batch_size: int = 2048, edge_dropout: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= edge_dropout < 1.0:
             raise InvalidArgumentError(f"edge_dropout must be in [0, 1), got {edge_dropout}")
-        self.embed_dim, self.batch_size, self.edge_dropout = embed_dim, batch_size, edge_dropout
+        self.out_channels, self.batch_size, self.edge_dropout = out_channels, batch_size, edge_dropout
         self.propagation = LightGCNPropagation(num_layers, self.combine)
-        self.embedding = nn.Embedding(1, embed_dim)  # resized in setup
+        self.embedding = nn.Embedding(1, out_channels)  # resized in setup
         self._graph: dict | None = None
         self._batches: list[Tensor] = []
 
@@ -110,7 +75,7 @@ class BPRRecommender(Method):
                                         f"(graphcl.data.interactions; e.g. --dataset gowalla); {key} is missing")
         m, n = int(data.num_users), int(data.num_items)
         device = data.train_pairs.device
-        self.embedding = nn.Embedding(m + n, self.embed_dim, device=device)
+        self.embedding = nn.Embedding(m + n, self.out_channels, device=device)
         self._init_embedding(m, n)
         self._graph = {"m": m, "n": n, "pairs": data.train_pairs, "edge_index": data.edge_index,
                        "operator": normalized_operator(data.edge_index, m + n),
@@ -187,16 +152,17 @@ class LightGCL(BPRRecommender):
         svd_rank: :math:`q`.
         svd_niter: power iterations of the randomized SVD.
         chunk_size: anchors per chunk of the contrastive denominators (``None``: automatic).
-        **kwargs: see :class:`BPRRecommender` (LightGCL: 2 layers, batch 4096).
+        num_layers: :math:`L` (LightGCL: 2).
+        batch_size: training interactions per step (LightGCL: 4096).
+        **kwargs: see :class:`BPRRecommender`.
     """
 
     combine = "sum"
 
     def __init__(self, in_channels: int | None = None, tau: float = 0.2, lambda1: float = 0.2, lambda2: float = 1e-7,
-                 svd_rank: int = 5, svd_niter: int = 2, chunk_size: int | None = None, **kwargs) -> None:
-        kwargs.setdefault("num_layers", 2)
-        kwargs.setdefault("batch_size", 4096)
-        super().__init__(in_channels, **kwargs)
+                 svd_rank: int = 5, svd_niter: int = 2, chunk_size: int | None = None, num_layers: int = 2,
+                 batch_size: int = 4096, **kwargs) -> None:
+        super().__init__(in_channels, num_layers=num_layers, batch_size=batch_size, **kwargs)
         self.tau, self.lambda1, self.lambda2 = float(tau), float(lambda1), float(lambda2)
         self.svd_rank, self.svd_niter, self.chunk_size = svd_rank, svd_niter, chunk_size
 

@@ -15,7 +15,7 @@ Samples" (MEOW), SDM 2023; Yu et al., TKDE 2024 (AdaMEOW). One training step:
    embeddings into :math:`z`, projected to :math:`u = \mathrm{norm}(\tanh(P z))`.
 3. The coarse view: the same GCN on :math:`h_{\mathrm{target}}` over the mean of the normalised
    meta-path adjacencies, projected to :math:`a`.
-4. k-means on :math:`u` at each granularity in ``num_clusters`` gives the weights
+4. k-means on :math:`u` at each granularity in ``cluster_counts`` gives the weights
    :math:`w_{ij}` (:class:`~graphcl.losses.ClusterDisagreement`) and prototypes, and
 
 .. math::
@@ -36,86 +36,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
-from torch_geometric.utils import add_self_loops, mask_feature, scatter
+from torch_geometric.utils import add_self_loops, mask_feature
 
-from graphcl.augment.hetero import drop_edge_mask
-from graphcl.augment.metapath import metapath_adjacency, metapath_contexts, metapath_positives, pathsim, top_k_per_node
-from graphcl.encoders.hetero import SemanticAttention
-from graphcl.encoders.propagation import SparseOperator
+from graphcl.augment import (drop_edge_mask, metapath_adjacency, metapath_contexts, metapath_positives, pathsim,
+                             top_k_per_node)
+from graphcl.clustering import fit_kmeans
+from graphcl.encoders import OneHotLinear, SemanticAttention, SparseOperator, StandardizedGCN
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.eval.clustering import fit_kmeans
 from graphcl.losses import (ClusterDisagreement, InfoNCE, LearnedWeightInfoNCE, MultiPositiveInfoNCE, PositivePairs,
                             ProtoNCE, prototype_concentration)
+from graphcl.methods._parts import check_module
 from graphcl.methods.base import Method, register_method
-
-
-class StandardizedGCN(nn.Module):
-    r"""MEOW's encoder: two graph convolutions without bias over a pre-normalised adjacency ``M``,
-    PReLU between them, dropout on each layer's transformed features (after the weight, before the
-    propagation, as the official ``GraphConv``), and the output standardised over all its entries:
-
-    .. math::
-        H = \mathrm{PReLU}(M\,\mathrm{drop}(X W_1)), \qquad
-        Z' = M\,\mathrm{drop}(H W_2), \qquad
-        Z = (Z' - \mathrm{mean}(Z')) / \mathrm{std}(Z')
-
-    (the official code's ``LayerNorm(Z.size())``). Weights start uniform in
-    :math:`\pm 1/\sqrt{\text{fan-out}}`, as the official ``reset_parameters``.
-
-    Shapes: ``x [N, in]`` -> ``[N, out]``.
-    """
-
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.lin1 = nn.Linear(in_channels, hidden_channels, bias=False)
-        self.lin2 = nn.Linear(hidden_channels, out_channels, bias=False)
-        for lin in (self.lin1, self.lin2):
-            bound = lin.out_features ** -0.5
-            nn.init.uniform_(lin.weight, -bound, bound)
-        self.act = nn.PReLU()
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor, operator: SparseOperator) -> Tensor:
-        """``operator``: the normalised ``[N, N]`` propagation matrix (``out = operator @ x``)."""
-        h = self.act(operator @ self.dropout(self.lin1(x)))
-        h = operator @ self.dropout(self.lin2(h))
-        return (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + 1e-5)
-
-
-class OneHotLinear(nn.Module):
-    r"""A linear layer on one-hot node features without building them: row :math:`i` is
-    :math:`W^\top e_i + b`, i.e. a learned table plus a bias (what HeCo / MEOW feed featureless
-    node types). ``forward(masked)`` zeroes the one-hot entry of the rows in the boolean ``masked``
-    (their output is the bias), as feature masking does to a one-hot matrix.
-
-    Shapes: -> ``[num_nodes, out_channels]``.
-    """
-
-    def __init__(self, num_nodes: int, out_channels: int) -> None:
-        super().__init__()
-        self.table = nn.Embedding(num_nodes, out_channels)
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-
-    def forward(self, masked: Tensor | None = None) -> Tensor:
-        table = self.table.weight
-        if masked is not None:
-            table = table * (~masked).unsqueeze(1).to(table.dtype)
-        return table + self.bias
-
-
-def _propagation_matrix(edge_index: Tensor, weight: Tensor, num_nodes: int) -> SparseOperator:
-    r"""MEOW's normalised meta-path operator :math:`M` (``out = M @ x``).
-
-    The official ``normalize_adj`` returns :math:`D^{-1/2} A^\top D^{-1/2}` with :math:`D` the row
-    sums of :math:`A`; after the per-node top-k :math:`A` is not symmetric, so the transpose and
-    the row sums matter. ``edge_index`` holds :math:`A`'s pairs ``(i, j)`` with ``weight``.
-    """
-    row, col = edge_index
-    degree = scatter(weight, row, dim=0, dim_size=num_nodes, reduce="sum")
-    inv_sqrt = degree.pow(-0.5).masked_fill_(degree == 0, 0)
-    values = inv_sqrt[row] * weight * inv_sqrt[col]
-    # M[j, i] = d_j^-1/2 A[i, j] d_i^-1/2; duplicate pairs are summed.
-    return SparseOperator(torch.stack([col, row]), values, (num_nodes, num_nodes))
 
 
 class MetaPathContextContrast(Method):
@@ -126,23 +57,30 @@ class MetaPathContextContrast(Method):
     Args:
         in_channels: unused (the node types' feature sizes are read from the graph in ``setup``).
         metapaths: meta-paths from the target type back to it, as node-type lists.
-        hidden_dim, embed_dim: sizes of the type projections and of the embeddings.
-        projection_dim: output size of the projection head (default ``embed_dim``).
+        hidden_channels: size of the type projections (64).
+        out_channels: size of the embeddings (64).
+        projection_channels: output size of the projection head (default ``out_channels``).
         feat_mask: fraction of the target features' non-zero entries zeroed for the masked views.
         adj_mask: per meta-path (or one for all), fraction of non-self edges dropped for its
             masked view.
         nei_max: per meta-path (or one for all), PathSim top-k neighbours kept (``None``: all).
         dropout: dropout of the projections, aggregations, GCN layers and the semantic attention
             vector (the official code uses the one rate for all four).
+        encoder: the shared meta-path GCN as an object, ``encoder(h [N, hidden_channels], operator)
+            -> [N, out_channels]`` with ``operator`` a normalised meta-path
+            :class:`~graphcl.encoders.SparseOperator`, instead of the
+            :class:`~graphcl.encoders.StandardizedGCN` built from the sizes and ``dropout``.
     """
 
-    heterogeneous = True
+    task = "hetero"
 
     def __init__(self, in_channels: int | dict | None = None, metapaths: Sequence[Sequence[str]] = (),
-                 hidden_dim: int = 64, embed_dim: int = 64, projection_dim: int | None = None,
+                 hidden_channels: int = 64, out_channels: int = 64, projection_channels: int | None = None,
                  feat_mask: float = 0.3, adj_mask: Sequence[float] | float = 0.3,
-                 nei_max: Sequence[int] | int | None = None, dropout: float = 0.2) -> None:
+                 nei_max: Sequence[int] | int | None = None, dropout: float = 0.2, *,
+                 encoder: nn.Module | None = None) -> None:
         super().__init__()
+        check_module(self.name, "encoder", encoder, "StandardizedGCN(64, 64, 64)")
         if not metapaths:
             raise InvalidArgumentError(f"{self.name or 'this method'} needs `metapaths` (node-type lists from the target "
                                        "type back to it), e.g. --set 'metapaths=[[paper, author, paper]]'")
@@ -154,11 +92,12 @@ class MetaPathContextContrast(Method):
             raise InvalidArgumentError(f"adj_mask and nei_max need one value per meta-path ({count})")
         if not all(0 <= m < 1 for m in [*self.adj_mask, feat_mask]):
             raise InvalidArgumentError("feat_mask and adj_mask must be fractions in [0, 1)")
-        self.hidden_dim, self.embed_dim, self.feat_mask = hidden_dim, embed_dim, feat_mask
-        self.projection_dim = projection_dim or embed_dim
-        self.encoder = StandardizedGCN(hidden_dim, embed_dim, embed_dim, dropout)
-        self.attention = SemanticAttention(embed_dim, dropout)
-        self.project = nn.Linear(embed_dim, self.projection_dim)
+        self.hidden_channels, self.out_channels, self.feat_mask = hidden_channels, out_channels, feat_mask
+        self.projection_channels = projection_channels or out_channels
+        self.encoder = encoder if encoder is not None else StandardizedGCN(hidden_channels, out_channels,
+                                                                           out_channels, dropout)
+        self.attention = SemanticAttention(out_channels, dropout)
+        self.project = nn.Linear(out_channels, self.projection_channels)
         self.dropout = nn.Dropout(dropout)
         self.type_projection = nn.ModuleDict()  # built in setup: one per node type
         self.context_projection = nn.ModuleList()
@@ -190,10 +129,10 @@ class MetaPathContextContrast(Method):
             if self.nei_max[p] is not None:
                 keep = top_k_per_node(index, pathsim(index, count, n), n, self.nei_max[p])
                 index, count = index[:, keep], count[keep]
-            views.append(_propagation_matrix(index, count.float(), n))
+            views.append(StandardizedGCN.propagation_matrix(index, count.float(), n))
             kept = index[:, drop_edge_mask(index, self.adj_mask[p]) & (index[0] != index[1])]
             m_index = add_self_loops(kept, num_nodes=n)[0]  # every node keeps its own loop, weight 1
-            masked.append(_propagation_matrix(m_index, torch.ones(m_index.size(1), device=device), n))
+            masked.append(StandardizedGCN.propagation_matrix(m_index, torch.ones(m_index.size(1), device=device), n))
             contexts.append([(t, SparseOperator.row_mean(incidence, (n, data[t].num_nodes)))
                              for t, incidence in metapath_contexts(data, path)])
         coarse = SparseOperator.average(views)
@@ -206,9 +145,9 @@ class MetaPathContextContrast(Method):
         types = {target} | {t for ctx in contexts for t, _ in ctx}
         if not self.type_projection:
             for t in sorted(types):
-                self.type_projection[t] = (nn.Linear(data[t].x.size(1), self.hidden_dim) if "x" in data[t]
-                                           else OneHotLinear(data[t].num_nodes, self.hidden_dim))
-            self.context_projection.extend(nn.Linear(self.hidden_dim, self.hidden_dim, bias=False)
+                self.type_projection[t] = (nn.Linear(data[t].x.size(1), self.hidden_channels) if "x" in data[t]
+                                           else OneHotLinear(data[t].num_nodes, self.hidden_channels))
+            self.context_projection.extend(nn.Linear(self.hidden_channels, self.hidden_channels, bias=False)
                                            for ctx in contexts for _ in ctx)
             self.type_projection.to(device)
             self.context_projection.to(device)
@@ -263,11 +202,12 @@ class MetaPathContextContrast(Method):
 class MEOW(MetaPathContextContrast):
     r"""MEOW: the coarse view's projection :math:`a` against the fine view's :math:`u`, negatives
     weighted by :class:`~graphcl.losses.ClusterDisagreement` of k-means on :math:`u` at every
-    granularity in ``num_clusters``, plus ``lam_proto`` times ProtoNCE on those clusterings.
+    granularity in ``cluster_counts``, plus ``lam_proto`` times ProtoNCE on those clusterings.
 
     Args:
         tau: temperature of the weighted InfoNCE (also the mean prototype concentration).
-        num_clusters: k-means granularities (one clustering each, re-run every step).
+        cluster_counts: k-means granularities, the number of clusters of each clustering (one
+            clustering each, re-run every step).
         lam_proto: weight of ProtoNCE.
         kmeans_init: k-means restarts per clustering (official: faiss ``nredo`` 5).
         kmeans_iter: Lloyd iterations per restart (official: faiss ``niter`` 20); seeding by
@@ -276,33 +216,38 @@ class MEOW(MetaPathContextContrast):
             largest inner product with unnormalised centroids: the official faiss ``IndexFlatIP``).
         concentration: ``"pcl"`` (PCL's distance-based prototype temperatures) or ``"meow"`` (the
             official code's similarity-based ones, see :func:`~graphcl.losses.prototype_concentration`).
+        loss: the weighted contrast as an object, called as ``loss(a, u, weights)`` with the
+            cluster-disagreement :class:`~graphcl.losses.NegativeWeights` (e.g.
+            ``InfoNCE(0.5, intra_view_negatives=False, symmetric=False)``), instead of the one built
+            from ``tau``; ``tau`` still sets the prototypes' concentration.
         **kwargs: see :class:`MetaPathContextContrast`.
     """
 
     def __init__(self, in_channels: int | dict | None = None, tau: float = 0.4,
-                 num_clusters: Sequence[int] = (100, 300), lam_proto: float = 1.0, kmeans_init: int = 5,
-                 kmeans_iter: int = 20, kmeans_metric: str = "euclidean", concentration: str = "pcl",
-                 **kwargs) -> None:
+                 cluster_counts: Sequence[int] = (100, 300), lam_proto: float = 1.0, kmeans_init: int = 5,
+                 kmeans_iter: int = 20, kmeans_metric: str = "euclidean", concentration: str = "pcl", *,
+                 loss: nn.Module | None = None, **kwargs) -> None:
         super().__init__(in_channels, **kwargs)
+        check_module(self.name, "loss", loss, "InfoNCE(0.5, intra_view_negatives=False, symmetric=False)")
         if kmeans_metric not in ("euclidean", "inner_product") or concentration not in ("pcl", "meow"):
             raise InvalidArgumentError("kmeans_metric must be 'euclidean' or 'inner_product' and concentration 'pcl' "
                                        f"or 'meow', got {kmeans_metric!r} and {concentration!r}")
         self.tau = float(tau)
-        self.num_clusters, self.lam_proto = [int(k) for k in num_clusters], lam_proto
+        self.cluster_counts, self.lam_proto = [int(k) for k in cluster_counts], lam_proto
         self.kmeans_init, self.kmeans_iter = kmeans_init, kmeans_iter
         self.kmeans_metric, self.concentration = kmeans_metric, concentration
-        self.contrast = InfoNCE(tau, intra_view_negatives=False, symmetric=False)
+        self.contrast = loss if loss is not None else InfoNCE(tau, intra_view_negatives=False, symmetric=False)
         self.proto = ProtoNCE()
 
     def _check_target(self, num_nodes: int, target: str) -> None:
-        if max(self.num_clusters) > num_nodes:
-            raise InvalidArgumentError(f"num_clusters {self.num_clusters} exceeds the {num_nodes} {target} nodes")
+        if max(self.cluster_counts) > num_nodes:
+            raise InvalidArgumentError(f"cluster_counts {self.cluster_counts} exceeds the {num_nodes} {target} nodes")
 
     def loss(self, data: HeteroData) -> Tensor:
         z, anchor = self._views(data)
         u, a = self._head(z), self._head(anchor)
         clusterings, labels = [], []
-        for seed, k in enumerate(self.num_clusters):
+        for seed, k in enumerate(self.cluster_counts):
             result = fit_kmeans(u.detach(), k, n_init=self.kmeans_init, seed=seed, init="random",
                                 max_iter=self.kmeans_iter, metric=self.kmeans_metric)
             phi = prototype_concentration(u.detach(), result.labels, result.centroids, self.tau,
@@ -323,13 +268,18 @@ class AdaMEOW(MetaPathContextContrast):
     Args:
         tau: temperature.
         weight_hidden: width of the weight MLP (official: 16).
-        **kwargs: see :class:`MetaPathContextContrast` (official aminer: ``projection_dim`` 16).
+        loss: the contrast as an object, called as ``loss(u, a)`` (e.g.
+            ``LearnedWeightInfoNCE(projection_channels, tau=0.5)``), instead of the one built from
+            ``tau`` and ``weight_hidden``.
+        **kwargs: see :class:`MetaPathContextContrast` (official aminer: ``projection_channels`` 16).
     """
 
-    def __init__(self, in_channels: int | dict | None = None, tau: float = 0.9, weight_hidden: int = 16,
-                 **kwargs) -> None:
+    def __init__(self, in_channels: int | dict | None = None, tau: float = 0.9, weight_hidden: int = 16, *,
+                 loss: nn.Module | None = None, **kwargs) -> None:
         super().__init__(in_channels, **kwargs)
-        self.contrast = LearnedWeightInfoNCE(self.projection_dim, tau=tau, hidden=weight_hidden)
+        check_module(self.name, "loss", loss, "LearnedWeightInfoNCE(64, tau=0.5)")
+        self.contrast = (loss if loss is not None
+                         else LearnedWeightInfoNCE(self.projection_channels, tau=tau, hidden=weight_hidden))
 
     def loss(self, data: HeteroData) -> Tensor:
         z, anchor = self._views(data)
@@ -347,13 +297,19 @@ class HeCoStyle(MetaPathContextContrast):
         tau: temperature.
         lam: weight of the coarse-to-fine direction (HeCo's :math:`\lambda`).
         num_positives: positives per node (HeCo's ``pos_num``).
+        dropout: as in :class:`MetaPathContextContrast` (HeCo's acm setting: 0.3).
+        loss: the contrast as an object, called as ``loss(a, u, positives)`` with the
+            :class:`~graphcl.losses.PositivePairs` (e.g. ``MultiPositiveInfoNCE(0.5, 0.5)``), instead
+            of the one built from ``tau`` and ``lam``.
         **kwargs: see :class:`MetaPathContextContrast`.
     """
 
     def __init__(self, in_channels: int | dict | None = None, tau: float = 0.8, lam: float = 0.5,
-                 num_positives: int = 5, **kwargs) -> None:
-        super().__init__(in_channels, **kwargs)
-        self.contrast = MultiPositiveInfoNCE(tau, lam)
+                 num_positives: int = 5, dropout: float = 0.3, *, loss: nn.Module | None = None,
+                 **kwargs) -> None:
+        super().__init__(in_channels, dropout=dropout, **kwargs)
+        check_module(self.name, "loss", loss, "MultiPositiveInfoNCE(0.5, 0.5)")
+        self.contrast = loss if loss is not None else MultiPositiveInfoNCE(tau, lam)
         self.num_positives = num_positives
         #: Each target node's positives (:class:`~graphcl.losses.PositivePairs`), built by :meth:`setup`.
         self.positives: PositivePairs | None = None

@@ -17,6 +17,9 @@ assignment Q and its sharpened target P (refreshed every epoch) plus a structura
 Predicted clusters: :meth:`DeepClustering.predict` (``argmax_k q_ik``, as the papers) and k-means
 on :meth:`DeepClustering.embed`. The temperature ``tau`` is a temperature: the official
 ``--tau t`` (which multiplies the cosine) is ``tau = 1 / t`` here (see graphcl/configs/scgc.yaml).
+
+The structural contrast can be given as an object, ``loss=`` (e.g. ``NeighbourContrast(0.5)`` for
+SCGC / SCGC*, ``MetaNodeContrast(0.5)`` for PamC), instead of the one built from ``tau``.
 """
 from __future__ import annotations
 
@@ -30,15 +33,17 @@ from sklearn.cluster import KMeans
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from graphcl.augment.structure import adjacency_power
+from graphcl.augment import adjacency_power
 from graphcl.checks import check_graph, check_num_clusters
-from graphcl.encoders.autoencoder import SDCNAutoencoder, pretrained_autoencoder
+from graphcl.clustering import modularity
+from graphcl.encoders import SDCNAutoencoder, pretrained_autoencoder
 from graphcl.errors import InvalidArgumentError
-from graphcl.eval.clustering import modularity
-from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, student_t_assignment,
-                                    target_distribution)
-from graphcl.losses.positives import PositivePairs
-from graphcl.methods.base import Method, register_method
+from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs, student_t_assignment,
+                            target_distribution)
+from graphcl.methods._parts import check_module
+from graphcl.methods.base import ClusteringMethod, register_method
+
+__all__ = ["DeepClustering", "SCGC", "SCGCStar", "PamC", "RESTART_SEED_STRIDE"]
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +51,17 @@ log = logging.getLogger(__name__)
 RESTART_SEED_STRIDE = 100_000
 
 
-class DeepClustering(Method):
+class DeepClustering(ClusteringMethod):
     r"""Shared machinery of SCGC, SCGC* and PamC: pretrained autoencoder, centres, KL, positives.
 
     Args:
         in_channels: feature size.
         num_clusters: K (the experiment runner fills it with the number of classes when unset).
-        embedding_dim: ``n_z``.
-        hidden: autoencoder hidden sizes.
+        out_channels: ``n_z``, the embedding size (10).
+        hidden_channels: autoencoder hidden layer sizes (500, 500, 2000).
         order: r, the power of :math:`\\hat A` used for positives.
         top_k: keep at most this many positives per node and power (``None``: exact).
-        tau: contrast temperature.
+        tau: contrast temperature (1; the official ``--tau 1``).
         alpha, beta: weights of the contrast and of the KL term.
         nu: Student-t degrees of freedom (1 in DEC / SDCN).
         pretrain_epochs, pretrain_batch_size, pretrain_lr: autoencoder pretraining.
@@ -70,7 +75,7 @@ class DeepClustering(Method):
             CiteSeer (seed 0) 70.3 % instead of 69.9 %, on ACM within noise.
         pretrain_restarts: R, the number of autoencoders pretrained (seeds ``seed + j * 100000``,
             ``j < R``; ``j = 0`` is the run's own pretraining). Each one's initial k-means partition is
-            scored by its graph :func:`~graphcl.eval.clustering.modularity` and the highest-scoring
+            scored by its graph :func:`~graphcl.clustering.modularity` and the highest-scoring
             autoencoder is kept, a label-free guard against the pretraining seeds whose k-means
             partition misses the graph's communities. On ACM (10 seeds, 30 epochs) the partitions of
             modularity >= 0.35 start at 80-84 % ACC and end (SCGC*, oracle) at 92.7-93.1 %; those
@@ -94,9 +99,9 @@ class DeepClustering(Method):
     #: Whether positives are cumulative powers (IAC).
     cumulative: bool = True
 
-    def __init__(self, in_channels: int, num_clusters: int = 2, embedding_dim: int = 10,
-                 hidden: Sequence[int] = (500, 500, 2000), order: int = 1, top_k: int | None = None,
-                 tau: float = 4.0, alpha: float = 1.0, beta: float = 0.1, nu: float = 1.0, pretrain_epochs: int = 30,
+    def __init__(self, in_channels: int, num_clusters: int = 2, out_channels: int = 10,
+                 hidden_channels: Sequence[int] = (500, 500, 2000), order: int = 1, top_k: int | None = None,
+                 tau: float = 1.0, alpha: float = 1.0, beta: float = 0.1, nu: float = 1.0, pretrain_epochs: int = 30,
                  pretrain_batch_size: int = 256, pretrain_lr: float = 1e-3, pretrain_seed: int | None = None,
                  pretrain_restarts: int = 1, kmeans_init: int = 20, center_init: str = "spherical",
                  checkpoint_rows: int | None = None, stop_tol: float | None = None) -> None:
@@ -116,12 +121,12 @@ class DeepClustering(Method):
             raise InvalidArgumentError(f"order must be >= 1, got {order}")
         self.num_clusters, self.order, self.top_k = num_clusters, order, top_k
         self.alpha, self.beta, self.nu, self.tau = alpha, beta, nu, tau
-        self.hidden, self.embedding_dim = tuple(hidden), embedding_dim
+        self.hidden_channels, self.out_channels = tuple(hidden_channels), out_channels
         self.pretrain = {"epochs": pretrain_epochs, "batch_size": pretrain_batch_size, "lr": pretrain_lr}
         self.pretrain_seed, self.kmeans_init = pretrain_seed, kmeans_init
-        self.autoencoder = SDCNAutoencoder(in_channels, embedding_dim, hidden, decoder=self.reconstruct,
+        self.autoencoder = SDCNAutoencoder(in_channels, out_channels, hidden_channels, decoder=self.reconstruct,
                                            checkpoint_rows=checkpoint_rows)
-        self.centers = nn.Parameter(torch.zeros(num_clusters, embedding_dim))
+        self.centers = nn.Parameter(torch.zeros(num_clusters, out_channels))
         self.kl = ClusteringKL()
         #: The structural positives (:class:`graphcl.losses.PositivePairs`), built by :meth:`setup`
         #: on the data's device.
@@ -147,8 +152,8 @@ class DeepClustering(Method):
         best_score, chosen = -np.inf, None
         for restart in range(self.pretrain_restarts):
             restart_seed = seed + restart * RESTART_SEED_STRIDE
-            pretrained, losses = pretrained_autoencoder(data.x, seed=restart_seed, embedding_dim=self.embedding_dim,
-                                                        hidden=self.hidden, **self.pretrain)
+            pretrained, losses = pretrained_autoencoder(data.x, seed=restart_seed, out_channels=self.out_channels,
+                                                        hidden_channels=self.hidden_channels, **self.pretrain)
             with torch.no_grad():
                 z = pretrained.encode(data.x).float().cpu().numpy()
             labels = self._initial_partition(z, restart_seed)
@@ -223,14 +228,21 @@ class SCGC(DeepClustering):
 
     See :class:`DeepClustering` for the arguments and :class:`graphcl.losses.NeighbourContrast`
     for the contrast (denominator over all nodes in row chunks of ``chunk_size``).
+
+    Args:
+        loss: the structural contrast as an object, called as ``loss(z, positives)`` with the
+            embeddings ``z [N, n_z]`` and the :class:`~graphcl.losses.PositivePairs` (e.g.
+            ``NeighbourContrast(0.5)``); replaces the one built from ``tau`` and ``chunk_size``.
     """
 
     reconstruct = True
     cumulative = False
 
-    def __init__(self, in_channels: int, num_clusters: int = 2, chunk_size: int | None = None, **kwargs) -> None:
+    def __init__(self, in_channels: int, num_clusters: int = 2, chunk_size: int | None = None, *,
+                 loss: nn.Module | None = None, **kwargs) -> None:
         super().__init__(in_channels, num_clusters, **kwargs)
-        self.criterion = NeighbourContrast(self.tau, chunk_size=chunk_size)
+        check_module(self.name, "loss", loss, "NeighbourContrast(0.5)")
+        self.criterion = loss if loss is not None else NeighbourContrast(self.tau, chunk_size=chunk_size)
 
     def contrast(self, z: Tensor, q: Tensor) -> Tensor:
         return self.criterion(z, self.positives)
@@ -238,7 +250,10 @@ class SCGC(DeepClustering):
 
 @register_method("scgc-star")
 class SCGCStar(SCGC):
-    r"""SCGC*: encoder only, :math:`\beta\,\mathrm{KL} + \alpha\,\mathcal L_{IAC}(\sum_{k \le r} \hat A^k)`."""
+    r"""SCGC*: encoder only, :math:`\beta\,\mathrm{KL} + \alpha\,\mathcal L_{IAC}(\sum_{k \le r} \hat A^k)`.
+
+    Arguments as :class:`SCGC` (``loss=``: the structural contrast object).
+    """
 
     reconstruct = False
     cumulative = True
@@ -251,17 +266,23 @@ class PamC(DeepClustering):
     Args:
         assignment: ``'hard'`` (one-hot of the detached :math:`\arg\max q`, as the official code)
             or ``'soft'`` (:math:`Q` itself, differentiable, as the paper describes) meta-nodes.
+        loss: the structural contrast as an object, called as ``loss(z, assignment, positives)``
+            with the embeddings ``z [N, n_z]``, the meta-node assignment ``[N, K]`` and the
+            :class:`~graphcl.losses.PositivePairs` (e.g. ``MetaNodeContrast(0.5)``); replaces the
+            one built from ``tau``.
         **kwargs: see :class:`DeepClustering`.
     """
 
     cumulative = True
 
-    def __init__(self, in_channels: int, num_clusters: int = 2, assignment: str = "hard", **kwargs) -> None:
+    def __init__(self, in_channels: int, num_clusters: int = 2, assignment: str = "hard", *,
+                 loss: nn.Module | None = None, **kwargs) -> None:
         if assignment not in ("hard", "soft"):
             raise InvalidArgumentError(f"assignment must be 'hard' or 'soft', got {assignment!r}")
         super().__init__(in_channels, num_clusters, **kwargs)
+        check_module(self.name, "loss", loss, "MetaNodeContrast(0.5)")
         self.assignment = assignment
-        self.criterion = MetaNodeContrast(self.tau)
+        self.criterion = loss if loss is not None else MetaNodeContrast(self.tau)
 
     def contrast(self, z: Tensor, q: Tensor) -> Tensor:
         a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q

@@ -1,0 +1,27 @@
+"""Checks of the parts a method accepts as objects (``encoder=``, ``augmenters=``, ``loss=``, ...)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from graphcl.errors import InvalidArgumentError
+
+
+def check_module(method: str, name: str, value: Any, example: str) -> None:
+    """``value`` is ``None`` or an ``nn.Module``; anything else (e.g. a name from ``--set``) raises."""
+    if value is not None and not isinstance(value, nn.Module):
+        raise InvalidArgumentError(f"{method}: {name} must be a torch.nn.Module such as {example} (or left unset to "
+                                   f"build it from the settings), got {type(value).__name__}")
+
+
+def check_transforms(method: str, name: str, value: Any, count: int | None, example: str) -> None:
+    """``value`` is ``None`` or a sequence of callables (of length ``count`` when given)."""
+    if value is None:
+        return
+    if (isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value
+            or (count is not None and len(value) != count) or not all(callable(t) for t in value)):
+        size = f"{count} transforms" if count is not None else "one or more transforms"
+        raise InvalidArgumentError(f"{method}: {name} must be a tuple of {size}, e.g. {example}; "
+                                   f"got {value!r}")

@@ -1,0 +1,130 @@
+"""The one seed loop: configure, train (with restarts) and evaluate a method once per seed.
+
+>>> from graphcl.data import load_dataset
+>>> from graphcl.runner import run
+>>> records = run("grace", load_dataset("cora"), seeds=[0, 1], evals=["node", "cluster"])  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from torch_geometric import seed_everything
+
+from graphcl.configs import RunSettings, resolve_config
+from graphcl.methods.base import build_method, get_method_class
+from graphcl.records import Record, package_versions
+from graphcl.tasks import dataset_name, get_task
+from graphcl.train import train
+
+__all__ = ["run", "restart_seeds", "configure", "TRAIN_RESTART_SEED_STRIDE", "COLLAPSE_THRESHOLD"]
+
+log = logging.getLogger(__name__)
+
+#: Seed offset between full training restarts (run setting ``train_restarts``), see :func:`restart_seeds`.
+TRAIN_RESTART_SEED_STRIDE = 1_000
+#: Embeddings whose mean direction concentration exceeds this are reported as collapsed.
+COLLAPSE_THRESHOLD = 0.99
+
+
+def restart_seeds(seed: int, restarts: int) -> list[int]:
+    """The seeds of one run's full training restarts: ``seed + j * 1000`` for ``j < restarts``.
+
+    With the run setting ``train_restarts = R > 1`` a run trains its method ``R`` times from
+    scratch, each restart reseeding everything (initialisation, autoencoder pretraining unless
+    ``pretrain_seed`` fixes it, augmentations, k-means), and keeps the restart with the highest
+    label-free score of its task (:meth:`graphcl.tasks.Task.restart_score`: the Newman modularity
+    of the final partition for node-level methods). Training cost is ``R`` times one run's, and
+    records report it so (``train_seconds`` summed over the restarts, ``peak_memory_mb`` their
+    largest). Seeds below 1000 never share a restart seed.
+    """
+    if restarts < 1:
+        from graphcl.errors import InvalidArgumentError
+        raise InvalidArgumentError(f"train_restarts must be >= 1, got {restarts}")
+    return [seed + j * TRAIN_RESTART_SEED_STRIDE for j in range(restarts)]
+
+
+def configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None, epochs: int | None = None,
+              split: str | None = None) -> tuple[dict[str, Any], RunSettings, Any]:
+    """The constructor parameters, run settings and prepared data of ``method`` on ``data``.
+
+    The configuration is the method's YAML ``defaults:``, the dataset's section, then ``overrides``;
+    ``epochs`` and ``split`` override those. The method's task checks the data and the settings,
+    fills parameters taken from the data (e.g. ``num_clusters``) and prepares the data (feature
+    preprocessing): the returned graph may be a new object; the caller's is untouched.
+    """
+    cls = get_method_class(method)
+    task = get_task(cls.task)
+    task.check_data(method, data)
+    changes = {k: v for k, v in (("epochs", epochs), ("split", split)) if v is not None}
+    params, settings = resolve_config(method, dataset_name(data), {**(overrides or {}), **changes})
+    task.check_settings(method, settings)
+    params = task.fill_params(cls, params, data)
+    return params, settings, task.prepare(data, settings)
+
+
+def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[str] | None = None,
+        epochs: int | None = None, split: str | None = None, device: str = "cpu",
+        overrides: dict[str, Any] | None = None, patience: int | None = None,
+        checkpoint_dir: str | Path | None = None, progress: bool = True) -> list[Record]:
+    """Train and evaluate the registered ``method`` on ``data`` once per seed.
+
+    Each seed seeds model initialisation, augmentations, the evaluation split (for
+    ``split='random'``) and k-means. ``evals`` names the task's evaluations (default: the task's
+    own, e.g. ``node`` for node-level methods, ``cluster`` for deep clustering); ``'none'`` trains
+    only. ``patience`` overrides the run setting of the same name; ``checkpoint_dir`` saves and
+    resumes each training (``<method>-<dataset>-seed<seed>.pt``).
+
+    Returns:
+        One :class:`~graphcl.records.Record` per seed. A warning is issued when the embeddings
+        collapsed (mean direction concentration > 0.99, :func:`graphcl.eval.direction_concentration`).
+    """
+    task = get_task(get_method_class(method).task)
+    evals = tuple(evals) if evals is not None else task.default_evals
+    task.check_evals(evals)
+    dataset = dataset_name(data)
+    params, settings, data = configure(method, data, overrides=overrides, epochs=epochs, split=split)
+    on_device = task.to_device(data, device)
+    records = []
+    for seed in seeds:
+        best_score, seconds, peak = -float("inf"), 0.0, 0.0
+        restart_scores: dict[str, float] = {}
+        for train_seed in restart_seeds(seed, settings.train_restarts):
+            seed_everything(train_seed)
+            candidate = build_method(method, task.in_channels(data), **params)
+            checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{train_seed}.pt" if checkpoint_dir else None
+            candidate_monitor = task.monitor(candidate, on_device, settings, train_seed, evals)
+            candidate_result = train(candidate, data, epochs=settings.epochs, lr=settings.lr,
+                                     weight_decay=settings.weight_decay, device=device, seed=train_seed,
+                                     patience=patience if patience is not None else settings.patience,
+                                     checkpoint=checkpoint, progress=progress, on_epoch_end=candidate_monitor)
+            seconds += candidate_result.train_seconds
+            peak = max(peak, candidate_result.peak_memory_mb)
+            if settings.train_restarts > 1:
+                score = task.restart_score(candidate, on_device, train_seed)
+                log.info("%s on %s, restart seed %d: label-free score %.4f", method, dataset, train_seed, score)
+                restart_scores[str(train_seed)] = round(score, 5)
+                if score <= best_score:
+                    continue
+                best_score = score
+            model, result, monitor, kept_seed = candidate, candidate_result, candidate_monitor, train_seed
+        evaluation = task.evaluate(model, on_device, settings, seed, evals, monitor, result)
+        concentration = evaluation.extra.get("direction_concentration")
+        if concentration is not None and concentration > COLLAPSE_THRESHOLD:
+            warnings.warn(f"{method} on {dataset}, seed {seed}: the embeddings collapsed (mean direction "
+                          f"concentration {concentration:.3f}; final loss {result.losses[-1] if result.losses else None})."
+                          f" Lower the learning rate (now {settings.lr}) with --set lr=..., or train longer.",
+                          stacklevel=2)
+        extra = dict(evaluation.extra)
+        if restart_scores:
+            extra.update(restart_modularity=restart_scores, restart_seed=kept_seed)
+        records.append(Record(
+            method=method, dataset=dataset, seed=seed, metrics=evaluation.metrics,
+            config={**params, **settings.as_dict()}, epochs=result.epochs,
+            final_loss=result.losses[-1] if result.losses else None, train_seconds=seconds, peak_memory_mb=peak,
+            stopped_early=result.stopped_early, device=str(device), versions=package_versions(), extra=extra,
+            arrays=evaluation.arrays))
+        log.info("%s on %s, seed %d: %s", method, dataset, seed, evaluation.metrics)
+    return records
