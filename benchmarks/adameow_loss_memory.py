@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: The full report goes to the lab notebook; benchmarks/results holds the summary table.
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "experiments"
 
 
 def dense_loss(a, v, weights, tau):
@@ -90,7 +91,7 @@ def main() -> None:
             lines.append(f"| {r['n']:,} | {r['d']} | {r['impl']} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | "
                          f"{r['loss']:.6f} | dense lower bound {dense_lower_bound_gib(r['n'], r['d']):.2f} GiB |")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "adameow_loss_memory.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / "adameow-loss-memory.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -23,7 +23,7 @@ where the method stops fitting.
     python benchmarks/cluster_loss_scaling.py --encoder sdcn --sizes 80000 --methods pamc
     python benchmarks/cluster_loss_scaling.py --encoder sdcn-checkpointed --sizes 20000 80000 --methods pamc
 
-Writes benchmarks/results/cluster_loss_scaling.{md,csv,png} (the PNG: log-log seconds and MiB).
+Writes docs/experiments/cluster-loss-scaling[-ENCODER].{md,csv,png} (the PNG: log-log seconds and MiB).
 """
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: The full report goes to the lab notebook; benchmarks/results holds the summary table.
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "experiments"
 SIZES = [2_000, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 1_000_000]
 NUM_BLOCKS, AVG_DEGREE, NUM_FEATURES, TAU, ALPHA, BETA = 10, 10, 64, 1.0, 1.0, 0.1
 CHECKPOINT_ROWS = 4096
@@ -154,7 +155,7 @@ def run_child(method: str, n: int, encoder: str, repeats: int, limit_gib: float,
 
 def write(rows: list[dict], encoder: str, limit_gib: float) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / ("cluster_loss_scaling" + ("" if encoder == "mlp256" else f"_{encoder}"))
+    stem = RESULTS / ("cluster-loss-scaling" + ("" if encoder == "mlp256" else f"-{encoder}"))
     by = {(r["method"], r["n"]): r for r in rows}
     sizes = sorted({r["n"] for r in rows})
     lines = [f"# PamC vs dense SCGC* loss: one training step (encoder `{encoder}`)", "",

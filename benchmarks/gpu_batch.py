@@ -54,7 +54,7 @@ priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran i
 
 Second device session of 2026-11-26 (H100, 900 s): AdaMEOW heco-dblp seeds 0-3, HeCo-style heco-dblp
 seeds 0-1, AdaMEOW heco-aminer seed 0 (``results/hetero.md``); SCGC* tuning + 10 seeds on Cora,
-PubMed, Amazon Photo and PamC on Cora (``results/clustering.md``, ``results/tuning/``). The carried
+PubMed, Amazon Photo and PamC on Cora (``results/clustering.md``, ``docs/experiments/tuning/``). The carried
 mirror subset lacked CiteSeer and HeCo/acm there, so ``tune-*-citeseer`` and the heco-acm jobs
 failed at once; MEOW heco-aminer seed 0 was still training when the budget ended (490 s).
 
@@ -62,13 +62,13 @@ Third device session of 2026-11-26 (H200, two calls, 441 s + 209 s): ``hetero-va
 ``hetero-val-adameow-heco-acm`` (5 seeds each, ``results/hetero.md``, rows `val`), GCA on acm / cite / dblp
 (10 seeds each), the CUDA checks (all passed), then ``--smoothing 0 --only tune-pamc-pubmed
 tune-pamc-amazon-photo`` beside ``tune_clustering.py --method scgc-star --dataset cora --grid
-tau=4.0,1.0,0.5`` (``results/tuning/``); PamC's 10 Photo seeds were cut off at the 190 s budget and ran on
+tau=4.0,1.0,0.5`` (``docs/experiments/tuning/``); PamC's 10 Photo seeds were cut off at the 190 s budget and ran on
 the CPU instead.
 
 Device session of 2026-11-27 (session 12, H100, 490 s + 137 s): ``--workers 6 --only
 clustering-scgc-star-cora-restarts5 hetero-split-adameow-heco-acm`` (SCGC* Cora with 5 training restarts,
 10 seeds, 65-78 s per seed; AdaMEOW heco-acm with per-split epochs, 97-134 s a seed among six processes;
-seed 9 was cut at the 470 s budget and rerun alone): ``results/tuning/scgc-star-cora-train-restarts.md``,
+seed 9 was cut at the 470 s budget and rerun alone): ``docs/experiments/tuning/scgc-star-cora-train-restarts.md``,
 ``results/clustering.md``, ``results/hetero.md``.
 
 Done on 2026-11-26 and left out of the default list (``--only`` still runs them): GRACE on CiteSeer

@@ -3,7 +3,7 @@
 ``--loss grace`` (default): GRACE's two-view InfoNCE. ``--loss meow``: MEOW's weighted InfoNCE
 (the coarse view as anchors, negatives weighted by :class:`graphcl.losses.ClusterDisagreement` of
 two clusterings with 100 and 300 clusters, as on ACM) against the official dense form
-``exp(u v^T / tau) * w`` with the ``[N, N]`` weight matrix; writes ``loss_memory_meow.md``.
+``exp(u v^T / tau) * w`` with the ``[N, N]`` weight matrix; writes ``docs/experiments/loss-memory-meow.md``.
 
 Each measurement runs in a fresh subprocess, so its peak resident memory (``ru_maxrss``) is its
 own; the table reports the growth over the process's baseline after the inputs were allocated.
@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: The full report goes to the lab notebook; benchmarks/results holds the summary table.
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "experiments"
 
 
 def dense_infonce(z1, z2, tau):
@@ -128,8 +129,8 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name, title = (("loss_memory.md", "InfoNCE") if args.loss == "grace"
-                   else ("loss_memory_meow.md", "MEOW's weighted InfoNCE"))
+    name, title = (("loss-memory.md", "InfoNCE") if args.loss == "grace"
+                   else ("loss-memory-meow.md", "MEOW's weighted InfoNCE"))
     (RESULTS / name).write_text(f"# Chunked vs dense {title} (forward + backward)\n\n"
                                 "Peak MiB: growth of the process's peak RSS over its baseline "
                                 "with the inputs allocated (CPU).\n\n" + table + "\n")

@@ -15,7 +15,7 @@ Test-label numbers come afterwards from ``graphcl bench clustering`` with the ch
 ``--grid KEY=V1,V2,...`` crosses every candidate with those values of KEY (one more axis each);
 ``--base I J`` keeps only those of the method's candidates (e.g. ``--base 3 --grid order=3,5,8``).
 
-Writes benchmarks/results/tuning/<method>-<dataset>.md and .json.
+Writes docs/experiments/tuning/<method>-<dataset>.md and .json.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ CANDIDATES = {
     ],
 }
 CANDIDATES["scgc"] = CANDIDATES["scgc-star"]
-RESULTS = Path(__file__).resolve().parent / "results" / "tuning"
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "experiments" / "tuning"
 
 
 def validation_only(data, seed: int = 0):

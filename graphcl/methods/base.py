@@ -85,8 +85,11 @@ def register_method(name: str) -> Callable[[M], M]:
     """Class decorator: register a :class:`Method` under ``name`` (lower-case)."""
     def wrap(cls: M) -> M:
         key = name.lower()
-        if key in _METHODS and _METHODS[key] is not cls:
-            raise ValueError(f"method name {key!r} is already registered by {_METHODS[key].__name__}")
+        old = _METHODS.get(key)
+        reloaded = old is not None and (old.__qualname__, old.__module__.removeprefix("graphcl_plugin_")) == (
+            cls.__qualname__, cls.__module__.removeprefix("graphcl_plugin_"))  # the same plugin imported again
+        if old is not None and old is not cls and not reloaded:
+            raise ValueError(f"method name {key!r} is already registered by {old.__name__}")
         cls.name = key
         _METHODS[key] = cls
         return cls
