@@ -14,7 +14,7 @@ from graphcl.errors import GraphclError
 def _train(args: argparse.Namespace) -> int:
     from graphcl.data import load_dataset
     from graphcl.methods import get_method_class
-    from graphcl.records import Table, write_records
+    from graphcl.records import ORACLE_FLAG, Table, write_records
     from graphcl.runner import run
     from graphcl.tasks import get_task
 
@@ -32,6 +32,8 @@ def _train(args: argparse.Namespace) -> int:
     print(table.markdown())
     if any(m.startswith("q_") for m in metrics):
         print("\nacc/nmi/ari/f1: k-means on the embeddings; q_*: the method's own clusters (argmax of Q)")
+    if any(m.startswith("oracle_") for m in metrics):
+        print(f"oracle_*: {ORACLE_FLAG} (the papers' protocol, for comparison only)")
     print("\nmean ± std over seeds; scores in %, train_seconds in s, peak_memory_mb in MiB "
           f"({'process RSS' if args.device == 'cpu' else 'device allocations'})")
     if args.out:

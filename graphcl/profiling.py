@@ -10,7 +10,7 @@ from types import TracebackType
 import torch
 
 
-def current_rss_mb() -> float:
+def _current_rss_mb() -> float:
     """Resident set size of this process in MiB (Linux ``/proc``; falls back to the lifetime peak)."""
     try:
         with open("/proc/self/statm") as f:
@@ -39,7 +39,7 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, current_rss_mb())
+            self.peak_mb = max(self.peak_mb, _current_rss_mb())
             time.sleep(self.interval)
 
     def __enter__(self) -> "PeakMemory":
@@ -48,7 +48,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self.baseline_mb = torch.cuda.memory_allocated(self.device) / 2 ** 20
         else:
-            self.baseline_mb = self.peak_mb = current_rss_mb()
+            self.baseline_mb = self.peak_mb = _current_rss_mb()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
         return self
@@ -62,4 +62,4 @@ class PeakMemory:
             self._stop.set()
             if self._thread is not None:
                 self._thread.join()
-            self.peak_mb = max(self.peak_mb, current_rss_mb())
+            self.peak_mb = max(self.peak_mb, _current_rss_mb())

@@ -22,7 +22,7 @@ from graphcl.profiling import PeakMemory
 log = logging.getLogger(__name__)
 
 
-def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+def _resolve_device(device: str | torch.device = "cpu") -> torch.device:
     """``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'`` or ``'auto'`` -> a usable ``torch.device``."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -37,7 +37,7 @@ def to_device(data: Data, device: str | torch.device) -> Data:
     A dataset (or list) of graphs stays where it is (graph-level methods move each mini-batch)."""
     if isinstance(data, (Dataset, list, tuple)):
         return data
-    return copy.copy(data).to(resolve_device(device))
+    return copy.copy(data).to(_resolve_device(device))
 
 
 @dataclass
@@ -81,7 +81,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
     """
     if epochs < 0:
         raise InvalidArgumentError(f"epochs must be >= 0, got {epochs}")
-    dev = resolve_device(device)
+    dev = _resolve_device(device)
     if seed is not None:
         seed_everything(seed)
         for module in method.modules():

@@ -20,7 +20,7 @@ import graphcl.augment.centrality as C
 from graphcl.augment import (AdaptiveDropEdge, AdaptiveMaskFeature, AddEdge, Compose, DropEdge, DropNode,
                              DropoutFeature, GaussianNoise, MaskFeature, RandomChoice, RandomWalkSubgraph,
                              random_walk)
-from graphcl.augment.node import to_csr
+from graphcl.augment.node import _to_csr
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
 
@@ -611,7 +611,7 @@ def test_random_walk_follows_edges():
     data = make_graph(num_nodes=100, edge_prob=0.03)
     ei = torch.cat([data.edge_index, torch.tensor([[0], [0]])], dim=1)  # with a self-loop
     n = 102  # nodes 100, 101 are isolated
-    rowptr, col = to_csr(ei, n)
+    rowptr, col = _to_csr(ei, n)
     torch.manual_seed(0)
     start = torch.arange(n).repeat(3)
     walks = random_walk(rowptr, col, start, walk_length=6)

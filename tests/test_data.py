@@ -27,7 +27,7 @@ import torch
 from torch_geometric.data import Data
 
 from graphcl.data import cache, get_dataset_info, list_datasets, load_dataset, registry
-from graphcl.data.catalogue import STAT_NAMES, DatasetInfo, RawFile, read_catalogue
+from graphcl.data.catalogue import _STAT_NAMES, DatasetInfo, RawFile, _read_catalogue
 from graphcl.errors import (
     DatasetIntegrityError,
     DatasetUnavailableError,
@@ -36,7 +36,7 @@ from graphcl.errors import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_PROBE = cache.probe_host
+REAL_PROBE = cache._probe_host
 
 ALL_NAMES = {
     "cora", "citeseer", "pubmed", "citationfull-cora", "citationfull-cora_ml", "citationfull-citeseer",
@@ -70,7 +70,7 @@ def _resolve_mirror() -> Path | None:
 
 
 def _no_network(host: str, port: int, timeout: float) -> None:
-    raise cache.DownloadError(f"cannot reach {host}:{port} (network disabled in tests)")
+    raise cache._DownloadError(f"cannot reach {host}:{port} (network disabled in tests)")
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +80,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("GRAPHCL_MIRROR", raising=False)
     monkeypatch.delenv("GRAPHCL_OFFLINE", raising=False)
     monkeypatch.setenv("GRAPHCL_DOWNLOAD_TIMEOUT", "2")
-    monkeypatch.setattr(cache, "probe_host", _no_network)
+    monkeypatch.setattr(cache, "_probe_host", _no_network)
 
 
 @pytest.fixture(scope="module")
@@ -113,15 +113,15 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 # ------------------------------------------------------------------------------------------
 
 def test_catalogue_is_complete_and_well_formed() -> None:
-    catalogue = read_catalogue()
+    catalogue = _read_catalogue()
     assert set(catalogue) == ALL_NAMES
     for name, info in catalogue.items():
-        assert name == name.lower() and info.family in registry.LOADERS, name
+        assert name == name.lower() and info.family in registry._LOADERS, name
         assert info.source and info.licence and info.citation and info.description, name
         assert info.files and info.cache_dir, name
         for raw in info.files:
             assert raw.mirror is None or (raw.sha256 and len(raw.sha256) == 64), (name, raw)
-        for key in STAT_NAMES:
+        for key in _STAT_NAMES:
             assert isinstance(getattr(info, key), int), (name, key)
 
 
@@ -223,10 +223,10 @@ def test_offline_switch_refuses_downloads(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_unreachable_host_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache, "probe_host", REAL_PROBE)  # the real probe, against a closed local port
+    monkeypatch.setattr(cache, "_probe_host", REAL_PROBE)  # the real probe, against a closed local port
     start = time.perf_counter()
-    with pytest.raises(cache.DownloadError, match="127.0.0.1"):
-        with cache.network_guard(["http://127.0.0.1:9/data.json"]):
+    with pytest.raises(cache._DownloadError, match="127.0.0.1"):
+        with cache._network_guard(["http://127.0.0.1:9/data.json"]):
             pass
     assert time.perf_counter() - start < 5
 
@@ -241,7 +241,7 @@ def local_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     """A local HTTP server (the canonical-source stand-in) and the folder it serves."""
     for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(cache, "probe_host", REAL_PROBE)
+    monkeypatch.setattr(cache, "_probe_host", REAL_PROBE)
     www = tmp_path / "www"
     www.mkdir()
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(www)))

@@ -352,12 +352,12 @@ def test_spherical_centre_init_places_centres_at_cluster_means(tiny_graph):
 def test_pretrain_restarts_keep_the_autoencoder_of_highest_modularity(tiny_graph):
     from graphcl.encoders import pretrained_autoencoder
     from graphcl.eval import modularity
-    from graphcl.methods.scgc import RESTART_SEED_STRIDE
+    from graphcl.methods.scgc import _RESTART_SEED_STRIDE
 
     params = {**TINY_AE, "pretrain_seed": 5, "pretrain_restarts": 3}
     model = build_method("scgc-star", tiny_graph.num_features, **params)
     model.setup(tiny_graph)
-    seeds = [5 + j * RESTART_SEED_STRIDE for j in range(3)]
+    seeds = [5 + j * _RESTART_SEED_STRIDE for j in range(3)]
     assert sorted(model.restart_modularity) == seeds
     best = max(seeds, key=model.restart_modularity.get)
     assert modularity(tiny_graph.edge_index, model.initial_clusters) == pytest.approx(model.restart_modularity[best])

@@ -34,10 +34,6 @@ __all__ = [
     "degree_centrality",
     "pagerank",
     "eigenvector_centrality",
-    "node_centrality",
-    "resolve_centrality",
-    "gca_weights",
-    "gca_drop_probability",
 ]
 
 #: Canonical centrality names accepted by the adaptive augmenters (``'pr'`` and
@@ -46,7 +42,7 @@ CENTRALITIES = ("degree", "pagerank", "evc")
 _ALIASES = {"degree": "degree", "pagerank": "pagerank", "pr": "pagerank", "evc": "evc", "eigenvector": "evc"}
 
 
-def resolve_centrality(name: Any) -> str:
+def _resolve_centrality(name: Any) -> str:
     """Return the canonical centrality name for ``name``, raising on unknown names."""
     if not isinstance(name, str) or name.lower() not in _ALIASES:
         raise InvalidArgumentError(
@@ -129,12 +125,12 @@ def eigenvector_centrality(edge_index: Tensor, num_nodes: int, max_iter: int = 1
     return x.to(torch.float32)
 
 
-def node_centrality(name: str, edge_index: Tensor, num_nodes: int, *, pagerank_iterations: int = 10) -> Tensor:
+def _node_centrality(name: str, edge_index: Tensor, num_nodes: int, *, pagerank_iterations: int = 10) -> Tensor:
     """Dispatch to :func:`degree_centrality`, :func:`pagerank` or :func:`eigenvector_centrality`.
 
     For ``'evc'`` the result is GCA's clamped version ``max(evc, 0) + 1e-8``.
     """
-    name = resolve_centrality(name)
+    name = _resolve_centrality(name)
     # looked up at call time (module globals) so that tests can count calls with monkeypatch
     if name == "degree":
         return degree_centrality(edge_index, num_nodes)
@@ -144,7 +140,7 @@ def node_centrality(name: str, edge_index: Tensor, num_nodes: int, *, pagerank_i
     return evc.clamp(min=0) + 1e-8
 
 
-def gca_weights(s: Tensor) -> Tensor:
+def _gca_weights(s: Tensor) -> Tensor:
     r"""GCA's normalisation of log-centralities into relative drop weights.
 
     .. math:: w = \frac{s_{\max} - s}{s_{\max} - \bar{s}}
@@ -161,7 +157,7 @@ def gca_weights(s: Tensor) -> Tensor:
     return (s_max - s) / (s_max - s.mean())
 
 
-def gca_drop_probability(w: Tensor, p: float, threshold: float) -> Tensor:
+def _gca_drop_probability(w: Tensor, p: float, threshold: float) -> Tensor:
     r""":math:`p_i = \min(w_i / \bar{w} \cdot p,\ p_\tau)` -- GCA's ``drop_edge_weighted`` /
     ``drop_feature_weighted_2`` probabilities (all equal to ``min(p, threshold)`` if ``w`` is
     constant)."""
@@ -173,7 +169,7 @@ def gca_drop_probability(w: Tensor, p: float, threshold: float) -> Tensor:
     return (w / mean * p).clamp(max=threshold)
 
 
-class TensorKeyedCache:
+class _TensorKeyedCache:
     """A one-entry cache keyed on the identity of tensors (and their in-place version counters).
 
     It holds weak references only, so it never keeps a graph alive, and a tensor modified in
@@ -211,5 +207,5 @@ class TensorKeyedCache:
     def __setstate__(self, state: dict) -> None:
         self.__init__()
 
-    def __deepcopy__(self, memo: dict) -> "TensorKeyedCache":
-        return TensorKeyedCache()
+    def __deepcopy__(self, memo: dict) -> "_TensorKeyedCache":
+        return _TensorKeyedCache()

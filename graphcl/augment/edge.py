@@ -20,7 +20,7 @@ from graphcl.augment._utils import (check_positive_int, check_probability, forma
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidGraphError
 
-__all__ = ["DropEdge", "AddEdge", "AdaptiveDropEdge", "sample_non_edges", "pair_keys"]
+__all__ = ["DropEdge", "AddEdge", "AdaptiveDropEdge"]
 
 
 def _edge_subgraph(data: Data, keep: Tensor) -> Data:
@@ -91,7 +91,7 @@ def _unique_in_order(t: Tensor, exclude: Tensor | None = None) -> Tensor:
     return t[first.sort().values]
 
 
-def pair_keys(edge_index: Tensor, num_nodes: int, undirected: bool = False) -> Tensor:
+def _pair_keys(edge_index: Tensor, num_nodes: int, undirected: bool = False) -> Tensor:
     """Sorted distinct keys ``u * N + v`` of the non-loop edges (``u < v`` pairs when ``undirected``)."""
     row, col = edge_index[0], edge_index[1]
     no_loop = row != col
@@ -108,8 +108,8 @@ def _contains(sorted_keys: Tensor, query: Tensor) -> Tensor:
     return sorted_keys[pos] == query
 
 
-def sample_non_edges(edge_index: Tensor, num_nodes: int, num_samples: int, force_undirected: bool = False,
-                     max_rounds: int = 10, existing: Tensor | None = None) -> Tensor:
+def _sample_non_edges(edge_index: Tensor, num_nodes: int, num_samples: int, force_undirected: bool = False,
+                      max_rounds: int = 10, existing: Tensor | None = None) -> Tensor:
     r"""Sample ``num_samples`` distinct node pairs that are not edges of the graph and not self-loops.
 
     Uniform over the non-edges, drawn with torch's generator on ``edge_index``'s device by
@@ -119,7 +119,7 @@ def sample_non_edges(edge_index: Tensor, num_nodes: int, num_samples: int, force
     (the first half ``u -> v``, the second ``v -> u``). Same contract as
     :func:`torch_geometric.utils.negative_sampling`, which draws from Python's ``random`` module
     instead and so is not reproduced by ``torch.manual_seed``. ``existing`` may pass
-    :func:`pair_keys` precomputed (it is the expensive part on large graphs).
+    :func:`_pair_keys` precomputed (it is the expensive part on large graphs).
     """
     device = edge_index.device
     n = int(num_nodes)
@@ -127,7 +127,7 @@ def sample_non_edges(edge_index: Tensor, num_nodes: int, num_samples: int, force
     if n < 2 or target <= 0:
         return torch.empty((2, 0), dtype=torch.long, device=device)
     if existing is None:
-        existing = pair_keys(edge_index, n, force_undirected)
+        existing = _pair_keys(edge_index, n, force_undirected)
     population = n * (n - 1) // 2 if force_undirected else n * (n - 1)
     available = population - existing.numel()
     target = min(target, available)
@@ -164,7 +164,7 @@ class AddEdge(BaseTransform):
     edge-level attribute (``edge_attr``, ``edge_type``, ...). Same semantics as
     :func:`torch_geometric.utils.add_random_edge`, but sampled with torch's generator (PyG's
     sampler uses Python's ``random``, so a torch seed would not reproduce the view) and on the
-    graph's device; see :func:`sample_non_edges`.
+    graph's device; see :func:`_sample_non_edges`.
 
     You et al., "Graph Contrastive Learning with Augmentations" (GraphCL), NeurIPS 2020 (edge
     perturbation).
@@ -177,7 +177,7 @@ class AddEdge(BaseTransform):
     def __init__(self, p: float = 0.2, force_undirected: bool = False) -> None:
         self.p = check_probability("p", p)
         self.force_undirected = bool(force_undirected)
-        self._cache = C.TensorKeyedCache()  # the sorted keys of the existing edges, per graph
+        self._cache = C._TensorKeyedCache()  # the sorted keys of the existing edges, per graph
 
     def forward(self, data: Data) -> Data:
         data = require_data(data, "AddEdge")
@@ -190,9 +190,9 @@ class AddEdge(BaseTransform):
         existing = self._cache.get([edge_index], extra)
         if existing is None:
             check_edge_index(edge_index, num_nodes, allow_duplicates=True)
-            existing = pair_keys(edge_index, num_nodes, self.force_undirected)
+            existing = _pair_keys(edge_index, num_nodes, self.force_undirected)
             self._cache.put([edge_index], existing, extra)
-        new = sample_non_edges(edge_index, num_nodes, num_new, self.force_undirected, existing=existing)
+        new = _sample_non_edges(edge_index, num_nodes, num_new, self.force_undirected, existing=existing)
         if new.size(1) == 0:
             return data
         edge_keys = [k for k in data.keys() if k != "edge_index" and data.is_edge_attr(k)]
@@ -247,10 +247,10 @@ class AdaptiveDropEdge(BaseTransform):
     def __init__(self, p: float = 0.3, centrality: str = "degree", threshold: float = 0.7,
                  pagerank_iterations: int = 200) -> None:
         self.p = check_probability("p", p)
-        self.centrality = C.resolve_centrality(centrality)
+        self.centrality = C._resolve_centrality(centrality)
         self.threshold = check_probability("threshold", threshold)
         self.pagerank_iterations = check_positive_int("pagerank_iterations", pagerank_iterations)
-        self._cache = C.TensorKeyedCache()
+        self._cache = C._TensorKeyedCache()
 
     def drop_probability(self, data: Data) -> Tensor:
         """Per-edge drop probabilities :math:`p_e` (``[E]``, float32), cached per graph."""
@@ -264,10 +264,10 @@ class AdaptiveDropEdge(BaseTransform):
             if edge_index.size(1) == 0:
                 prob = torch.zeros(0, device=edge_index.device)
             else:
-                c = C.node_centrality(self.centrality, edge_index, num_nodes,
-                                      pagerank_iterations=self.pagerank_iterations)
+                c = C._node_centrality(self.centrality, edge_index, num_nodes,
+                                       pagerank_iterations=self.pagerank_iterations)
                 s = torch.log(c[edge_index[1]].float() + 1.0)
-                prob = C.gca_drop_probability(C.gca_weights(s), self.p, self.threshold)
+                prob = C._gca_drop_probability(C._gca_weights(s), self.p, self.threshold)
             self._cache.put([edge_index], prob, extra)
         return prob
 

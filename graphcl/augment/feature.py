@@ -136,12 +136,12 @@ class AdaptiveMaskFeature(BaseTransform):
     def __init__(self, p: float = 0.3, centrality: str = "degree", threshold: float = 0.7, dense: bool = False,
                  pagerank_iterations: int = 10) -> None:
         self.p = check_probability("p", p)
-        self.centrality = C.resolve_centrality(centrality)
+        self.centrality = C._resolve_centrality(centrality)
         self.threshold = check_probability("threshold", threshold)
         self.dense = bool(dense)
         self.pagerank_iterations = check_positive_int("pagerank_iterations", pagerank_iterations)
-        self._centrality_cache = C.TensorKeyedCache()
-        self._prob_cache = C.TensorKeyedCache()
+        self._centrality_cache = C._TensorKeyedCache()
+        self._prob_cache = C._TensorKeyedCache()
 
     def node_centrality(self, data: Data) -> Tensor:
         """Node centralities :math:`\\varphi_c` (``[N]``, float32), cached per ``edge_index``."""
@@ -151,8 +151,8 @@ class AdaptiveMaskFeature(BaseTransform):
         c = self._centrality_cache.get([edge_index], extra)
         if c is None:
             check_edge_index(edge_index, num_nodes, allow_duplicates=True)
-            c = C.node_centrality(self.centrality, edge_index, num_nodes,
-                                  pagerank_iterations=self.pagerank_iterations).float()
+            c = C._node_centrality(self.centrality, edge_index, num_nodes,
+                                   pagerank_iterations=self.pagerank_iterations).float()
             self._centrality_cache.put([edge_index], c, extra)
         return c
 
@@ -169,7 +169,7 @@ class AdaptiveMaskFeature(BaseTransform):
             c = self.node_centrality(data).to(x.device)
             xw = x.abs().float() if self.dense else (x != 0).float()
             w = torch.log(xw.t() @ c + 1.0)
-            prob = C.gca_drop_probability(C.gca_weights(w), self.p, self.threshold)
+            prob = C._gca_drop_probability(C._gca_weights(w), self.p, self.threshold)
             self._prob_cache.put([edge_index, x], prob, extra)
         return prob
 

@@ -36,10 +36,10 @@ from torch_geometric.utils import coalesce, cumsum, to_undirected
 from graphcl.augment._utils import check_probability, format_repr
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
-__all__ = ["DropNodes", "PerturbEdges", "MaskNodeFeatures", "GrowSubgraph", "PerGraphChoice", "check_batch"]
+__all__ = ["DropNodes", "PerturbEdges", "MaskNodeFeatures", "GrowSubgraph", "PerGraphChoice"]
 
 
-def check_batch(batch: Batch, who: str) -> Batch:
+def _check_batch(batch: Batch, who: str) -> Batch:
     """Raise unless ``batch`` is a non-empty PyG ``Batch`` of graphs that all have nodes."""
     if not isinstance(batch, Batch):
         raise InvalidGraphError(f"{who} works on a torch_geometric.data.Batch of graphs (Batch.from_data_list or a "
@@ -95,7 +95,7 @@ class _PerGraph(BaseTransform):
     unchanged) so that :class:`PerGraphChoice` can give each graph its own augmenter."""
 
     def forward(self, batch: Batch) -> Batch:
-        batch = check_batch(batch, type(self).__name__)
+        batch = _check_batch(batch, type(self).__name__)
         return self.augment(batch, torch.ones(batch.num_graphs, dtype=torch.bool, device=batch.batch.device))
 
     def augment(self, batch: Batch, selected: Tensor) -> Batch:

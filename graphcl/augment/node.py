@@ -21,10 +21,10 @@ from graphcl.augment._utils import check_positive_int, check_probability, format
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidArgumentError
 
-__all__ = ["DropNode", "RandomWalkSubgraph", "random_walk", "to_csr"]
+__all__ = ["DropNode", "RandomWalkSubgraph", "random_walk"]
 
 #: attribute holding, for every node of a view, its index in the original graph
-NODE_ID_KEY = "n_id"
+_NODE_ID_KEY = "n_id"
 
 
 def _device(data: Data) -> torch.device:
@@ -39,8 +39,8 @@ def _device(data: Data) -> torch.device:
 
 def _induced_subgraph(data: Data, keep: Tensor, num_nodes: int) -> Data:
     """Induced, relabelled subgraph on the boolean mask ``keep``, with ``n_id`` set or sliced."""
-    if NODE_ID_KEY not in data:
-        data[NODE_ID_KEY] = torch.arange(num_nodes, device=keep.device)
+    if _NODE_ID_KEY not in data:
+        data[_NODE_ID_KEY] = torch.arange(num_nodes, device=keep.device)
     return data.subgraph(keep)
 
 
@@ -79,7 +79,7 @@ class DropNode(BaseTransform):
         return format_repr(self, p=self.p)
 
 
-def to_csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+def _to_csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
     """``(rowptr [N+1], col [E])`` of ``edge_index`` sorted by source node."""
     row, perm = index_sort(edge_index[0], max_value=num_nodes)
     col = edge_index[1][perm]
@@ -146,7 +146,7 @@ class RandomWalkSubgraph(BaseTransform):
                 raise InvalidArgumentError("root_ratio must be in (0, 1], got 0")
         self.root_ratio = root_ratio
         self.walk_length = check_positive_int("walk_length", walk_length, minimum=0)
-        self._cache = C.TensorKeyedCache()  # the CSR of the last graph
+        self._cache = C._TensorKeyedCache()  # the CSR of the last graph
 
     def _num_roots(self, num_nodes: int) -> int:
         if self.num_roots is not None:
@@ -165,7 +165,7 @@ class RandomWalkSubgraph(BaseTransform):
         csr = self._cache.get([edge_index], num_nodes)
         if csr is None:
             check_edge_index(edge_index, num_nodes, allow_duplicates=True)
-            csr = to_csr(edge_index, num_nodes)
+            csr = _to_csr(edge_index, num_nodes)
             self._cache.put([edge_index], csr, num_nodes)
         rowptr, col = csr
         roots = torch.randperm(num_nodes, device=device)[: self._num_roots(num_nodes)]

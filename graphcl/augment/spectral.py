@@ -27,7 +27,7 @@ from torch_geometric.utils import add_remaining_self_loops, coalesce, scatter, t
 
 from graphcl.augment._utils import (check_positive_int, format_repr, require_data, require_edge_index, require_features,
                                     require_num_nodes)
-from graphcl.augment.centrality import TensorKeyedCache
+from graphcl.augment.centrality import _TensorKeyedCache
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
@@ -135,7 +135,7 @@ class SVDView(BaseTransform):
         self.rank = check_positive_int("rank", rank)
         self.niter = check_positive_int("niter", niter, minimum=0)
         self.oversample = check_positive_int("oversample", oversample, minimum=0)
-        self._cache = TensorKeyedCache()
+        self._cache = _TensorKeyedCache()
 
     def factors(self, edge_index: Tensor, num_nodes: int) -> LowRankOperator:
         op = self._cache.get([edge_index], num_nodes)

@@ -38,7 +38,7 @@ def row_normalized_adjacency(edge_index: Tensor, num_nodes: int) -> sp.csr_matri
     return sp.diags(1.0 / degree) @ a
 
 
-def keep_top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+def _keep_top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """The ``k`` largest entries of every row of a CSR matrix (ties broken by column order)."""
     if k < 1:
         raise InvalidArgumentError(f"top_k must be >= 1, got {k}")
@@ -70,13 +70,13 @@ def adjacency_power(edge_index: Tensor, num_nodes: int, order: int = 1, cumulati
         raise InvalidArgumentError(f"order must be >= 1, got {order}")
     a_hat = row_normalized_adjacency(edge_index, num_nodes)
     if top_k is not None:
-        a_hat = keep_top_k_per_row(a_hat, top_k)
+        a_hat = _keep_top_k_per_row(a_hat, top_k)
     power = a_hat
     total = a_hat.copy()
     for _ in range(order - 1):
         power = power @ a_hat
         if top_k is not None:
-            power = keep_top_k_per_row(power, top_k)
+            power = _keep_top_k_per_row(power, top_k)
         if cumulative:
             total = total + power
     result = (total if cumulative else power).tocoo()

@@ -1,5 +1,7 @@
 """Datasets: a registry by name backed by a catalogue of manifests, a local cache, an optional
-read-only mirror, canonical downloads, and readers for users' own graph files.
+read-only mirror, canonical downloads, and readers for users' own graph files; user-item interaction
+graphs for recommenders (:func:`load_interaction_folder`, :func:`interaction_graph`,
+:func:`split_validation`, ... from :mod:`graphcl.data.interactions`).
 
 >>> from graphcl.data import load_dataset, list_datasets
 >>> data = load_dataset("cora")                  # doctest: +SKIP
@@ -8,6 +10,15 @@ read-only mirror, canonical downloads, and readers for users' own graph files.
 from graphcl.data.cache import atomic_save, cache_key, cache_root, cached_file, mirror_root
 from graphcl.data.catalogue import DatasetInfo, RawFile, catalogue_dir
 from graphcl.data.files import load_graph_files
+from graphcl.data.interactions import (
+    bipartite_edge_index,
+    first_users,
+    interaction_graph,
+    load_interaction_folder,
+    read_lightgcl_matrix,
+    read_lightgcn_file,
+    split_validation,
+)
 from graphcl.data.registry import (
     availability,
     dataset_stats,
@@ -22,15 +33,22 @@ __all__ = [
     "RawFile",
     "atomic_save",
     "availability",
+    "bipartite_edge_index",
     "cache_key",
     "cache_root",
     "cached_file",
     "catalogue_dir",
     "dataset_stats",
+    "first_users",
     "get_dataset_info",
+    "interaction_graph",
     "list_datasets",
     "load_dataset",
     "load_graph_files",
+    "load_interaction_folder",
     "mirror_root",
+    "read_lightgcl_matrix",
+    "read_lightgcn_file",
     "remove_cached",
+    "split_validation",
 ]

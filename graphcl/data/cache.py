@@ -41,14 +41,14 @@ from graphcl.errors import DatasetIntegrityError, GraphclError, InvalidArgumentE
 
 log = logging.getLogger(__name__)
 
-ENV_DATA = "GRAPHCL_DATA"
-ENV_MIRROR = "GRAPHCL_MIRROR"
-ENV_OFFLINE = "GRAPHCL_OFFLINE"
-ENV_TIMEOUT = "GRAPHCL_DOWNLOAD_TIMEOUT"
-DEFAULT_TIMEOUT = 10.0
+_ENV_DATA = "GRAPHCL_DATA"
+_ENV_MIRROR = "GRAPHCL_MIRROR"
+_ENV_OFFLINE = "GRAPHCL_OFFLINE"
+_ENV_TIMEOUT = "GRAPHCL_DOWNLOAD_TIMEOUT"
+_DEFAULT_TIMEOUT = 10.0
 
 
-class DownloadError(GraphclError):
+class _DownloadError(GraphclError):
     """A download could not be made (no network, HTTP error, timeout). Internal: the registry
     turns it into a :class:`~graphcl.errors.DatasetUnavailableError` naming the missing files."""
 
@@ -58,7 +58,7 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
     ``datasets/`` folder, else ``~/.cache/graphcl``."""
     if root is not None:
         return Path(root).expanduser().resolve()
-    env = os.environ.get(ENV_DATA)
+    env = os.environ.get(_ENV_DATA)
     if env:
         return Path(env).expanduser().resolve()
     checkout = _checkout_datasets_dir()
@@ -70,7 +70,7 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
 def mirror_root() -> Path | None:
     """The read-only mirror named by ``$GRAPHCL_MIRROR`` (relative paths resolve against the
     current directory), or :obj:`None` if unset."""
-    env = os.environ.get(ENV_MIRROR)
+    env = os.environ.get(_ENV_MIRROR)
     if not env:
         return None
     return Path(env).expanduser().resolve()
@@ -147,15 +147,15 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
 
 def _offline() -> bool:
     """Whether ``$GRAPHCL_OFFLINE`` forbids downloads."""
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get(_ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _download_timeout() -> float:
     """Seconds to wait for a connection or a stalled read (``$GRAPHCL_DOWNLOAD_TIMEOUT``)."""
     try:
-        return float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT))
+        return float(os.environ.get(_ENV_TIMEOUT, _DEFAULT_TIMEOUT))
     except ValueError:
-        return DEFAULT_TIMEOUT
+        return _DEFAULT_TIMEOUT
 
 
 def _sha256sum(path: str | os.PathLike) -> str:
@@ -198,7 +198,7 @@ def _write_member(zip_path: Path, member: str, target: Path, origin: str | None 
         target.write_bytes(payload)
 
 
-def stage_from_mirror(raw: RawFile, mirror: Path, dest: Path) -> None:
+def _stage_from_mirror(raw: RawFile, mirror: Path, dest: Path) -> None:
     """Copy one raw file from the mirror into the cache (extracting a zip member if the manifest
     names one), after checking the mirror file's sha256 against the manifest.
 
@@ -232,46 +232,46 @@ def _endpoint(url: str) -> tuple[str, int]:
     return host, parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def probe_host(host: str, port: int, timeout: float) -> None:
+def _probe_host(host: str, port: int, timeout: float) -> None:
     """Open (and close) a TCP connection to ``host:port`` within ``timeout`` seconds.
 
     Raises:
-        DownloadError: if the host cannot be resolved or reached.
+        _DownloadError: if the host cannot be resolved or reached.
     """
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as err:
-        raise DownloadError(f"cannot reach {host}:{port} ({err}); is this machine offline?") from err
+        raise _DownloadError(f"cannot reach {host}:{port} ({err}); is this machine offline?") from err
 
 
 @contextmanager
-def network_guard(urls: Iterable[str]) -> Iterator[None]:
+def _network_guard(urls: Iterable[str]) -> Iterator[None]:
     """Run a download so that it fails fast and cleanly.
 
     Refuses when ``$GRAPHCL_OFFLINE`` is set, checks that every host in ``urls`` answers within
     ``$GRAPHCL_DOWNLOAD_TIMEOUT`` seconds before anything starts, bounds stalled reads by the same
     timeout (the process-wide socket default is set for the duration of the block), and turns
     network errors (``urllib``, ``http.client``, sockets, SSL, truncated archives) into
-    :class:`DownloadError`.
+    :class:`_DownloadError`.
     """
     if _offline():
-        raise DownloadError(f"downloads are disabled ({ENV_OFFLINE} is set)")
+        raise _DownloadError(f"downloads are disabled ({_ENV_OFFLINE} is set)")
     timeout = _download_timeout()
     for host, port in sorted({_endpoint(url) for url in urls}):
-        probe_host(host, port, timeout)
+        _probe_host(host, port, timeout)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:
         yield
     except (OSError, http.client.HTTPException, zipfile.BadZipFile, EOFError) as err:
-        raise DownloadError(f"{type(err).__name__}: {err}") from err
+        raise _DownloadError(f"{type(err).__name__}: {err}") from err
     finally:
         socket.setdefaulttimeout(previous)
 
 
-def download_file(url: str, dest: Path, sha256: str | None = None, member: str | None = None) -> None:
+def _download_file(url: str, dest: Path, sha256: str | None = None, member: str | None = None) -> None:
     """Download ``url`` to ``dest`` with PyG's :func:`~torch_geometric.data.download_url`
-    (atomically; call it inside :func:`network_guard`), checking ``sha256`` when given. If
+    (atomically; call it inside :func:`_network_guard`), checking ``sha256`` when given. If
     ``member`` is given, ``url`` is a zip and only that member is kept."""
     from torch_geometric.data import download_url
 

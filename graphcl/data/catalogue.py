@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     from importlib.abc import Traversable
 
 #: The statistics every manifest records and every load is checked against.
-STAT_NAMES = ("num_nodes", "num_edges", "num_features", "num_classes")
+_STAT_NAMES = ("num_nodes", "num_edges", "num_features", "num_classes")
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,9 @@ class DatasetInfo:
 
     @property
     def stats(self) -> dict[str, int | None]:
-        """The expected statistics as a dict keyed by :data:`STAT_NAMES`."""
-        return {key: getattr(self, key) for key in STAT_NAMES}
+        """The expected statistics as a dict keyed by ``num_nodes``, ``num_edges``, ``num_features``
+        and ``num_classes``."""
+        return {key: getattr(self, key) for key in _STAT_NAMES}
 
 
 def _checkout_datasets_dir() -> Path | None:
@@ -134,7 +135,7 @@ def _parse_manifest(raw: dict[str, Any], origin: str) -> DatasetInfo:
     raw = dict(raw)
     files = tuple(RawFile(**entry) for entry in raw.pop("files", None) or ())
     stats = raw.pop("stats", None) or {}
-    unknown_stats = set(stats) - set(STAT_NAMES) - {"verified"}
+    unknown_stats = set(stats) - set(_STAT_NAMES) - {"verified"}
     if unknown_stats:
         raise GraphclError(f"catalogue manifest {origin}: unknown stats {sorted(unknown_stats)}")
     raw.pop("notes", None)  # free-text notes for humans
@@ -147,14 +148,14 @@ def _parse_manifest(raw: dict[str, Any], origin: str) -> DatasetInfo:
             aliases=tuple(a.lower() for a in raw.pop("aliases", None) or ()),
             options=dict(raw.pop("options", None) or {}),
             stats_verified=bool(stats.get("verified", False)),
-            **{key: stats.get(key) for key in STAT_NAMES},
+            **{key: stats.get(key) for key in _STAT_NAMES},
             **raw,
         )
     except TypeError as err:
         raise GraphclError(f"catalogue manifest {origin} is malformed: {err}") from err
 
 
-def read_catalogue() -> dict[str, DatasetInfo]:
+def _read_catalogue() -> dict[str, DatasetInfo]:
     """Read every manifest of the catalogue, keyed by canonical name."""
     folder = catalogue_dir()
     entries: dict[str, DatasetInfo] = {}

@@ -43,9 +43,9 @@ from graphcl.errors import InvalidGraphError
 
 log = logging.getLogger(__name__)
 
-EDGE_FILES = ("edges.txt", "edges.csv", "edge_list.txt")
-FEATURE_FILES = ("features.npy", "features.txt", "features.csv")
-LABEL_FILES = ("labels.npy", "labels.txt", "labels.csv")
+_EDGE_FILES = ("edges.txt", "edges.csv", "edge_list.txt")
+_FEATURE_FILES = ("features.npy", "features.txt", "features.csv")
+_LABEL_FILES = ("labels.npy", "labels.txt", "labels.csv")
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _COMMENTS = ("#", "%")
@@ -76,7 +76,7 @@ def _text_layout(path: Path) -> tuple[str | None, int, bool]:
     return None, skip, False
 
 
-def read_table(path: Path, dtype: Any = np.float32, max_cols: int | None = None) -> np.ndarray:
+def _read_table(path: Path, dtype: Any = np.float32, max_cols: int | None = None) -> np.ndarray:
     """Read a numeric text table (whitespace or comma separated, optional header) as a 2-D array.
 
     Uses pandas' C parser when available (several times faster than :func:`numpy.loadtxt` on
@@ -121,20 +121,20 @@ def _as_int(array: np.ndarray, path: Path, what: str) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def read_edge_list(path: Path) -> np.ndarray:
+def _read_edge_list(path: Path) -> np.ndarray:
     """Read a two-column integer edge list as an ``(E, 2)`` int64 array (extra columns ignored)."""
-    table = read_table(path, dtype=np.float64, max_cols=2)
+    table = _read_table(path, dtype=np.float64, max_cols=2)
     if table.ndim != 2 or table.shape[1] < 2:
         raise InvalidGraphError(f"{path}: an edge list needs two integer columns (source target) per line")
     return _as_int(table, path, "node ids")
 
 
-def read_features(path: Path) -> np.ndarray:
+def _read_features(path: Path) -> np.ndarray:
     """Read a dense ``[num_nodes, num_features]`` matrix from ``.npy`` or text."""
     if path.suffix == ".npy":
         array = _load_npy(path.read_bytes(), path)
     else:
-        array = read_table(path, dtype=np.float32)
+        array = _read_table(path, dtype=np.float32)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -142,13 +142,13 @@ def read_features(path: Path) -> np.ndarray:
     return np.asarray(array, dtype=np.float32)
 
 
-def read_labels(path: Path, num_nodes: int | None = None) -> np.ndarray:
+def _read_labels(path: Path, num_nodes: int | None = None) -> np.ndarray:
     """Read labels: one per node in order, one-hot rows, or ``node label`` pairs (nodes not
     listed get ``-1``)."""
     if path.suffix == ".npy":
         labels = np.asarray(_load_npy(path.read_bytes(), path))
     else:
-        labels = read_table(path, dtype=np.float64)
+        labels = _read_table(path, dtype=np.float64)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim == 2:
@@ -183,7 +183,7 @@ def _load_npy(payload: bytes, origin: Path | str) -> Any:
 # Building the Data object
 # --------------------------------------------------------------------------------------------
 
-def relabel(y: np.ndarray | Tensor) -> tuple[Tensor, int]:
+def _relabel(y: np.ndarray | Tensor) -> tuple[Tensor, int]:
     """Renumber non-negative labels to ``0..C-1`` (sorted order); negative labels become ``-1``.
 
     Returns:
@@ -197,7 +197,7 @@ def relabel(y: np.ndarray | Tensor) -> tuple[Tensor, int]:
     return out, int(classes.numel())
 
 
-def clean_edges(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, int]:
+def _clean_edges(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, int]:
     """Symmetrise, coalesce and drop self-loops. Returns the new ``edge_index`` and the number of
     self-loops removed (counted once per node)."""
     edge_index = coalesce(edge_index, num_nodes=num_nodes)
@@ -207,8 +207,8 @@ def clean_edges(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, int]:
     return edge_index, n_loops
 
 
-def build_graph(x: np.ndarray | Tensor, edges: np.ndarray | Tensor, y: np.ndarray | Tensor | None,
-                sources: dict[str, str], name: str) -> Data:
+def _build_graph(x: np.ndarray | Tensor, edges: np.ndarray | Tensor, y: np.ndarray | Tensor | None,
+                 sources: dict[str, str], name: str) -> Data:
     r"""Assemble and validate a user graph.
 
     Args:
@@ -238,7 +238,7 @@ def build_graph(x: np.ndarray | Tensor, edges: np.ndarray | Tensor, y: np.ndarra
         raise InvalidGraphError(
             f"{sources['edges']}: an edge refers to node {bad} but {sources['x']} has {num_nodes} rows "
             f"(valid node ids are 0..{num_nodes - 1}); fix the ids (0-based) or the feature file")
-    edge_index, n_loops = clean_edges(edges.contiguous(), num_nodes)
+    edge_index, n_loops = _clean_edges(edges.contiguous(), num_nodes)
     if n_loops:
         log.info("%s: removed %d self-loops from %s", name, n_loops, sources["edges"])
     data = Data(x=x, edge_index=edge_index)
@@ -248,7 +248,7 @@ def build_graph(x: np.ndarray | Tensor, edges: np.ndarray | Tensor, y: np.ndarra
             raise InvalidGraphError(
                 f"{sources['y']} has {y.shape[0]} labels but {sources['x']} has {num_nodes} feature rows; "
                 "there must be one label per node")
-        data.y, data.num_classes = relabel(y)
+        data.y, data.num_classes = _relabel(y)
     data.name = name
     check_graph(data, allow_self_loops=False)
     return data
@@ -262,19 +262,19 @@ def _first_existing(folder: Path, names: tuple[str, ...]) -> Path | None:
     return next((folder / n for n in names if (folder / n).is_file()), None)
 
 
-def read_edge_list_folder(folder: Path) -> Data:
+def _read_edge_list_folder(folder: Path) -> Data:
     """Format (a): ``edges.*`` + ``features.*`` + optional ``labels.*``."""
-    edge_path = _first_existing(folder, EDGE_FILES)
-    feat_path = _first_existing(folder, FEATURE_FILES)
+    edge_path = _first_existing(folder, _EDGE_FILES)
+    feat_path = _first_existing(folder, _FEATURE_FILES)
     if feat_path is None:
         raise InvalidGraphError(
-            f"{folder}: found {edge_path.name} but no node features; add one of {', '.join(FEATURE_FILES)} "
+            f"{folder}: found {edge_path.name} but no node features; add one of {', '.join(_FEATURE_FILES)} "
             "(one row per node)")
-    x = read_features(feat_path)
-    label_path = _first_existing(folder, LABEL_FILES)
-    y = read_labels(label_path, x.shape[0]) if label_path else None
-    return build_graph(x, read_edge_list(edge_path), y,
-                       {"x": str(feat_path), "edges": str(edge_path), "y": str(label_path)}, folder.name)
+    x = _read_features(feat_path)
+    label_path = _first_existing(folder, _LABEL_FILES)
+    y = _read_labels(label_path, x.shape[0]) if label_path else None
+    return _build_graph(x, _read_edge_list(edge_path), y,
+                        {"x": str(feat_path), "edges": str(edge_path), "y": str(label_path)}, folder.name)
 
 
 def _sdcn_name(folder: Path) -> tuple[str, Path]:
@@ -297,7 +297,7 @@ def _sdcn_name(folder: Path) -> tuple[str, Path]:
                             f"{', '.join(p.name for p in graphs)}")
 
 
-def read_sdcn(folder: Path, name: str | None = None) -> Data:
+def _read_sdcn(folder: Path, name: str | None = None) -> Data:
     """Format (b), SDCN: ``<name>.txt`` features, ``<name>_label.txt``, ``<name>_graph.txt``.
 
     The same reader serves the cache (registered SDCN sets are staged in this layout), the mirror
@@ -308,10 +308,10 @@ def read_sdcn(folder: Path, name: str | None = None) -> Data:
     else:
         graph_path = folder / f"{name}_graph.txt"
     feat_path, label_path = folder / f"{name}.txt", folder / f"{name}_label.txt"
-    x = read_features(feat_path)
-    y = read_labels(label_path, x.shape[0]) if label_path.is_file() else None
-    return build_graph(x, read_edge_list(graph_path), y,
-                       {"x": str(feat_path), "edges": str(graph_path), "y": str(label_path)}, name)
+    x = _read_features(feat_path)
+    y = _read_labels(label_path, x.shape[0]) if label_path.is_file() else None
+    return _build_graph(x, _read_edge_list(graph_path), y,
+                        {"x": str(feat_path), "edges": str(graph_path), "y": str(label_path)}, name)
 
 
 def _adjacency_edges(adj: Any, origin: str) -> np.ndarray:
@@ -332,7 +332,7 @@ def _adjacency_edges(adj: Any, origin: str) -> np.ndarray:
                             f"array, got shape {adj.shape}")
 
 
-def read_npy_bundle(members: dict[str, Callable[[], bytes]], origin: str) -> Data:
+def _read_npy_bundle(members: dict[str, Callable[[], bytes]], origin: str) -> Data:
     """Format (c): ``<name>_feat.npy``, ``<name>_adj.npy|.npz``, optional ``<name>_label.npy``.
 
     Args:
@@ -366,7 +366,7 @@ def read_npy_bundle(members: dict[str, Callable[[], bytes]], origin: str) -> Dat
             y = y.argmax(1)
     if np.ndim(x) != 2:
         raise InvalidGraphError(f"{src['x']}: features must be 2-D, got shape {np.shape(x)}")
-    return build_graph(x, _adjacency_edges(adj, src["edges"]), y, src, name)
+    return _build_graph(x, _adjacency_edges(adj, src["edges"]), y, src, name)
 
 
 def _folder_members(folder: Path) -> dict[str, Callable[[], bytes]]:
@@ -381,7 +381,7 @@ def _zip_members(path: Path) -> dict[str, Callable[[], bytes]]:
     return {n: (lambda n=n: archive.read(n)) for n in archive.namelist() if not n.endswith("/")}
 
 
-def pyg_safe_globals() -> contextlib.AbstractContextManager:
+def _pyg_safe_globals() -> contextlib.AbstractContextManager:
     """Allow-list, for the duration of a block, the PyG classes that a pickled ``Data`` refers
     to, so ``torch.load(weights_only=True)`` (the default since torch 2.6) can read processed
     files written by libraries that save whole ``Data`` objects (OGB). No other class is allowed,
@@ -395,12 +395,12 @@ def pyg_safe_globals() -> contextlib.AbstractContextManager:
     return safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage, NodeStorage, EdgeStorage])
 
 
-def read_pt(path: Path) -> Data:
+def _read_pt(path: Path) -> Data:
     """Format (d): a ``.pt`` file holding a PyG :class:`~torch_geometric.data.Data` (or its
     ``to_dict()``, or the ``(dict, slices, cls)`` tuple :meth:`InMemoryDataset.save` writes for
     one graph). Loaded with ``weights_only=True``: no arbitrary code runs."""
     try:
-        with pyg_safe_globals():
+        with _pyg_safe_globals():
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
@@ -428,7 +428,7 @@ def _finish_pt(data: Data, path: Path) -> Data:
         raise InvalidGraphError(f"{path}: the saved Data needs both `x` and `edge_index`")
     data = data.clone()
     src = {"x": f"{path}:x", "edges": f"{path}:edge_index", "y": f"{path}:y"}
-    clean = build_graph(data.x, data.edge_index, data.y if data.y is not None else None, src, path.stem)
+    clean = _build_graph(data.x, data.edge_index, data.y if data.y is not None else None, src, path.stem)
     for key, value in data.items():
         if key not in ("x", "edge_index", "y", "edge_attr", "edge_weight", "num_nodes"):
             clean[key] = value
@@ -447,19 +447,19 @@ def load_graph_files(path: str | os.PathLike) -> Data:
     """
     path = Path(path).expanduser()
     if path.is_dir():
-        if _first_existing(path, EDGE_FILES):
-            return read_edge_list_folder(path)
+        if _first_existing(path, _EDGE_FILES):
+            return _read_edge_list_folder(path)
         members = _folder_members(path)
         if any(m.endswith("_feat.npy") for m in members):
-            return read_npy_bundle(members, str(path))
+            return _read_npy_bundle(members, str(path))
         if any(m.endswith("_graph.txt") for m in members):
-            return read_sdcn(path)
+            return _read_sdcn(path)
     elif path.suffix == ".zip":
-        return read_npy_bundle(_zip_members(path), str(path))
+        return _read_npy_bundle(_zip_members(path), str(path))
     elif path.suffix in (".pt", ".pth"):
-        return read_pt(path)
+        return _read_pt(path)
     raise InvalidGraphError(
-        f"{path}: not a recognised graph layout. Accepted: a folder with {'/'.join(EDGE_FILES)} + "
-        f"{'/'.join(FEATURE_FILES)} [+ {'/'.join(LABEL_FILES)}]; an SDCN folder (<name>.txt, <name>_label.txt, "
+        f"{path}: not a recognised graph layout. Accepted: a folder with {'/'.join(_EDGE_FILES)} + "
+        f"{'/'.join(_FEATURE_FILES)} [+ {'/'.join(_LABEL_FILES)}]; an SDCN folder (<name>.txt, <name>_label.txt, "
         "<name>_graph.txt); a folder or .zip with <name>_feat.npy, <name>_adj.npy and <name>_label.npy; or a .pt "
         "file with a saved torch_geometric Data")

@@ -22,14 +22,14 @@ from torch_geometric.data import Data, HeteroData
 from torch_geometric.utils import index_to_mask, to_undirected
 
 from graphcl.data.catalogue import DatasetInfo
-from graphcl.data.files import pyg_safe_globals, read_sdcn
+from graphcl.data.files import _pyg_safe_globals, _read_sdcn
 from graphcl.data.interactions import load_interaction_folder
 from graphcl.errors import DatasetIntegrityError
 
 log = logging.getLogger(__name__)
 
 
-def load_planetoid(info: DatasetInfo, folder: Path) -> Data:
+def _load_planetoid(info: DatasetInfo, folder: Path) -> Data:
     """Planetoid (Cora, CiteSeer, PubMed) with the public split masks; ``folder`` is
     ``<root>/<Name>`` and PyG reads ``<root>/<Name>/raw``."""
     from torch_geometric.datasets import Planetoid
@@ -37,28 +37,28 @@ def load_planetoid(info: DatasetInfo, folder: Path) -> Data:
     return Planetoid(str(folder.parent), info.options["pyg_name"], split="public")[0]
 
 
-def load_citationfull(info: DatasetInfo, folder: Path) -> Data:
+def _load_citationfull(info: DatasetInfo, folder: Path) -> Data:
     """CitationFull (undirected); PyG reads ``<root>/<name.lower()>/raw/<name.lower()>.npz``."""
     from torch_geometric.datasets import CitationFull
 
     return CitationFull(str(folder.parent), info.options["pyg_name"])[0]
 
 
-def load_amazon(info: DatasetInfo, folder: Path) -> Data:
+def _load_amazon(info: DatasetInfo, folder: Path) -> Data:
     """Amazon Photo / Computers; PyG reads ``<root>/<Name>/raw/amazon_electronics_<name>.npz``."""
     from torch_geometric.datasets import Amazon
 
     return Amazon(str(folder.parent), info.options["pyg_name"])[0]
 
 
-def load_coauthor(info: DatasetInfo, folder: Path) -> Data:
+def _load_coauthor(info: DatasetInfo, folder: Path) -> Data:
     """Coauthor CS / Physics; PyG reads ``<root>/<Name>/raw/ms_academic_{cs,phy}.npz``."""
     from torch_geometric.datasets import Coauthor
 
     return Coauthor(str(folder.parent), info.options["pyg_name"])[0]
 
 
-def load_wikics(info: DatasetInfo, folder: Path) -> Data:
+def _load_wikics(info: DatasetInfo, folder: Path) -> Data:
     """WikiCS, undirected, with PyG's 20 train/val/stopping masks and the test mask."""
     from torch_geometric.datasets import WikiCS
 
@@ -72,13 +72,13 @@ def _ogb_quiet_and_safe() -> Iterator[None]:
     log, and its bare ``torch.load`` gets the PyG classes it needs allow-listed."""
     buffer = io.StringIO()
     with mock.patch("ogb.nodeproppred.dataset_pyg.decide_download", lambda url: True), \
-            contextlib.redirect_stdout(buffer), pyg_safe_globals():
+            contextlib.redirect_stdout(buffer), _pyg_safe_globals():
         yield
     for line in buffer.getvalue().splitlines():
         log.debug("ogb: %s", line)
 
 
-def load_ogb_node(info: DatasetInfo, folder: Path) -> Data:
+def _load_ogb_node(info: DatasetInfo, folder: Path) -> Data:
     """An OGB node-property dataset (ogbn-arxiv) through ``ogb``'s ``PygNodePropPredDataset``.
 
     ``folder`` is ``<root>/ogbn_arxiv``. Labels are flattened to 1-D, the official split
@@ -118,14 +118,14 @@ def load_ogb_node(info: DatasetInfo, folder: Path) -> Data:
     return out
 
 
-def load_sdcn(info: DatasetInfo, folder: Path) -> Data:
+def _load_sdcn(info: DatasetInfo, folder: Path) -> Data:
     """SDCN-format deep-clustering set staged as ``<root>/SDCN/<name>/{<name>.txt,
     <name>_label.txt, <name>_graph.txt}``: undirected, coalesced, no self-loops, 0-based labels."""
-    return read_sdcn(folder, info.options.get("sdcn_name", info.name))
+    return _read_sdcn(folder, info.options.get("sdcn_name", info.name))
 
 
 #: The labelled-nodes-per-class splits of the HeCo / MEOW protocol.
-HECO_SPLITS = (20, 40, 60)
+_HECO_SPLITS = (20, 40, 60)
 
 
 def _heco_features(path: Path) -> torch.Tensor:
@@ -140,7 +140,7 @@ def _heco_features(path: Path) -> torch.Tensor:
     return torch.from_numpy(np.asarray(matrix, dtype=np.float32))
 
 
-def load_heco(info: DatasetInfo, folder: Path) -> HeteroData:
+def _load_heco(info: DatasetInfo, folder: Path) -> HeteroData:
     """A HeCo-format folder as :class:`~torch_geometric.data.HeteroData`.
 
     Node types and their sizes come from the manifest (``options.node_types``); types with a
@@ -171,7 +171,7 @@ def load_heco(info: DatasetInfo, folder: Path) -> HeteroData:
     y = np.load(folder / "labels.npy")
     data[target].y = torch.from_numpy(np.asarray(y, dtype=np.int64))
     n = data[target].num_nodes
-    for k in HECO_SPLITS:
+    for k in _HECO_SPLITS:
         for part in ("train", "val", "test"):
             index = torch.from_numpy(np.load(folder / f"{part}_{k}.npy").astype(np.int64))
             data[target][f"{part}_mask_{k}"] = index_to_mask(index, n)
@@ -179,13 +179,13 @@ def load_heco(info: DatasetInfo, folder: Path) -> HeteroData:
     return data
 
 
-def load_lightgcn(info: DatasetInfo, folder: Path) -> Data:
+def _load_lightgcn(info: DatasetInfo, folder: Path) -> Data:
     """LightGCN-format ``train.txt`` / ``test.txt`` as a bipartite interaction graph
     (:func:`graphcl.data.interactions.interaction_graph`)."""
     return load_interaction_folder(folder, name=info.name)
 
 
-def load_tu(info: DatasetInfo, folder: Path):
+def _load_tu(info: DatasetInfo, folder: Path):
     """A TU graph-classification set as PyG's :class:`~torch_geometric.datasets.TUDataset` (node
     labels one-hot as features; ``folder`` is ``<root>/<Name>`` and PyG reads ``<root>/<Name>/raw``).
     With ``options.degree_features`` (sets without node features, e.g. IMDB-BINARY) every node

@@ -26,24 +26,24 @@ import torch
 from torch_geometric.data import Data, Dataset, HeteroData
 
 from graphcl.data import cache, loaders
-from graphcl.data.catalogue import STAT_NAMES, DatasetInfo, RawFile, read_catalogue
+from graphcl.data.catalogue import _STAT_NAMES, DatasetInfo, RawFile, _read_catalogue
 from graphcl.data.files import load_graph_files
 from graphcl.errors import DatasetIntegrityError, DatasetUnavailableError, UnknownNameError
 
 log = logging.getLogger(__name__)
 
 #: Loader per catalogue ``family``: ``(entry, dataset cache folder) -> Data`` (``HeteroData`` for heco).
-LOADERS: dict[str, Callable[[DatasetInfo, Path], Data | HeteroData]] = {
-    "planetoid": loaders.load_planetoid,
-    "citationfull": loaders.load_citationfull,
-    "amazon": loaders.load_amazon,
-    "coauthor": loaders.load_coauthor,
-    "wikics": loaders.load_wikics,
-    "ogb": loaders.load_ogb_node,
-    "sdcn": loaders.load_sdcn,
-    "heco": loaders.load_heco,
-    "lightgcn": loaders.load_lightgcn,
-    "tu": loaders.load_tu,
+_LOADERS: dict[str, Callable[[DatasetInfo, Path], Data | HeteroData]] = {
+    "planetoid": loaders._load_planetoid,
+    "citationfull": loaders._load_citationfull,
+    "amazon": loaders._load_amazon,
+    "coauthor": loaders._load_coauthor,
+    "wikics": loaders._load_wikics,
+    "ogb": loaders._load_ogb_node,
+    "sdcn": loaders._load_sdcn,
+    "heco": loaders._load_heco,
+    "lightgcn": loaders._load_lightgcn,
+    "tu": loaders._load_tu,
 }
 
 
@@ -58,7 +58,7 @@ def get_dataset_info(name: str) -> DatasetInfo:
         UnknownNameError: listing close matches.
     """
     key = name.strip().lower()
-    catalogue = read_catalogue()
+    catalogue = _read_catalogue()
     if key in catalogue:
         return catalogue[key]
     for info in catalogue.values():
@@ -125,7 +125,7 @@ def availability(info: DatasetInfo, root: str | os.PathLike | None = None) -> st
 def list_datasets(root: str | os.PathLike | None = None) -> list[DatasetInfo]:
     """Every registered dataset with its catalogue metadata and ``available_locally`` filled in
     for the current cache (``root`` or ``$GRAPHCL_DATA``) and mirror (``$GRAPHCL_MIRROR``)."""
-    return [replace(info, available_locally=availability(info, root)) for info in read_catalogue().values()]
+    return [replace(info, available_locally=availability(info, root)) for info in _read_catalogue().values()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def _stage_from_mirror(info: DatasetInfo, folder: Path) -> None:
         return
     for raw in _missing(info, folder):
         if raw.mirror and (mirror / raw.mirror).is_file():
-            cache.stage_from_mirror(raw, mirror, folder / raw.name)
+            cache._stage_from_mirror(raw, mirror, folder / raw.name)
 
 
 def _download(info: DatasetInfo, folder: Path, missing: list[RawFile]) -> Data | None:
@@ -186,12 +186,12 @@ def _download(info: DatasetInfo, folder: Path, missing: list[RawFile]) -> Data |
         raise _unavailable(info, folder, missing, "no download source is known for "
                            + ", ".join(raw.name for raw in no_source))
     try:
-        with cache.network_guard({raw.url for raw in missing}):
+        with cache._network_guard({raw.url for raw in missing}):
             if info.options.get("download") == "library":
-                return LOADERS[info.family](info, folder)
+                return _LOADERS[info.family](info, folder)
             for raw in missing:
-                cache.download_file(raw.url, folder / raw.name, raw.url_sha256, raw.url_member)
-    except cache.DownloadError as err:
+                cache._download_file(raw.url, folder / raw.name, raw.url_sha256, raw.url_member)
+    except cache._DownloadError as err:
         # `from None`: the message says what failed; the urllib traceback would only bury it.
         raise _unavailable(info, folder, _missing(info, folder), f"the download failed ({err})") from None
     return None
@@ -230,7 +230,7 @@ def dataset_stats(data: Data | HeteroData) -> dict[str, int]:
     }
 
 
-def verify_stats(info: DatasetInfo, data: Data, folder: Path) -> None:
+def _verify_stats(info: DatasetInfo, data: Data, folder: Path) -> None:
     """Compare a loaded graph with its catalogue entry.
 
     Raises:
@@ -238,7 +238,7 @@ def verify_stats(info: DatasetInfo, data: Data, folder: Path) -> None:
     """
     found = dataset_stats(data)
     diffs = [f"{key}: expected {getattr(info, key)}, found {found[key]}"
-             for key in STAT_NAMES if getattr(info, key) is not None and found[key] != getattr(info, key)]
+             for key in _STAT_NAMES if getattr(info, key) is not None and found[key] != getattr(info, key)]
     if diffs:
         raise DatasetIntegrityError(
             f"dataset {info.name!r} does not match its catalogue entry ({'; '.join(diffs)}). The cached files "
@@ -294,7 +294,7 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
         Data: ``x`` (float32), ``edge_index`` (int64), ``y`` (int64, 1-D, classes from 0),
         ``num_classes`` (int) and ``name`` (canonical name); Planetoid and OGB graphs keep their
         ``train_mask`` / ``val_mask`` / ``test_mask``. The heterogeneous ``heco-*`` datasets are
-        :class:`~torch_geometric.data.HeteroData` (see :func:`graphcl.data.loaders.load_heco`).
+        :class:`~torch_geometric.data.HeteroData` (see :func:`graphcl.data.loaders._load_heco`).
 
     Raises:
         UnknownNameError: the name is not registered (close matches are suggested).
@@ -317,10 +317,10 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
         if still and data is None:
             raise _unavailable(info, folder, still, "the download did not produce them")
     if data is None:
-        data = LOADERS[info.family](info, folder)
+        data = _LOADERS[info.family](info, folder)
     data = _finalize(data, info.name)
     if check_stats:
-        verify_stats(info, data, folder)
+        _verify_stats(info, data, folder)
     return data
 
 

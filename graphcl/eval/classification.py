@@ -121,7 +121,7 @@ def node_classification(embeddings: Tensor, data: Data, split: str = "public", s
     return linear_probe(embeddings, y, idx, seed=seed, **probe_kwargs)
 
 
-def split_sizes(split: Split) -> tuple[int, int, int]:
+def _split_sizes(split: Split) -> tuple[int, int, int]:
     """Sizes of a split (for logs and records)."""
     return tuple(int(np.asarray(s).size) for s in split)
 

@@ -24,13 +24,13 @@ from sklearn.svm import SVC
 
 from graphcl.errors import InvalidArgumentError
 
-__all__ = ["graph_classification", "C_GRID"]
+__all__ = ["graph_classification"]
 
-C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+_C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 
 
 def graph_classification(embeddings, labels, seed: int = 0, folds: int = 10, inner_folds: int = 5,
-                         c_grid: Sequence[float] = C_GRID, classifiers: Sequence[str] = ("svm", "logreg")
+                         c_grid: Sequence[float] = _C_GRID, classifiers: Sequence[str] = ("svm", "logreg")
                          ) -> dict[str, float]:
     """``{svm_accuracy, svm_accuracy_std, logreg_accuracy, logreg_accuracy_std}`` (fractions) of
     10-fold cross-validation with an inner grid search over ``C`` (module docstring).

@@ -33,16 +33,16 @@ if TYPE_CHECKING:
     from graphcl.losses.weighting import NegativeWeights
 
 #: Number of float32 similarity entries one chunk may hold (64 MiB); sets the automatic chunk size.
-DEFAULT_BLOCK_ELEMENTS = 1 << 24
+_DEFAULT_BLOCK_ELEMENTS = 1 << 24
 #: Weighted candidate sets on the CPU: chunks of about 1 M pairs (at least 128 anchors), so that the
 #: similarity, weight and comparison buffers are reused over several chunks and stay in cache. One
 #: 64 MiB chunk (all of N = 4,019) cost 0.42 s forward + backward against 0.22 s in chunks of 128-256
 #: rows (MEOW's loss, one thread); at N = 20,000 both are within 10 %.
-CPU_WEIGHTED_BLOCK_ELEMENTS = 1 << 20
+_CPU_WEIGHTED_BLOCK_ELEMENTS = 1 << 20
 
 
 def auto_chunk_size(num_anchors: int, num_candidates: int,
-                    block_elements: int = DEFAULT_BLOCK_ELEMENTS) -> int:
+                    block_elements: int = _DEFAULT_BLOCK_ELEMENTS) -> int:
     """Largest row chunk whose ``[chunk, num_candidates]`` similarity block fits ``block_elements``."""
     return max(1, min(num_anchors, block_elements // max(1, num_candidates)))
 
@@ -196,7 +196,7 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
         chunk_size = auto_chunk_size(anchor.size(0), num_candidates)
         if weights is not None and anchor.device.type == "cpu":
             chunk_size = min(chunk_size, max(128, auto_chunk_size(anchor.size(0), num_candidates,
-                                                                  CPU_WEIGHTED_BLOCK_ELEMENTS)))
+                                                                  _CPU_WEIGHTED_BLOCK_ELEMENTS)))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     return _ChunkedLogSumExp.apply(float(tau), int(chunk_size), tuple(bool(e) for e in exclude_diagonal), weights,

@@ -77,13 +77,13 @@ class ClusteringMethod(Method):
         raise NotImplementedError
 
 
-M = TypeVar("M", bound=type[Method])
+_M = TypeVar("_M", bound=type[Method])
 _METHODS: dict[str, type[Method]] = {}
 
 
-def register_method(name: str) -> Callable[[M], M]:
+def register_method(name: str) -> Callable[[_M], _M]:
     """Class decorator: register a :class:`Method` under ``name`` (lower-case)."""
-    def wrap(cls: M) -> M:
+    def wrap(cls: _M) -> _M:
         key = name.lower()
         old = _METHODS.get(key)
         reloaded = old is not None and (old.__qualname__, old.__module__.removeprefix("graphcl_plugin_")) == (

@@ -18,18 +18,18 @@ from torch_geometric.data import Batch, Dataset
 from torch_geometric.loader import DataLoader
 from torch_geometric.transforms import BaseTransform
 
-from graphcl.augment.graph import DropNodes, GrowSubgraph, MaskNodeFeatures, PerGraphChoice, PerturbEdges, check_batch
+from graphcl.augment.graph import DropNodes, GrowSubgraph, MaskNodeFeatures, PerGraphChoice, PerturbEdges, _check_batch
 from graphcl.encoders import GINGraphEncoder
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import GraphNTXent
 from graphcl.methods._parts import check_module, check_transforms
 from graphcl.methods.base import Method, register_method
 
-__all__ = ["GraphCL", "AUGMENTATIONS"]
+__all__ = ["GraphCL"]
 
 #: Names of the per-graph augmentations (GraphCL's).
-AUGMENTATIONS = {"drop_nodes": DropNodes, "perturb_edges": PerturbEdges, "subgraph": GrowSubgraph,
-                 "mask_features": MaskNodeFeatures}
+_AUGMENTATIONS = {"drop_nodes": DropNodes, "perturb_edges": PerturbEdges, "subgraph": GrowSubgraph,
+                  "mask_features": MaskNodeFeatures}
 
 
 @register_method("graphcl")
@@ -41,7 +41,8 @@ class GraphCL(Method):
         hidden_channels: GIN width (32).
         num_layers: GIN layers (3); graph embeddings have ``hidden_channels * num_layers`` entries.
         aug_ratio: fraction of nodes / edges each augmentation touches (0.2).
-        augmentations: names from :data:`AUGMENTATIONS`, one drawn per graph.
+        augmentations: names among ``drop_nodes``, ``perturb_edges``, ``subgraph`` and ``mask_features``, one
+            drawn per graph.
         augment_both: augment both views (else the first view is the graph itself, as the official code).
         tau: temperature (0.2).
         batch_size: graphs per step (128).
@@ -71,9 +72,9 @@ class GraphCL(Method):
         check_module(self.name, "projector", projector, "nn.Linear(96, 96)")
         check_module(self.name, "loss", loss, "GraphNTXent(0.5)")
         if augmenters is None:
-            unknown = [a for a in augmentations if a not in AUGMENTATIONS]
+            unknown = [a for a in augmentations if a not in _AUGMENTATIONS]
             if unknown or not augmentations:
-                raise InvalidArgumentError(f"augmentations must be a non-empty list from {sorted(AUGMENTATIONS)}, "
+                raise InvalidArgumentError(f"augmentations must be a non-empty list from {sorted(_AUGMENTATIONS)}, "
                                            f"got {list(augmentations)}")
         elif not isinstance(augmenters, BaseTransform):
             check_transforms(self.name, "augmenters", augmenters, None, "[DropNodes(0.2), GrowSubgraph(0.2)]")
@@ -85,7 +86,7 @@ class GraphCL(Method):
             projector = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
         self.head = projector
         if augmenters is None:
-            augmenters = [AUGMENTATIONS[a](aug_ratio) for a in augmentations]
+            augmenters = [_AUGMENTATIONS[a](aug_ratio) for a in augmentations]
         self.augment = augmenters if isinstance(augmenters, BaseTransform) else PerGraphChoice(augmenters)
         self.augment_both, self.batch_size = augment_both, batch_size
         self.criterion = loss if loss is not None else GraphNTXent(tau)
@@ -116,7 +117,7 @@ class GraphCL(Method):
         return graphs
 
     def loss(self, dataset: Dataset) -> Tensor:
-        batch = check_batch(next(self._batches).to(self._device()), self.name)
+        batch = _check_batch(next(self._batches).to(self._device()), self.name)
         first = self.augment(batch) if self.augment_both else batch
         z1 = self.head(self._graph_embeddings(first))
         z2 = self.head(self._graph_embeddings(self.augment(batch)))

@@ -43,12 +43,12 @@ from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, P
 from graphcl.methods._parts import check_module
 from graphcl.methods.base import ClusteringMethod, register_method
 
-__all__ = ["DeepClustering", "SCGC", "SCGCStar", "PamC", "RESTART_SEED_STRIDE"]
+__all__ = ["DeepClustering", "SCGC", "SCGCStar", "PamC"]
 
 log = logging.getLogger(__name__)
 
 #: Pretraining seed offset between restarts: seeds ``s + j * stride`` never overlap across runs ``s < stride``.
-RESTART_SEED_STRIDE = 100_000
+_RESTART_SEED_STRIDE = 100_000
 
 
 class DeepClustering(ClusteringMethod):
@@ -151,7 +151,7 @@ class DeepClustering(ClusteringMethod):
         self.restart_modularity = {}
         best_score, chosen = -np.inf, None
         for restart in range(self.pretrain_restarts):
-            restart_seed = seed + restart * RESTART_SEED_STRIDE
+            restart_seed = seed + restart * _RESTART_SEED_STRIDE
             pretrained, losses = pretrained_autoencoder(data.x, seed=restart_seed, out_channels=self.out_channels,
                                                         hidden_channels=self.hidden_channels, **self.pretrain)
             with torch.no_grad():

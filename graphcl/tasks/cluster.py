@@ -22,7 +22,7 @@ from torch_geometric.data import Data
 from graphcl.eval.clustering import score_clusters
 from graphcl.methods.base import ClusteringMethod, Method
 from graphcl.tasks.base import Evaluation, Monitor, register_task
-from graphcl.tasks.node import CLUSTER_METRICS, Curve, NodeTask, number_of_classes, oracle_scores
+from graphcl.tasks.node import CLUSTER_METRICS, NodeTask, _Curve, _oracle_scores, number_of_classes
 from graphcl.train import TrainResult
 
 __all__ = ["ClusterTask", "STOP_TOL"]
@@ -31,7 +31,7 @@ __all__ = ["ClusterTask", "STOP_TOL"]
 STOP_TOL = 0.001
 
 
-class AssignmentCurve:
+class _AssignmentCurve:
     """Epoch monitor of a clustering method: its own clusters of every epoch scored against the labels
     (for the flagged oracle) and the first epoch at which fewer than :data:`STOP_TOL` of the nodes
     changed cluster (DEC's label-free rule)."""
@@ -39,7 +39,7 @@ class AssignmentCurve:
     def __init__(self, model: ClusteringMethod, data: Data) -> None:
         self.model = model
         self.y = data.y.cpu().numpy()
-        self.curve: Curve = []
+        self.curve: _Curve = []
         self.stop_epoch: int | None = None
 
     def __call__(self, epoch: int, loss: float) -> bool:
@@ -71,14 +71,14 @@ class ClusterTask(NodeTask):
 
     def monitor(self, model: ClusteringMethod, data: Data, settings, seed: int,
                 evals: Sequence[str]) -> Monitor | None:
-        return AssignmentCurve(model, data) if "oracle" in evals or "stopped" in evals else None
+        return _AssignmentCurve(model, data) if "oracle" in evals or "stopped" in evals else None
 
     def partition(self, model: ClusteringMethod, data: Data, seed: int) -> Tensor:
         """The method's own clusters ``[N]``."""
         return model.predict(data).cpu()
 
     def evaluate_clusters(self, model: ClusteringMethod, data: Data, embeddings: Tensor, seed: int,
-                          evals: Sequence[str], monitor: AssignmentCurve | None, result: TrainResult,
+                          evals: Sequence[str], monitor: _AssignmentCurve | None, result: TrainResult,
                           evaluation: Evaluation) -> None:
         super().evaluate_clusters(model, data, embeddings, seed, [e for e in evals if e != "oracle"], monitor,
                                   result, evaluation)
@@ -101,4 +101,4 @@ class ClusterTask(NodeTask):
             evaluation.metrics.update({f"stopped_{m}": v for m, v in stopped.items()})
             evaluation.extra["stop_epoch"] = stop
         if "oracle" in evals:
-            oracle_scores(curve, evaluation)
+            _oracle_scores(curve, evaluation)

@@ -187,9 +187,8 @@ class HeteroTask(Task):
 
     def check_data(self, method: str, data: Any) -> None:
         if not isinstance(data, HeteroData):
-            name = data.get("name", "this graph") if hasattr(data, "get") else type(data).__name__
             raise InvalidGraphError(f"{method} trains on heterogeneous graphs (HeteroData, e.g. --dataset heco-acm); "
-                                    f"{name} is homogeneous")
+                                    f"{dataset_name(data)} is a {type(data).__name__}")
 
     def check_settings(self, method: str, settings: RunSettings) -> None:
         if settings.train_restarts > 1:

@@ -24,7 +24,7 @@ __all__ = ["NodeTask", "number_of_classes", "kmeans_partition"]
 
 CLUSTER_METRICS = ("acc", "nmi", "ari", "f1")
 #: ``(epoch, scores)`` of the flagged oracle mode's candidates.
-Curve = list[tuple[int, dict[str, float]]]
+_Curve = list[tuple[int, dict[str, float]]]
 
 
 def number_of_classes(data: Data) -> int:
@@ -44,7 +44,7 @@ def kmeans_partition(embeddings: Tensor, data: Data, seed: int, n_init: int = 10
     return torch.as_tensor(kmeans(embeddings.cpu(), number_of_classes(data), n_init=n_init, seed=seed))
 
 
-class ClusteringCurve:
+class _ClusteringCurve:
     """Epoch monitor of the ``oracle`` evaluation for embedding methods: every ``every`` epochs,
     k-means (3 restarts) on the current embeddings scored against the labels. The scores are only
     ever used by the flagged oracle mode."""
@@ -52,7 +52,7 @@ class ClusteringCurve:
     def __init__(self, model: Method, data: Data, seed: int, every: int) -> None:
         self.model, self.data, self.seed, self.every = model, data, seed, every
         self.y = data.y.cpu().numpy()
-        self.curve: Curve = []
+        self.curve: _Curve = []
 
     def __call__(self, epoch: int, loss: float) -> bool:
         if epoch % self.every == 0:
@@ -61,7 +61,7 @@ class ClusteringCurve:
         return False
 
 
-def oracle_scores(curve: Curve, evaluation: Evaluation) -> None:
+def _oracle_scores(curve: _Curve, evaluation: Evaluation) -> None:
     """The flagged oracle: the scores of the epoch on ``curve`` with the best *test* ACC."""
     epoch, best = max(curve, key=lambda item: item[1]["acc"])
     evaluation.metrics.update({f"oracle_{m}": v for m, v in best.items()})
@@ -104,7 +104,7 @@ class NodeTask(Task):
 
     def monitor(self, model: Method, data: Data, settings: RunSettings, seed: int,
                 evals: Sequence[str]) -> Monitor | None:
-        return ClusteringCurve(model, data, seed, self.oracle_every) if "oracle" in evals else None
+        return _ClusteringCurve(model, data, seed, self.oracle_every) if "oracle" in evals else None
 
     def partition(self, model: Method, data: Data, seed: int) -> Tensor:
         """The trained model's clusters ``[N]``: k-means on its embeddings."""
@@ -131,7 +131,7 @@ class NodeTask(Task):
         evaluation.metrics.update(scores)
         evaluation.arrays.update(embeddings=embeddings.numpy(), predicted=predicted.numpy())
         if "oracle" in evals:
-            oracle_scores(monitor.curve + [(result.epochs, scores)], evaluation)
+            _oracle_scores(monitor.curve + [(result.epochs, scores)], evaluation)
 
     def describe(self, method: str, dataset: str, config: dict[str, Any], evals: Sequence[str]) -> str:
         label = f"{method} on {dataset}"
