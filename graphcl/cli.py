@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from typing import Sequence
 
 from graphcl.configs import parse_override
@@ -24,7 +25,7 @@ def _train(args: argparse.Namespace) -> int:
     evals = args.eval if args.eval is not None else task.default_evals
     records = run(args.method, data, seeds=args.seeds, epochs=args.epochs, evals=evals, split=args.split,
                   device=args.device, overrides=overrides, patience=args.patience,
-                  checkpoint_dir=args.checkpoint_dir, progress=not args.quiet)
+                  checkpoint_dir=args.checkpoint_dir, resume=args.resume, progress=not args.quiet)
     metrics = task.table_metrics(evals, records[0].metrics) + ["train_seconds", "peak_memory_mb"]
     table = Table(["run", "seeds", *metrics])
     table.add(run=task.describe(args.method, records[0].dataset, records[0].config, evals), seeds=len(records), **{m: (m, records) for m in metrics})
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config entries")
     t.add_argument("--patience", type=int, help="early stopping on the training loss")
     t.add_argument("--checkpoint-dir", help="save / resume checkpoints in this folder")
+    t.add_argument("--resume", choices=["auto", "force", "fresh"], default="auto",
+                   help="with --checkpoint-dir: auto (default) resumes a checkpoint of the same settings and data "
+                        "and refuses any other; force loads it anyway; fresh retrains and overwrites it")
     t.add_argument("--out", help="write the per-seed records to this JSON file")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
@@ -114,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line: one line, no Python source."""
+    return f"graphcl: warning: {message}\n"
+
+
 def _load_plugins(argv: Sequence[str]) -> None:
     """Import the ``--plugin`` modules before the parser lists the registered methods."""
     from graphcl.methods import load_plugin
@@ -135,11 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    formatwarning, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
         return args.func(args)
     except GraphclError as err:
         print(f"graphcl: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 if __name__ == "__main__":

@@ -11,15 +11,19 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+from torch import Tensor
 from torch_geometric import seed_everything
+from torch_geometric.data import Dataset, InMemoryDataset
 
 from graphcl.configs import RunSettings, resolve_config
-from graphcl.methods.base import build_method, get_method_class
+from graphcl.data.cache import cache_key
+from graphcl.methods.base import build_method, check_parameters, get_method_class
 from graphcl.records import Record, package_versions
 from graphcl.tasks import dataset_name, get_task
 from graphcl.train import train
 
-__all__ = ["run", "restart_seeds", "configure", "TRAIN_RESTART_SEED_STRIDE", "COLLAPSE_THRESHOLD"]
+__all__ = ["run", "restart_seeds", "configure", "data_fingerprint", "CollapseWarning", "TRAIN_RESTART_SEED_STRIDE",
+           "COLLAPSE_THRESHOLD"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,36 @@ log = logging.getLogger(__name__)
 TRAIN_RESTART_SEED_STRIDE = 1_000
 #: Embeddings whose mean direction concentration exceeds this are reported as collapsed.
 COLLAPSE_THRESHOLD = 0.99
+#: Run settings that do not change the trained weights (a checkpoint made under other values is resumed).
+_EVALUATION_SETTINGS = frozenset({"epochs", "patience", "split", "eval_lr", "eval_weight_decay", "eval_every",
+                                  "select_epoch", "val_patience", "time_budget", "train_restarts"})
+
+
+class CollapseWarning(UserWarning):
+    """The embeddings of a run point in one direction (useless for any downstream task)."""
+
+
+def data_fingerprint(data: Any) -> str:
+    """A short hash of a graph's (or a dataset of graphs') tensors and sizes: what a checkpoint was trained on."""
+    if isinstance(data, Dataset):
+        graphs = [data._data] if isinstance(data, InMemoryDataset) else list(data)
+        return cache_key(len(data), *[data_fingerprint(g) for g in graphs])
+    parts: list[Any] = []
+    for store in data.stores:
+        for key, value in sorted(store.items(), key=lambda item: item[0]):
+            if isinstance(value, Tensor):
+                parts += [key, value]
+            elif isinstance(value, (int, float, str)):
+                parts += [key, str(value)]
+    return cache_key(*parts)
+
+
+def _identity(method: str, params: dict[str, Any], settings: RunSettings, seed: int, data_hash: str) -> dict[str, Any]:
+    """What a training's weights depend on besides its number of epochs (stored in its checkpoint)."""
+    training = {k: v for k, v in settings.as_dict().items() if k not in _EVALUATION_SETTINGS}
+    described = {k: v if isinstance(v, (int, float, str, bool, list, dict, type(None))) else repr(v)
+                 for k, v in params.items()}
+    return {"method": method, "seed": seed, **described, **training, "data": data_hash}
 
 
 def restart_seeds(seed: int, restarts: int) -> list[int]:
@@ -62,24 +96,29 @@ def configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None
     params, settings = resolve_config(method, dataset_name(data), {**(overrides or {}), **changes})
     task.check_settings(method, settings)
     params = task.fill_params(cls, params, data)
+    check_parameters(method, params)  # before the data is prepared (metapath2vec features may take minutes)
     return params, settings, task.prepare(data, settings)
 
 
 def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[str] | None = None,
         epochs: int | None = None, split: str | None = None, device: str = "cpu",
         overrides: dict[str, Any] | None = None, patience: int | None = None,
-        checkpoint_dir: str | Path | None = None, progress: bool = True) -> list[Record]:
+        checkpoint_dir: str | Path | None = None, resume: str = "auto", progress: bool = True) -> list[Record]:
     """Train and evaluate the registered ``method`` on ``data`` once per seed.
 
     Each seed seeds model initialisation, augmentations, the evaluation split (for
     ``split='random'``) and k-means. ``evals`` names the task's evaluations (default: the task's
     own, e.g. ``node`` for node-level methods, ``cluster`` for deep clustering); ``'none'`` trains
     only. ``patience`` overrides the run setting of the same name; ``checkpoint_dir`` saves and
-    resumes each training (``<method>-<dataset>-seed<seed>.pt``).
+    resumes each training (``<method>-<dataset>-seed<seed>.pt``): a checkpoint resumes only under
+    the same parameters, training settings, seed and data (``resume='force'`` loads it anyway,
+    ``'fresh'`` retrains), and ``epochs`` beyond a finished checkpoint continue its training; the
+    record then has ``resumed_from_epoch`` and the seconds of all its training.
 
     Returns:
-        One :class:`~graphcl.records.Record` per seed. A warning is issued when the embeddings
-        collapsed (mean direction concentration > 0.99, :func:`graphcl.eval.direction_concentration`).
+        One :class:`~graphcl.records.Record` per seed. One :class:`CollapseWarning` per run names the
+        seeds whose trained embeddings collapsed (mean direction concentration > 0.99,
+        :func:`graphcl.eval.direction_concentration`).
     """
     task = get_task(get_method_class(method).task)
     evals = tuple(evals) if evals is not None else task.default_evals
@@ -87,7 +126,8 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
     dataset = dataset_name(data)
     params, settings, data = configure(method, data, overrides=overrides, epochs=epochs, split=split)
     on_device = task.to_device(data, device)
-    records = []
+    fingerprint = data_fingerprint(data) if checkpoint_dir else None
+    records, collapsed = [], {}
     for seed in seeds:
         best_score, seconds, peak = -float("inf"), 0.0, 0.0
         restart_scores: dict[str, float] = {}
@@ -96,10 +136,12 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
             candidate = build_method(method, task.in_channels(data), **params)
             checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{train_seed}.pt" if checkpoint_dir else None
             candidate_monitor = task.monitor(candidate, on_device, settings, train_seed, evals)
+            identity = _identity(method, params, settings, train_seed, fingerprint) if checkpoint else None
             candidate_result = train(candidate, data, epochs=settings.epochs, lr=settings.lr,
                                      weight_decay=settings.weight_decay, device=device, seed=train_seed,
                                      patience=patience if patience is not None else settings.patience,
-                                     checkpoint=checkpoint, progress=progress, on_epoch_end=candidate_monitor)
+                                     checkpoint=checkpoint, identity=identity, resume=resume, progress=progress,
+                                     on_epoch_end=candidate_monitor)
             seconds += candidate_result.train_seconds
             peak = max(peak, candidate_result.peak_memory_mb)
             if settings.train_restarts > 1:
@@ -112,14 +154,13 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
             model, result, monitor, kept_seed = candidate, candidate_result, candidate_monitor, train_seed
         evaluation = task.evaluate(model, on_device, settings, seed, evals, monitor, result)
         concentration = evaluation.extra.get("direction_concentration")
-        if concentration is not None and concentration > COLLAPSE_THRESHOLD:
-            warnings.warn(f"{method} on {dataset}, seed {seed}: the embeddings collapsed (mean direction "
-                          f"concentration {concentration:.3f}; final loss {result.losses[-1] if result.losses else None})."
-                          f" Lower the learning rate (now {settings.lr}) with --set lr=..., or train longer.",
-                          stacklevel=2)
+        if concentration is not None and concentration > COLLAPSE_THRESHOLD and result.epochs > 0:
+            collapsed[seed] = concentration
         extra = dict(evaluation.extra)
         if restart_scores:
             extra.update(restart_modularity=restart_scores, restart_seed=kept_seed)
+        if result.resumed_from_epoch:
+            extra["resumed_from_epoch"] = result.resumed_from_epoch
         records.append(Record(
             method=method, dataset=dataset, seed=seed, metrics=evaluation.metrics,
             config={**params, **settings.as_dict()}, epochs=result.epochs,
@@ -127,4 +168,9 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
             stopped_early=result.stopped_early, device=str(device), versions=package_versions(), extra=extra,
             arrays=evaluation.arrays))
         log.info("%s on %s, seed %d: %s", method, dataset, seed, evaluation.metrics)
+    if collapsed:
+        seeds_text = ", ".join(f"{s} ({c:.3f})" for s, c in collapsed.items())
+        warnings.warn(f"{method} on {dataset}: the embeddings collapsed (direction concentration > "
+                      f"{COLLAPSE_THRESHOLD}) in seed {seeds_text}; lower the learning rate (now {settings.lr}) with "
+                      "--set lr=..., or train longer", CollapseWarning, stacklevel=2)
     return records

@@ -48,13 +48,53 @@ class TrainResult:
     train_seconds: float = 0.0
     peak_memory_mb: float = 0.0
     stopped_early: bool = False
+    #: The epoch a checkpoint resumed from (0: trained from scratch); ``train_seconds`` then counts
+    #: the training before the checkpoint too.
     resumed_from_epoch: int = 0
+
+
+#: ``train(resume=...)``: what an existing checkpoint file is used for.
+RESUME_MODES = ("auto", "force", "fresh")
+
+
+def _changes(saved: dict | None, current: dict | None) -> str:
+    """``key a -> b`` for every entry that differs between two training descriptions."""
+    saved, current = saved or {}, current or {}
+    keys = sorted(set(saved) | set(current), key=str)
+    diffs = [f"{k} {saved.get(k, '(unset)')!r} -> {current.get(k, '(unset)')!r}" for k in keys
+             if saved.get(k) != current.get(k)]
+    return ", ".join(diffs[:6]) + (f" and {len(diffs) - 6} more" if len(diffs) > 6 else "") if diffs else "unknown"
+
+
+def _load_checkpoint(path: Path, device: torch.device, identity: dict | None, epochs: int, resume: str) -> dict | None:
+    """The checkpoint's state when it may be resumed, ``None`` to start fresh; a checkpoint made under other
+    settings or data, or with more epochs than asked for, is refused unless ``resume='force'``."""
+    if resume == "fresh" or not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # a truncated or foreign file: say which and what to do
+        raise InvalidArgumentError(f"checkpoint {path} cannot be read ({type(error).__name__}); delete it or use "
+                                   "--resume fresh") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise InvalidArgumentError(f"{path} is not a graphcl checkpoint; delete it or use --resume fresh")
+    if resume == "force":
+        return state
+    if identity is not None and state.get("identity") != identity:
+        raise InvalidArgumentError(f"checkpoint {path} was trained under other settings or data (changed: "
+                                   f"{_changes(state.get('identity'), identity)}); use another --checkpoint-dir, "
+                                   "--resume fresh to retrain, or --resume force to load it anyway")
+    if state["epoch"] > epochs:
+        raise InvalidArgumentError(f"checkpoint {path} holds {state['epoch']} epochs, more than the {epochs} asked "
+                                   f"for; ask for --epochs {state['epoch']} or more, or --resume fresh")
+    return state
 
 
 def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: float = 0.0,
           device: str | torch.device = "cpu", seed: int | None = None, patience: int | None = None,
           min_delta: float = 0.0, checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 50,
-          progress: bool = True, on_epoch_end: Callable[[int, float], None] | None = None) -> TrainResult:
+          identity: dict | None = None, resume: str = "auto", progress: bool = True,
+          on_epoch_end: Callable[[int, float], None] | None = None) -> TrainResult:
     """Train ``method`` on ``data`` with Adam for ``epochs`` epochs: one full-batch step per epoch, or
     the :meth:`Method.start_epoch` mini-batch steps of a mini-batch method (the epoch's loss is
     their mean).
@@ -72,6 +112,12 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
             ``stop_tol``).
         checkpoint: path of a checkpoint file; if it exists the run resumes from it, and it is
             rewritten every ``checkpoint_every`` epochs and at the end.
+        identity: a JSON-able description of everything the trained weights depend on besides the
+            number of epochs (the runner's: method, parameters, training settings, seed, a hash of
+            the data); stored in the checkpoint, and a checkpoint with another identity is refused.
+        resume: ``'auto'`` (resume a checkpoint of the same identity and at most ``epochs`` epochs,
+            refuse any other), ``'force'`` (resume whatever the file holds) or ``'fresh'`` (ignore and
+            overwrite it).
         progress: show a tqdm progress bar with the loss.
         on_epoch_end: called as ``on_epoch_end(epoch, loss)`` after every epoch (e.g. for logging, or
             validation); a true return value stops training (e.g. early stopping on validation data).
@@ -81,6 +127,8 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
     """
     if epochs < 0:
         raise InvalidArgumentError(f"epochs must be >= 0, got {epochs}")
+    if resume not in RESUME_MODES:
+        raise InvalidArgumentError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
     dev = _resolve_device(device)
     if seed is not None:
         seed_everything(seed)
@@ -95,13 +143,21 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
     best, since_best = math.inf, 0
     start_epoch = 0
     path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None and path.exists():
-        state = torch.load(path, map_location=dev, weights_only=False)
-        method.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+    state = _load_checkpoint(path, dev, identity, epochs, resume) if path is not None else None
+    earlier_seconds = 0.0
+    if state is not None:
+        try:
+            method.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            first = str(error).strip().splitlines()[0]
+            raise InvalidArgumentError(f"checkpoint {path} does not fit this model ({first}); use another "
+                                       "--checkpoint-dir or --resume fresh") from None
         result.losses = state["losses"]
         start_epoch = result.resumed_from_epoch = state["epoch"]
         best, since_best = state.get("best", math.inf), state.get("since_best", 0)
+        earlier_seconds = state.get("train_seconds", 0.0)
+        result.stopped_early = bool(state.get("stopped_early", False))
         torch.set_rng_state(state["rng"])
         log.info("resumed from %s at epoch %d", path, start_epoch)
 
@@ -111,12 +167,14 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         torch.save({"model": method.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                    "losses": result.losses, "best": best, "since_best": since_best,
+                    "losses": result.losses, "best": best, "since_best": since_best, "identity": identity,
+                    "stopped_early": result.stopped_early, "train_seconds": earlier_seconds + time.perf_counter() - t0,
                     "rng": torch.get_rng_state()}, tmp)
         os.replace(tmp, path)
 
     method.train()
-    bar = tqdm(range(start_epoch, epochs), desc=f"{method.name or type(method).__name__}", disable=not progress,
+    last = start_epoch if result.stopped_early else epochs  # an early-stopped checkpoint is finished
+    bar = tqdm(range(start_epoch, last), desc=f"{method.name or type(method).__name__}", disable=not progress,
                initial=start_epoch, total=epochs, dynamic_ncols=True)
     t0 = time.perf_counter()
     completed = start_epoch
@@ -157,7 +215,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
                 break
     bar.close()
     result.epochs = completed
-    result.train_seconds = time.perf_counter() - t0
+    result.train_seconds = earlier_seconds + time.perf_counter() - t0
     result.peak_memory_mb = mem.peak_mb
     save(result.epochs)
     method.eval()

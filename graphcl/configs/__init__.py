@@ -80,8 +80,16 @@ class RunSettings:
             raise InvalidArgumentError(f"select_epoch must be 'last' or 'val', got {self.select_epoch!r}")
         if self.train_restarts < 1:
             raise InvalidArgumentError(f"train_restarts must be >= 1, got {self.train_restarts}")
-        if self.eval_every < 1:
-            raise InvalidArgumentError(f"eval_every must be >= 1, got {self.eval_every}")
+        for key in ("lr", "weight_decay", "eval_lr", "eval_weight_decay", "smooth_features", "patience",
+                    "time_budget"):
+            value = getattr(self, key)
+            if value is not None and value < 0:
+                raise InvalidArgumentError(f"{key} must be >= 0, got {value}")
+        for key in ("eval_every", "val_patience"):
+            if getattr(self, key) < 1:
+                raise InvalidArgumentError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not 0 < self.val_fraction < 1:
+            raise InvalidArgumentError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
 
     @classmethod
     def keys(cls) -> set[str]:

@@ -1,10 +1,14 @@
 """The method interface and the registry that lets the CLI and benchmarks find methods by name."""
 from __future__ import annotations
 
+import collections.abc
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
+import types
+import typing
 from pathlib import Path
 from typing import Any, Callable, ClassVar, TypeVar
 
@@ -124,6 +128,99 @@ def method_parameters(name: str) -> set[str]:
     return names - {"self", "in_channels"}
 
 
+def _annotations(cls: type[Method]) -> dict[str, Any]:
+    """The constructor parameters' annotations along the ``**kwargs`` chain (a subclass's win)."""
+    hints: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or not issubclass(klass, Method):
+            continue
+        try:
+            own = typing.get_type_hints(klass.__init__)
+        except Exception:  # an annotation that cannot be resolved here: no type check for it
+            own = {}
+        for key, value in own.items():
+            hints.setdefault(key, value)
+        if not any(p.kind == p.VAR_KEYWORD for p in inspect.signature(klass.__init__).parameters.values()):
+            break
+    hints.pop("return", None)
+    return hints
+
+
+def _conforms(value: Any, kind: Any) -> bool:
+    """Whether ``value`` is of the annotated ``kind`` (ints pass for floats; unknown forms pass)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str)
+    if origin is typing.Literal:
+        return value in args
+    if origin in (list, collections.abc.Sequence, collections.abc.Iterable):
+        return (isinstance(value, (list, tuple)) and not isinstance(value, str)
+                and (not args or all(_conforms(v, args[0]) for v in value)))
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_conforms(v, args[0]) for v in value)
+        return not args or (len(args) == len(value) and all(_conforms(v, a) for v, a in zip(value, args)))
+    if origin in (dict, collections.abc.Mapping) or kind is dict:
+        return isinstance(value, dict)
+    if isinstance(kind, type):
+        return isinstance(value, kind)
+    return True
+
+
+def _describe(kind: Any) -> str:
+    text = re.sub(r"\b(typing|collections\.abc|torch\.nn\.modules\.module|torch_geometric\.transforms\."
+                  r"base_transform)\.", "", str(kind) if typing.get_origin(kind) else getattr(kind, "__name__", str(kind)))
+    return text.replace("NoneType", "None").replace("Sequence", "list")
+
+
+#: Parameter name patterns and the range their numbers must lie in: (pattern, low, high, inclusive low).
+_RANGES = ((re.compile(r"^(tau|temperature)$"), 0.0, None, False),
+           (re.compile(r"(drop|mask|ratio)"), 0.0, 1.0, True),
+           (re.compile(r"(_channels|^num_layers|^batch_size|^num_clusters|^kmeans_init|^kmeans_iter|_restarts|"
+                       r"^cluster_counts|^nei_max)$"), 1, None, True))
+
+
+def check_parameters(name: str, params: dict[str, Any]) -> None:
+    """Check ``params`` of the registered method ``name`` before anything is built: unknown keys, a
+    value of another type than the constructor's annotation, a number out of its range (temperatures
+    > 0, rates in [0, 1], sizes >= 1) are each a one-line :class:`InvalidArgumentError` naming the key,
+    the value and what is expected."""
+    valid = method_parameters(name)
+    unknown = set(params) - valid
+    if unknown:
+        raise InvalidArgumentError(
+            f"{name} does not take {sorted(unknown)}; its parameters are {sorted(valid)} and the run settings "
+            f"{sorted(RunSettings.keys())}")
+    hints = _annotations(get_method_class(name))
+    for key, value in params.items():
+        if key in hints and not _conforms(value, hints[key]):
+            raise InvalidArgumentError(f"{name}: {key}={value!r} is not {_describe(hints[key])}")
+        numbers = value if isinstance(value, (list, tuple)) else [value]
+        for pattern, low, high, inclusive in _RANGES:
+            if not pattern.search(key):
+                continue
+            for number in numbers:
+                if not isinstance(number, (int, float)) or isinstance(number, bool):
+                    continue
+                if (number < low or (number == low and not inclusive)) or (high is not None and number > high):
+                    bounds = f"in [{low}, {high}]" if high is not None else f"{'>=' if inclusive else '>'} {low}"
+                    raise InvalidArgumentError(f"{name}: {key}={value!r} is out of range; it must be {bounds}")
+
+
 def applicable_overrides(name: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """The entries of ``overrides`` that method ``name`` takes: its parameters and the run settings
     (:class:`~graphcl.configs.RunSettings`), so one ``--set`` can serve every method of a suite."""
@@ -132,15 +229,10 @@ def applicable_overrides(name: str, overrides: dict[str, Any] | None) -> dict[st
 
 
 def build_method(name: str, in_channels: int, **params: Any) -> Method:
-    """Instantiate a registered method; unknown parameters raise with the list of valid ones."""
-    cls = get_method_class(name)
-    valid = method_parameters(name)
-    unknown = set(params) - valid
-    if unknown:
-        raise InvalidArgumentError(
-            f"{name} does not take {sorted(unknown)}; its parameters are {sorted(valid)} and the run settings "
-            f"{sorted(RunSettings.keys())}")
-    return cls(in_channels, **params)
+    """Instantiate a registered method; unknown parameters, wrong types and out-of-range values raise
+    one line each (:func:`check_parameters`)."""
+    check_parameters(name, params)
+    return get_method_class(name)(in_channels, **params)
 
 
 def load_plugin(source: str) -> None:

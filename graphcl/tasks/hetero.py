@@ -16,12 +16,12 @@ from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.eval.classification import heco_protocol
 from graphcl.eval.clustering import evaluate_clustering
 from graphcl.eval.collapse import direction_concentration
-from graphcl.methods.base import Method
+from graphcl.methods.base import Method, method_parameters
 from graphcl.tasks.base import Evaluation, Monitor, Task, dataset_name, register_task
 from graphcl.train import TrainResult
 
 __all__ = ["HeteroTask", "HETERO_SPLITS", "evaluate_hetero", "normalize_node_types", "add_walk_features",
-           "ValidationEpochSelector"]
+           "ValidationEpochSelector", "schema_metapaths"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,19 @@ def evaluate_hetero(embeddings: Tensor, data: HeteroData, evals: Sequence[str], 
             runs = [evaluate_clustering(embeddings, target.y, seed=seed + r) for r in range(10)]
             metrics.update({m: sum(r[m] for r in runs) / len(runs) for m in ("nmi", "ari")})
     return metrics
+
+
+def schema_metapaths(data: HeteroData) -> list[list[str]]:
+    """The meta-paths ``[target, t, target]`` the schema allows: one per node type ``t`` the target type
+    has relations both to and from (HeCo's and MEOW's meta-paths on ACM, DBLP and AMiner are of this
+    form: paper-author-paper, paper-subject-paper, ...)."""
+    target = data.target_node_type
+    back = {(src, dst) for src, _, dst in data.edge_types}
+    paths: list[list[str]] = []
+    for src, _, dst in data.edge_types:
+        if src == target and dst != target and (dst, target) in back and [target, dst, target] not in paths:
+            paths.append([target, dst, target])
+    return paths
 
 
 def normalize_node_types(data: HeteroData, node_types: Sequence[str] | None = None) -> HeteroData:
@@ -189,6 +202,22 @@ class HeteroTask(Task):
         if not isinstance(data, HeteroData):
             raise InvalidGraphError(f"{method} trains on heterogeneous graphs (HeteroData, e.g. --dataset heco-acm); "
                                     f"{dataset_name(data)} is a {type(data).__name__}")
+        if data.get("target_node_type") not in data.node_types:
+            raise InvalidGraphError(f"{dataset_name(data)} does not name its target node type: set "
+                                    f"data.target_node_type to one of {data.node_types}")
+
+    def fill_params(self, method: type[Method], params: dict[str, Any], data: HeteroData) -> dict[str, Any]:
+        """Meta-paths from the schema (:func:`schema_metapaths`) where the config names none."""
+        if "metapaths" in params or "metapaths" not in method_parameters(method.name):
+            return params
+        paths = schema_metapaths(data)
+        if not paths:
+            raise InvalidArgumentError(f"no meta-paths configured for {dataset_name(data)} and its schema has no "
+                                       f"{data.target_node_type}-X-{data.target_node_type} pair of relations; set "
+                                       "them with --set 'metapaths=[[a, b, a], ...]'")
+        log.warning("%s on %s: no meta-paths configured, using the schema's %s (--set metapaths=... to choose)",
+                    method.name, dataset_name(data), ", ".join("-".join(p) for p in paths))
+        return {**params, "metapaths": paths}
 
     def check_settings(self, method: str, settings: RunSettings) -> None:
         if settings.train_restarts > 1:

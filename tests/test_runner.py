@@ -1,0 +1,135 @@
+"""The runner: checkpoints never return a model trained under other settings, settings are typed
+before anything runs, and its messages are one line each."""
+import warnings
+
+import pytest
+import torch
+
+from graphcl.cli import main as cli_main
+from graphcl.errors import InvalidArgumentError
+from graphcl.methods import build_method
+from graphcl.runner import CollapseWarning, run
+
+from conftest import planted_graph
+
+SMALL = {"out_channels": 8, "projection_channels": 8}
+
+
+def grace(graph, tmp_path, epochs=3, **changes):
+    options = {"epochs": epochs, "evals": ["none"], "progress": False, "checkpoint_dir": tmp_path / "ckpt"}
+    options.update({k: changes.pop(k) for k in ("resume", "seeds") if k in changes})
+    (record, *_) = run("grace", graph, overrides={**SMALL, **changes}, **options)
+    return record
+
+
+def test_a_checkpoint_of_other_settings_is_refused_not_returned(tiny_graph, tmp_path):
+    first = grace(tiny_graph, tmp_path, tau=0.4)
+    with pytest.raises(InvalidArgumentError, match=r"other settings or data \(changed: tau 0.4 -> 0.9\)"):
+        grace(tiny_graph, tmp_path, tau=0.9)
+    fresh = grace(tiny_graph, tmp_path, tau=0.9, resume="fresh")  # retrained under tau 0.9
+    assert "resumed_from_epoch" not in fresh.extra and fresh.final_loss != first.final_loss
+    assert fresh.final_loss == pytest.approx(grace(tiny_graph, tmp_path / "other", tau=0.9).final_loss)
+    forced = grace(tiny_graph, tmp_path, tau=0.4, resume="force")  # loads the tau-0.9 weights, as asked
+    assert forced.extra["resumed_from_epoch"] == 3
+
+
+def test_a_checkpoint_of_other_data_or_sizes_is_refused_in_one_line(tiny_graph, tmp_path):
+    grace(tiny_graph, tmp_path)
+    other = planted_graph(seed=1)
+    with pytest.raises(InvalidArgumentError, match="changed: data"):
+        grace(other, tmp_path)
+    with pytest.raises(InvalidArgumentError, match="out_channels 8 -> 16"):
+        grace(tiny_graph, tmp_path, out_channels=16)
+    with pytest.raises(InvalidArgumentError, match="does not fit this model"):  # no state_dict traceback
+        grace(tiny_graph, tmp_path, out_channels=16, resume="force")
+
+
+def test_fewer_epochs_than_a_checkpoint_holds_are_refused_and_more_continue_training(tiny_graph, tmp_path):
+    grace(tiny_graph, tmp_path, epochs=4)
+    with pytest.raises(InvalidArgumentError, match="holds 4 epochs, more than the 2 asked for"):
+        grace(tiny_graph, tmp_path, epochs=2)
+    longer = grace(tiny_graph, tmp_path, epochs=6)
+    straight = grace(tiny_graph, tmp_path / "straight", epochs=6)
+    assert longer.epochs == 6 and longer.extra["resumed_from_epoch"] == 4
+    assert longer.final_loss == pytest.approx(straight.final_loss, rel=1e-5)
+
+
+def test_a_resumed_run_counts_the_seconds_of_all_its_training(tiny_graph, tmp_path, monkeypatch):
+    import graphcl.train as training
+    clock = iter(range(0, 10_000, 5))  # every perf_counter call moves 5 s
+    monkeypatch.setattr(training.time, "perf_counter", lambda: float(next(clock)))
+    first = grace(tiny_graph, tmp_path, epochs=2)
+    again = grace(tiny_graph, tmp_path, epochs=2)  # finished: nothing left to train
+    assert first.train_seconds > 0 and again.train_seconds > first.train_seconds
+    assert again.extra["resumed_from_epoch"] == 2 and again.epochs == 2
+
+
+def test_settings_are_typed_and_ranged_before_anything_runs(tiny_graph):
+    import yaml
+
+    for text, expected in (("tau=abc", "grace: tau='abc' is not float"),
+                           ("lr=abc", "run setting lr"),
+                           ("tau=-1", "tau=-1 is out of range; it must be > 0"),
+                           ("num_layers=2.5", "num_layers=2.5 is not int"),
+                           ("drop_edge_1=1.5", "drop_edge_1=1.5 is out of range"),
+                           ("epochs=-3", "epochs must be >= 0")):
+        with pytest.raises(InvalidArgumentError, match=expected.replace("(", r"\(")):
+            key, value = text.split("=")
+            run("grace", tiny_graph, evals=["none"], overrides={"epochs": 1, key: yaml.safe_load(value)}, progress=False)
+    with pytest.raises(InvalidArgumentError, match=r"cluster_counts=3 is not list\[int\]"):
+        build_method("meow", None, metapaths=[["a", "b", "a"]], cluster_counts=3)
+    with pytest.raises(InvalidArgumentError, match="does not take"):
+        build_method("grace", 4, taus=0.5)
+
+
+def test_cli_reports_a_typed_setting_in_one_line(tmp_path, capsys):
+    import numpy as np
+    data = planted_graph()
+    folder = tmp_path / "g"
+    folder.mkdir()
+    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
+    np.save(folder / "features.npy", data.x.numpy())
+    assert cli_main(["train", "grace", "--dataset", str(folder), "--set", "tau=abc", "--eval", "none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "graphcl: error: grace: tau='abc' is not float"
+
+
+def test_collapse_is_one_warning_per_run_and_none_for_an_untrained_encoder(tiny_graph):
+    options = {"seeds": [0, 1], "evals": ["none"], "progress": False}
+    with pytest.warns(CollapseWarning) as caught:
+        run("grace", tiny_graph, epochs=2, overrides={**SMALL, "lr": 50.0}, **options)
+    assert len(caught) == 1 and "seed 0 (1.000), 1 (1.000)" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CollapseWarning)
+        records = run("grace", tiny_graph, epochs=0, overrides=SMALL, **{**options, "evals": ["node"]})
+    assert records[0].epochs == 0 and 0 <= records[0].metrics["accuracy"] <= 1
+
+
+def test_heterogeneous_runs_take_meta_paths_from_the_schema_when_none_are_configured():
+    from test_methods import HETERO_SMOKE, tiny_hetero_graph
+    params = {k: v for k, v in HETERO_SMOKE["meow"][1].items() if k not in ("metapaths", "nei_max", "adj_mask")}
+    (record,) = run("meow", tiny_hetero_graph(), epochs=1, evals=["cluster"], overrides=params, progress=False)
+    assert record.config["metapaths"] == [["paper", "author", "paper"], ["paper", "venue", "paper"]]
+    no_target = tiny_hetero_graph()
+    del no_target.target_node_type
+    with pytest.raises(Exception, match="target node type"):
+        run("meow", no_target, epochs=1, overrides=params, progress=False)
+
+
+def test_the_command_line_prints_the_collapse_warning_once_on_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+    data = planted_graph()
+    folder = tmp_path / "g"
+    folder.mkdir()
+    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
+    np.save(folder / "features.npy", data.x.numpy())
+    done = subprocess.run([sys.executable, "-m", "graphcl", "train", "grace", "--dataset", str(folder), "--seeds", "0",
+                           "1", "--epochs", "2", "--eval", "none", "--quiet", "--set", "out_channels=8",
+                           "projection_channels=8", "lr=50"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "collapsed" in line]
+    assert len(lines) == 1 and lines[0].startswith("graphcl: warning: grace on g: the embeddings collapsed")
+    assert "warnings.warn" not in done.stderr and "run(" not in done.stderr  # no Python source line
