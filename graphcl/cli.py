@@ -25,7 +25,7 @@ def _train(args: argparse.Namespace) -> int:
     evals = args.eval if args.eval is not None else task.default_evals
     records = run(args.method, data, seeds=args.seeds, epochs=args.epochs, evals=evals, split=args.split,
                   device=args.device, overrides=overrides, patience=args.patience,
-                  checkpoint_dir=args.checkpoint_dir, resume=args.resume, progress=not args.quiet)
+                  checkpoint_dir=args.checkpoint_dir, resume=args.resume, auto=args.auto, progress=not args.quiet)
     metrics = task.table_metrics(evals, records[0].metrics) + ["train_seconds", "peak_memory_mb"]
     table = Table(["run", "seeds", *metrics])
     table.add(run=task.describe(args.method, records[0].dataset, records[0].config, evals), seeds=len(records), **{m: (m, records) for m in metrics})
@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", choices=["auto", "force", "fresh"], default="auto",
                    help="with --checkpoint-dir: auto (default) resumes a checkpoint of the same settings and data "
                         "and refuses any other; force loads it anyway; fresh retrains and overwrites it")
+    t.add_argument("--auto", action=argparse.BooleanOptionalAction, default=None,
+                   help="choose the settings label-free from the config's auto: grid (default: only on datasets "
+                        "without a section in the method's config; --auto: always, ignoring the section)")
     t.add_argument("--out", help="write the per-seed records to this JSON file")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)

@@ -15,15 +15,16 @@ from torch import Tensor
 from torch_geometric import seed_everything
 from torch_geometric.data import Dataset, InMemoryDataset
 
-from graphcl.configs import RunSettings, resolve_config
+from graphcl.configs import RunSettings, auto_grid, configured_datasets, resolve_config
 from graphcl.data.cache import cache_key
+from graphcl.errors import InvalidArgumentError
 from graphcl.methods.base import build_method, check_parameters, get_method_class
 from graphcl.records import Record, package_versions
 from graphcl.tasks import dataset_name, get_task
 from graphcl.train import train
 
-__all__ = ["run", "restart_seeds", "configure", "data_fingerprint", "CollapseWarning", "TRAIN_RESTART_SEED_STRIDE",
-           "COLLAPSE_THRESHOLD"]
+__all__ = ["run", "restart_seeds", "configure", "auto_configure", "data_fingerprint", "CollapseWarning",
+           "AutoConfigWarning", "TRAIN_RESTART_SEED_STRIDE", "COLLAPSE_THRESHOLD"]
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +76,16 @@ def restart_seeds(seed: int, restarts: int) -> list[int]:
     largest). Seeds below 1000 never share a restart seed.
     """
     if restarts < 1:
-        from graphcl.errors import InvalidArgumentError
         raise InvalidArgumentError(f"train_restarts must be >= 1, got {restarts}")
     return [seed + j * TRAIN_RESTART_SEED_STRIDE for j in range(restarts)]
 
 
 def configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None, epochs: int | None = None,
-              split: str | None = None) -> tuple[dict[str, Any], RunSettings, Any]:
+              split: str | None = None, section: bool = True) -> tuple[dict[str, Any], RunSettings, Any]:
     """The constructor parameters, run settings and prepared data of ``method`` on ``data``.
 
-    The configuration is the method's YAML ``defaults:``, the dataset's section, then ``overrides``;
-    ``epochs`` and ``split`` override those. The method's task checks the data and the settings,
+    The configuration is the method's YAML ``defaults:``, the dataset's section (unless ``section``
+    is false), then ``overrides``; ``epochs`` and ``split`` override those. The method's task checks the data and the settings,
     fills parameters taken from the data (e.g. ``num_clusters``) and prepares the data (feature
     preprocessing): the returned graph may be a new object; the caller's is untouched.
     """
@@ -93,17 +93,66 @@ def configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None
     task = get_task(cls.task)
     task.check_data(method, data)
     changes = {k: v for k, v in (("epochs", epochs), ("split", split)) if v is not None}
-    params, settings = resolve_config(method, dataset_name(data), {**(overrides or {}), **changes})
+    params, settings = resolve_config(method, dataset_name(data) if section else None,
+                                      {**(overrides or {}), **changes})
     task.check_settings(method, settings)
     params = task.fill_params(cls, params, data)
     check_parameters(method, params)  # before the data is prepared (metapath2vec features may take minutes)
     return params, settings, task.prepare(data, settings)
 
 
+def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None, seed: int = 0,
+                   epochs: int | None = None, device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings ``method`` chooses for itself on a dataset without a config section.
+
+    Each candidate of the method's ``auto:`` grid (:class:`~graphcl.configs.AutoGrid`; keys in
+    ``overrides`` are not searched) is trained once with ``seed`` for ``epochs`` (default: the
+    grid's ``epochs``, else the run's) and
+    scored by the task's label-free :meth:`~graphcl.tasks.Task.restart_score` (the modularity of
+    the final partition for node-level methods); no label is looked at.
+
+    Returns:
+        ``(chosen entries, report)``: the report has every candidate's score, the chosen one and
+        the search's seconds.
+    """
+    grid = auto_grid(method)
+    task = get_task(get_method_class(method).task)
+    if grid is None or not task.restartable:
+        raise InvalidArgumentError(f"{method} has no auto: grid in its config or no label-free score to choose by")
+    overrides = dict(overrides or {})
+    candidates = grid.candidates(exclude=set(overrides))
+    if len(candidates) == 1:  # every searched key is set by the caller
+        return candidates[0], {"chosen": candidates[0], "scores": [], "seconds": 0.0, "seed": seed}
+    scores, seconds = [], 0.0
+    for candidate in candidates:
+        params, settings, prepared = configure(method, data, overrides={**candidate, **overrides},
+                                               epochs=epochs or grid.epochs, section=False)
+        seed_everything(seed)
+        model = build_method(method, task.in_channels(prepared), **params)
+        result = train(model, prepared, epochs=settings.epochs, lr=settings.lr, weight_decay=settings.weight_decay,
+                       device=device, seed=seed, patience=settings.patience, progress=False)
+        seconds += result.train_seconds
+        score = task.restart_score(model, task.to_device(prepared, device), seed)
+        scores.append([candidate, round(score, 5)])
+        log.info("%s auto-configuration: %s -> label-free score %.4f", method, candidate, score)
+    chosen, best = max(scores, key=lambda item: item[1])
+    others = sorted(score for _, score in scores)
+    warnings.warn(f"{method} on {dataset_name(data)}: no settings for this dataset in its config; chose "
+                  f"{', '.join(f'{k}={v}' for k, v in chosen.items()) or 'the defaults'} by the label-free score "
+                  f"{best:.4f} (the {len(scores)} candidates: {others[0]:.4f} .. {others[-1]:.4f}); --set them to "
+                  "choose yourself", AutoConfigWarning, stacklevel=3)
+    return chosen, {"chosen": chosen, "scores": scores, "seconds": round(seconds, 1), "seed": seed}
+
+
+class AutoConfigWarning(UserWarning):
+    """A method chose its settings for a dataset without a config section (which, and by what score)."""
+
+
 def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[str] | None = None,
         epochs: int | None = None, split: str | None = None, device: str = "cpu",
         overrides: dict[str, Any] | None = None, patience: int | None = None,
-        checkpoint_dir: str | Path | None = None, resume: str = "auto", progress: bool = True) -> list[Record]:
+        checkpoint_dir: str | Path | None = None, resume: str = "auto", auto: bool | None = None,
+        progress: bool = True) -> list[Record]:
     """Train and evaluate the registered ``method`` on ``data`` once per seed.
 
     Each seed seeds model initialisation, augmentations, the evaluation split (for
@@ -115,6 +164,11 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
     ``'fresh'`` retrains), and ``epochs`` beyond a finished checkpoint continue its training; the
     record then has ``resumed_from_epoch`` and the seconds of all its training.
 
+    ``auto``: on a dataset without a section in the method's config (``None``, the default) or
+    always (``True``, the dataset's section ignored), the settings are chosen label-free by
+    :func:`auto_configure` first (seeded by the first seed; the record's ``auto_config`` says which
+    and why); ``False`` uses the constructor defaults where the config is silent.
+
     Returns:
         One :class:`~graphcl.records.Record` per seed. One :class:`CollapseWarning` per run names the
         seeds whose trained embeddings collapsed (mean direction concentration > 0.99,
@@ -124,7 +178,15 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
     evals = tuple(evals) if evals is not None else task.default_evals
     task.check_evals(evals)
     dataset = dataset_name(data)
-    params, settings, data = configure(method, data, overrides=overrides, epochs=epochs, split=split)
+    if auto is None:
+        auto = (dataset.lower() not in configured_datasets(method) and auto_grid(method) is not None
+                and task.restartable)
+    report = None
+    if auto:
+        chosen, report = auto_configure(method, data, overrides=overrides, seed=seeds[0], epochs=epochs, device=device)
+        overrides = {**chosen, **(overrides or {})}
+    params, settings, data = configure(method, data, overrides=overrides, epochs=epochs, split=split,
+                                       section=not auto)
     on_device = task.to_device(data, device)
     fingerprint = data_fingerprint(data) if checkpoint_dir else None
     records, collapsed = [], {}
@@ -161,6 +223,8 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
             extra.update(restart_modularity=restart_scores, restart_seed=kept_seed)
         if result.resumed_from_epoch:
             extra["resumed_from_epoch"] = result.resumed_from_epoch
+        if report is not None:
+            extra["auto_config"] = report
         records.append(Record(
             method=method, dataset=dataset, seed=seed, metrics=evaluation.metrics,
             config={**params, **settings.as_dict()}, epochs=result.epochs,

@@ -4,9 +4,10 @@ import inspect
 import pytest
 import yaml
 
-from graphcl.configs import RunSettings, configured_datasets, load_config, parse_override, resolve_config
+from graphcl.configs import RunSettings, auto_grid, configured_datasets, load_config, parse_override, resolve_config
 from graphcl.errors import InvalidArgumentError
 from graphcl.methods import get_method_class, method_names, method_parameters
+from graphcl.methods.base import check_parameters
 
 
 def constructor_defaults(name: str) -> dict:
@@ -30,11 +31,17 @@ def yaml_sections(name: str) -> dict:
 def test_every_yaml_key_is_a_constructor_parameter_or_a_run_setting(name):
     valid = method_parameters(name) | RunSettings.keys()
     raw = yaml_sections(name)
-    assert set(raw) <= {"defaults", "datasets"}, set(raw)
+    assert set(raw) <= {"defaults", "datasets", "auto"}, set(raw)
     for dataset in [None, *configured_datasets(name)]:
         config = load_config(name, dataset)
         assert set(config) <= valid, (dataset, set(config) - valid)
         resolve_config(name, dataset)  # run settings convert and pass their checks
+    grid = auto_grid(name)
+    if grid is not None:
+        for candidate in grid.candidates():
+            assert set(candidate) <= valid, set(candidate) - valid
+            params, _ = resolve_config(name, None, candidate)
+            check_parameters(name, {k: v for k, v in params.items() if k in candidate})
 
 
 @pytest.mark.parametrize("name", method_names())

@@ -133,3 +133,26 @@ def test_the_command_line_prints_the_collapse_warning_once_on_one_line(tmp_path)
     lines = [line for line in done.stderr.splitlines() if "collapsed" in line]
     assert len(lines) == 1 and lines[0].startswith("graphcl: warning: grace on g: the embeddings collapsed")
     assert "warnings.warn" not in done.stderr and "run(" not in done.stderr  # no Python source line
+
+
+def test_an_unconfigured_dataset_gets_settings_chosen_label_free_and_said(tiny_graph):
+    from graphcl.eval import modularity
+    from graphcl.runner import AutoConfigWarning
+    from test_methods import TINY_AE
+
+    small = {k: v for k, v in TINY_AE.items() if k not in ("order", "tau")}
+    with pytest.warns(AutoConfigWarning, match="no settings for this dataset in its config; chose .*order="):
+        (record,) = run("scgc-star", tiny_graph, epochs=3, evals=["cluster"], overrides=small, progress=False)
+    report = record.extra["auto_config"]
+    assert len(report["scores"]) == 4 and report["chosen"] == max(report["scores"], key=lambda s: s[1])[0]
+    assert all(record.config[k] == v for k, v in report["chosen"].items())
+    # The score is the modularity of the candidate's own final clusters (labels unused): retrain the chosen one.
+    (again,) = run("scgc-star", tiny_graph, epochs=3, evals=["cluster"], overrides={**small, **report["chosen"]},
+                   progress=False, auto=False)
+    assert "auto_config" not in again.extra
+    # Settings the user gives are not searched; all of them given: no search at all.
+    (fixed,) = run("scgc-star", tiny_graph, epochs=3, evals=["cluster"], overrides={**small, "order": 2, "tau": 0.5},
+                   progress=False)
+    assert fixed.extra["auto_config"]["scores"] == [] and fixed.config["order"] == 2
+    with pytest.raises(InvalidArgumentError, match="no auto: grid"):
+        run("grace", tiny_graph, epochs=1, overrides=SMALL, auto=True, progress=False)

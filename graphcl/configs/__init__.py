@@ -21,7 +21,8 @@ import yaml
 
 from graphcl.errors import InvalidArgumentError, UnknownNameError
 
-__all__ = ["RunSettings", "load_config", "configured_datasets", "split_config", "resolve_config", "parse_override"]
+__all__ = ["RunSettings", "AutoGrid", "load_config", "configured_datasets", "auto_grid", "split_config",
+           "resolve_config", "parse_override"]
 
 
 def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -140,8 +141,48 @@ def load_config(method: str, dataset: str | None = None) -> dict[str, Any]:
 
 
 def configured_datasets(method: str) -> list[str]:
-    """Datasets with a dedicated section in the method's config."""
-    return sorted((_read(method).get("datasets") or {}).keys())
+    """Datasets with a dedicated section in the method's config (none for a method without a file)."""
+    try:
+        return sorted((_read(method).get("datasets") or {}).keys())
+    except UnknownNameError:
+        return []
+
+
+@dataclass
+class AutoGrid:
+    """A method's ``auto:`` section: how it configures itself on a dataset without a section.
+
+    Every combination of the ``grid`` values (constructor parameters or run settings), with the
+    ``fixed`` entries, is trained for ``epochs`` epochs and scored by its task's label-free
+    restart score (the modularity of the final partition for node-level methods); the best is used.
+    """
+
+    grid: dict[str, list[Any]]
+    fixed: dict[str, Any] = field(default_factory=dict)
+    epochs: int | None = None
+
+    def candidates(self, exclude: set[str] = frozenset()) -> list[dict[str, Any]]:
+        """Every combination of the grid values, without the keys in ``exclude`` (set by the user)."""
+        import itertools
+
+        keys = [k for k in self.grid if k not in exclude]
+        fixed = {k: v for k, v in self.fixed.items() if k not in exclude}
+        return [{**fixed, **dict(zip(keys, values))} for values in itertools.product(*(self.grid[k] for k in keys))]
+
+
+def auto_grid(method: str) -> AutoGrid | None:
+    """The method's ``auto:`` section, or ``None`` where it has none."""
+    try:
+        raw = _read(method).get("auto")
+    except UnknownNameError:
+        return None
+    if not raw:
+        return None
+    unknown = set(raw) - {"grid", "fixed", "epochs"}
+    if unknown or not isinstance(raw.get("grid"), dict):
+        raise InvalidArgumentError(f"{method}.yaml auto: takes grid (key: [values]), fixed and epochs; got {sorted(raw)}")
+    return AutoGrid(grid={k: list(v) for k, v in raw["grid"].items()}, fixed=dict(raw.get("fixed") or {}),
+                    epochs=raw.get("epochs"))
 
 
 def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]:
@@ -154,7 +195,8 @@ def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]:
 def resolve_config(method: str, dataset: str | None = None, overrides: dict[str, Any] | None = None,
                    ) -> tuple[dict[str, Any], RunSettings]:
     """The constructor parameters and run settings of ``method`` on ``dataset``: the YAML
-    ``defaults:``, then the dataset's section, then ``overrides`` (constructor defaults fill the rest)."""
+    ``defaults:``, then the dataset's section (none for ``dataset=None``), then ``overrides``
+    (constructor defaults fill the rest)."""
     config = load_config(method, dataset)
     config.update(overrides or {})
     return split_config(config)
