@@ -21,11 +21,33 @@ def check_features(x: Tensor | None, name: str = "x") -> None:
             "torch_geometric.transforms.OneHotDegree or Constant) before training")
     if x.dim() != 2:
         raise InvalidGraphError(f"`{name}` must be a 2-D [num_nodes, num_features] tensor, got shape {tuple(x.shape)}")
+    if x.size(1) == 0 and x.size(0) > 0:
+        raise InvalidGraphError(
+            f"`{name}` has no columns (shape {tuple(x.shape)}): every node needs at least one feature; add "
+            "features (e.g. torch_geometric.transforms.OneHotDegree or Constant)")
+    if x.is_complex():
+        raise InvalidGraphError(f"`{name}` is complex ({x.dtype}); node features must be real numbers")
     if x.is_floating_point() and not torch.isfinite(x).all():
         bad = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()
         raise InvalidGraphError(
             f"`{name}` holds NaN or Inf in {bad.numel()} rows (first: {bad[:5].tolist()}); impute or drop "
             "those values (e.g. torch.nan_to_num) before training")
+
+
+def float_features(x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """``x`` as floating-point features of ``dtype`` (default: torch's default dtype, float32).
+
+    Integer and boolean features (counts, one-hot) and float64 ones (NumPy's default) are converted,
+    as a new tensor; features already of ``dtype`` are returned as they are. The method's
+    parameters' dtype is what callers pass, so a model in float64 keeps float64 features.
+    """
+    dtype = dtype or torch.get_default_dtype()
+    return x if x.dtype == dtype else x.to(dtype)
+
+
+def parameter_dtype(module: torch.nn.Module) -> torch.dtype:
+    """The dtype of ``module``'s first floating-point parameter (torch's default dtype without one)."""
+    return next((p.dtype for p in module.parameters() if p.is_floating_point()), torch.get_default_dtype())
 
 
 def check_edge_index(edge_index: Tensor, num_nodes: int, *, allow_self_loops: bool = True,

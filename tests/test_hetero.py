@@ -427,6 +427,7 @@ def test_walk_features_run_setting_trains_once_then_reads_the_cache(tmp_path, mo
     data = two_community_graph()
     del data["paper"].x
     data["paper"].num_nodes = 40
+    data.target_node_type = "paper"
     settings = {"metapath": ["paper", "author", "paper"], "embedding_dim": 4, "walk_length": 4, "context_size": 2,
                 "walks_per_node": 2}
     overrides = {"metapaths": [["paper", "author", "paper"]], "nei_max": [5], "adj_mask": [0.1],

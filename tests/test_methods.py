@@ -308,7 +308,7 @@ def test_collapsed_training_is_flagged(tiny_graph):
 
 
 def test_clustering_methods_get_k_from_labels_and_report_their_own_clusters(tiny_graph):
-    records = run("pamc", tiny_graph, seeds=[0], epochs=5, evals=["cluster"],
+    records = run("pamc", tiny_graph, seeds=[0], epochs=5, evals=["cluster"], auto=False,
                   overrides={k: v for k, v in TINY_AE.items() if k != "num_clusters"}, progress=False)
     metrics = records[0].metrics
     assert records[0].config["num_clusters"] == 3
@@ -378,13 +378,13 @@ def test_train_restarts_keep_the_training_whose_final_partition_has_highest_modu
 
     seeds = restart_seeds(2, 3)
     assert seeds == [2, 1002, 2002]
-    singles = {s: run("scgc-star", tiny_graph, seeds=[s], epochs=3, evals=EVALS, overrides=TINY_AE,
+    singles = {s: run("scgc-star", tiny_graph, seeds=[s], epochs=3, evals=EVALS, overrides=TINY_AE, auto=False,
                       progress=False)[0] for s in seeds}
     finals = {s: modularity(tiny_graph.edge_index, r.arrays["predicted"]) for s, r in singles.items()}
     assert len(set(finals.values())) > 1  # the restarts end apart, so the choice matters
     best = max(seeds, key=finals.get)
     # The kept training's scores, every restart's modularity recorded; the record keeps the run's seed.
-    (record,) = run("scgc-star", tiny_graph, seeds=[2], epochs=3, evals=EVALS,
+    (record,) = run("scgc-star", tiny_graph, seeds=[2], epochs=3, evals=EVALS, auto=False,
                     overrides={**TINY_AE, "train_restarts": 3}, progress=False)
     assert record.extra["restart_seed"] == best and record.seed == 2
     kept = singles[best]
@@ -397,7 +397,7 @@ def test_train_restarts_keep_the_training_whose_final_partition_has_highest_modu
     import graphcl.runner as runner
     real_train = runner.train
     monkeypatch.setattr(runner, "train", lambda *a, **k: dataclasses.replace(real_train(*a, **k), train_seconds=1.0))
-    (timed,) = run("scgc-star", tiny_graph, seeds=[2], epochs=1, evals=["none"],
+    (timed,) = run("scgc-star", tiny_graph, seeds=[2], epochs=1, evals=["none"], auto=False,
                    overrides={**TINY_AE, "train_restarts": 3}, progress=False)
     assert timed.train_seconds == 3.0
     with pytest.raises(InvalidArgumentError, match="train_restarts must be >= 1"):

@@ -162,5 +162,6 @@ def test_smooth_features_run_setting_filters_a_copy_and_rejects_heterogeneous_gr
     assert torch.allclose(out.x, LowPassFeatures(2)(data).x) and torch.equal(data.x, x)
     hetero = HeteroData()
     hetero["paper"].x = torch.randn(4, 3)
+    hetero.target_node_type = "paper"
     with pytest.raises(InvalidArgumentError, match="homogeneous"):
         configure("meow", hetero, overrides={"smooth_features": 2})

@@ -184,7 +184,7 @@ class MaskNodeFeatures(_PerGraph):
         counts = _node_counts(batch)
         k = torch.where(selected, torch.floor(self.p * counts.double()).long(), 0)
         mask = _random_rank(batch.batch, batch.num_graphs) < k[batch.batch]
-        x = batch.x.clone()
+        x = batch.x.clone() if batch.x.is_floating_point() else batch.x.float()  # integer features: noise is real
         if self.fill == "noise":
             x[mask] = 0.5 + 0.5 * torch.randn(int(mask.sum()), x.size(1), device=x.device, dtype=x.dtype)
         else:

@@ -177,7 +177,10 @@ def metapath_positives(data: HeteroData, metapaths: Sequence[MetaPath], num_posi
     for metapath in metapaths:
         index, count = metapath_adjacency(data, metapath)
         indices.append(index)
-        scores.append(1.0 + count / (count.max() * (len(metapaths) + 1)))  # connected: 1, tie-break by counts
+        if count.numel():  # connected: 1, tie-break by counts
+            scores.append(1.0 + count / (count.max() * (len(metapaths) + 1)))
+        else:  # no instance of this meta-path: no pair to score
+            scores.append(count)
     n = data[resolve_metapath(data, metapaths[0])[0][0]].num_nodes
     loops = torch.arange(n, device=indices[0].device).repeat(2, 1)
     index, score = coalesce(torch.cat([*indices, loops], dim=1),

@@ -15,6 +15,11 @@ r"""Read a graph from plain files, so users can bring their own data without wri
     in a folder or a ``.zip`` file;
 (d) a ``.pt`` file holding a saved :class:`~torch_geometric.data.Data` (or its ``to_dict()``).
 
+:func:`graphcl.data.load_dataset` accepts these and, besides, sets of graphs
+(:mod:`graphcl.data.graph_sets`: TU folders, ``.pt`` lists of ``Data``, SMILES CSVs),
+heterogeneous folders (:mod:`graphcl.data.hetero_files`), interaction folders
+(:mod:`graphcl.data.interactions`) and registered datasets' raw folders; see ``docs/own-data.md``.
+
 Every user graph is made undirected (both directions of each edge), coalesced (duplicates
 merged), stripped of self-loops (the number removed is logged), and then validated with
 :func:`graphcl.checks.check_graph`. Non-negative labels are renumbered to ``0..C-1`` in sorted
@@ -35,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Data, HeteroData
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 from graphcl.checks import check_graph
@@ -382,44 +387,123 @@ def _zip_members(path: Path) -> dict[str, Callable[[], bytes]]:
 
 
 def _pyg_safe_globals() -> contextlib.AbstractContextManager:
-    """Allow-list, for the duration of a block, the PyG classes that a pickled ``Data`` refers
-    to, so ``torch.load(weights_only=True)`` (the default since torch 2.6) can read processed
-    files written by libraries that save whole ``Data`` objects (OGB). No other class is allowed,
-    so the load stays free of arbitrary code execution."""
+    """Allow-list, for the duration of a block, the PyG classes that a pickled ``Data`` or
+    ``HeteroData`` refers to, so ``torch.load(weights_only=True)`` (the default since torch 2.6)
+    can read processed files written by libraries that save whole ``Data`` objects (OGB) and
+    users' ``torch.save(data)``. No other class is allowed, so the load stays free of arbitrary
+    code execution."""
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
-    from torch_geometric.data.storage import EdgeStorage, GlobalStorage, NodeStorage
+    from torch_geometric.data.storage import BaseStorage, EdgeStorage, GlobalStorage, NodeStorage
 
     safe_globals = getattr(torch.serialization, "safe_globals", None)
     if safe_globals is None:  # torch < 2.5: weights_only defaults to False there
         return contextlib.nullcontext()
-    return safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage, NodeStorage, EdgeStorage])
+    return safe_globals([DataEdgeAttr, DataTensorAttr, BaseStorage, GlobalStorage, NodeStorage, EdgeStorage])
+
+
+#: What a ``.pt`` file may hold, for error messages.
+PT_ACCEPTED = ("a torch_geometric Data (or its to_dict()), a list of Data (a set of graphs) or a HeteroData with "
+               "target_node_type, written with torch.save")
+
+
+def _pt_load_failure(path: Path, err: Exception) -> str:
+    """What a ``.pt`` file that ``torch.load(weights_only=True)`` refused holds, in a few words."""
+    text = str(err)
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        return f"holds a {found.group(1)} object (reading it would run code from the file)"
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    if not head:
+        return "is empty"
+    if not zipfile.is_zipfile(path) and head[:1] != b"\x80":
+        return "is not a file written by torch.save"
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(err).__name__]
+    return f"cannot be read by torch.load ({lines[-1][:160]})"
+
+
+def load_pt_object(path: str | os.PathLike) -> Any:
+    """The object in a ``.pt`` file, loaded with ``weights_only=True`` (no pickled code runs) and
+    PyG's data classes allowed.
+
+    Raises:
+        InvalidGraphError: one line saying what the file holds instead and what is accepted.
+    """
+    path = Path(path)
+    try:
+        with _pyg_safe_globals():
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise InvalidGraphError(f"{path} {_pt_load_failure(path, err)}; accepted: {PT_ACCEPTED}") from None
+
+
+def _pt_type_error(path: Path, obj: Any) -> InvalidGraphError:
+    """The one-line error for a ``.pt`` that loaded but holds something else."""
+    if isinstance(obj, dict):
+        keys = sorted(map(str, obj))
+        what = f"a dict with keys {keys[:6]}{' ...' if len(keys) > 6 else ''}"
+    elif isinstance(obj, (list, tuple)):
+        kinds = sorted({type(item).__name__ for item in obj})
+        what = f"a {type(obj).__name__} of {len(obj)} items ({', '.join(kinds) or 'empty'})"
+    else:
+        what = f"a {type(obj).__module__}.{type(obj).__name__}".replace("builtins.", "")
+    return InvalidGraphError(f"{path} holds {what}, not a graph; accepted: {PT_ACCEPTED}")
+
+
+def _collated_graphs(obj: Any) -> list[Data] | None:
+    """The graphs of an :meth:`InMemoryDataset.save` tuple ``(data dict, slices[, class])`` (or
+    the ``(Data, slices)`` of older PyG versions), or :obj:`None` if ``obj`` is not one."""
+    if not (isinstance(obj, (tuple, list)) and len(obj) in (2, 3) and isinstance(obj[1], dict)
+            and (isinstance(obj[0], Data) or (isinstance(obj[0], dict) and "edge_index" in obj[0]))):
+        return None
+    from torch_geometric.data import InMemoryDataset
+
+    holder = InMemoryDataset()
+    holder._data = obj[0] if isinstance(obj[0], Data) else Data.from_dict(obj[0])
+    holder.slices = obj[1]
+    return [holder.get(i) for i in range(len(holder))] if obj[1] else [holder._data]
+
+
+def read_pt(path: str | os.PathLike) -> Data | HeteroData | list[Data]:
+    """Format (d) and its relatives: the graph(s) in a ``.pt`` file.
+
+    Returns:
+        a :class:`~torch_geometric.data.Data` (from a saved ``Data``, its ``to_dict()``, or a
+        one-graph :meth:`InMemoryDataset.save` file) cleaned like every user graph; the list of
+        ``Data`` of a saved list / tuple of graphs or of a many-graph ``InMemoryDataset`` file
+        (a set of graphs, for :func:`graphcl.data.graph_set`); or a ``HeteroData`` that names its
+        ``target_node_type``, as saved.
+
+    Raises:
+        InvalidGraphError: naming what the file holds when it is none of these.
+    """
+    path = Path(path)
+    obj = load_pt_object(path)
+    graphs = _collated_graphs(obj)
+    if graphs is not None:
+        obj = graphs[0] if len(graphs) == 1 else graphs
+    if isinstance(obj, (list, tuple)) and obj and all(isinstance(g, Data) for g in obj):
+        return list(obj)
+    if isinstance(obj, dict) and "edge_index" in obj:
+        obj = Data.from_dict(obj)
+    if isinstance(obj, HeteroData):
+        if "target_node_type" not in obj or obj.target_node_type not in obj.node_types:
+            raise InvalidGraphError(f"{path} holds a HeteroData without a valid target_node_type; set "
+                                    f"data.target_node_type to one of {obj.node_types} before saving")
+        return obj
+    if not isinstance(obj, Data):
+        raise _pt_type_error(path, obj)
+    return _finish_pt(obj, path)
 
 
 def _read_pt(path: Path) -> Data:
-    """Format (d): a ``.pt`` file holding a PyG :class:`~torch_geometric.data.Data` (or its
-    ``to_dict()``, or the ``(dict, slices, cls)`` tuple :meth:`InMemoryDataset.save` writes for
-    one graph). Loaded with ``weights_only=True``: no arbitrary code runs."""
-    try:
-        with _pyg_safe_globals():
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
-        reason = next((line for line in lines if "Unsupported global" in line), lines[0])
-        raise InvalidGraphError(
-            f"{path}: cannot load it as a saved PyG Data without running pickled code ({reason}); save the "
-            "graph with torch.save(data, path) or torch.save(data.to_dict(), path)") from err
-    if isinstance(obj, (tuple, list)) and obj and isinstance(obj[0], (dict, Data)):
-        slices = obj[1] if len(obj) > 1 and isinstance(obj[1], dict) else {}
-        num_graphs = max((len(v) - 1 for v in slices.values() if hasattr(v, "__len__")), default=1)
-        if num_graphs > 1:
-            raise InvalidGraphError(f"{path}: holds a dataset of {num_graphs} graphs; graphcl's node-level loaders "
-                                    "need one graph (save dataset[i] instead)")
-        obj = obj[0]
-    if isinstance(obj, dict):
-        obj = Data.from_dict(obj)
+    """A ``.pt`` file that must hold one homogeneous graph (:func:`load_graph_files`)."""
+    obj = read_pt(path)
     if not isinstance(obj, Data):
-        raise InvalidGraphError(f"{path}: holds a {type(obj).__name__}, not a torch_geometric.data.Data")
-    return _finish_pt(obj, path)
+        what = f"a set of {len(obj)} graphs" if isinstance(obj, list) else "a HeteroData"
+        raise InvalidGraphError(f"{path} holds {what}, not one homogeneous graph; load it with "
+                                "graphcl.data.load_dataset(path)")
+    return obj
 
 
 def _finish_pt(data: Data, path: Path) -> Data:
@@ -437,6 +521,14 @@ def _finish_pt(data: Data, path: Path) -> Data:
             log.warning("%s: dropped `%s` (edges were symmetrised and coalesced)", path, key)
     check_graph(clean, allow_self_loops=False)
     return clean
+
+
+def _homogeneous_folder(path: Path) -> bool:
+    """Whether a folder has one of the layouts (a), (b), (c) of :func:`load_graph_files`."""
+    if _first_existing(path, _EDGE_FILES):
+        return True
+    names = [p.name for p in path.iterdir() if p.is_file()]
+    return any(n.endswith("_feat.npy") for n in names) or any(n.endswith("_graph.txt") for n in names)
 
 
 def load_graph_files(path: str | os.PathLike) -> Data:

@@ -31,7 +31,7 @@ from torch_geometric.data import Data
 from graphcl.errors import InvalidGraphError
 
 __all__ = ["read_lightgcn_file", "read_lightgcl_matrix", "interaction_graph", "split_validation", "first_users",
-           "bipartite_edge_index", "load_interaction_folder"]
+           "bipartite_edge_index", "is_interaction_folder", "load_interaction_folder"]
 
 
 def read_lightgcn_file(path: str | Path) -> Tensor:
@@ -144,6 +144,14 @@ def split_validation(data: Data, fraction: float = 0.1, seed: int = 0) -> Data:
     out.train_pairs, out.val_pairs = train, val
     out.edge_index = bipartite_edge_index(train, data.num_users)
     return out
+
+
+def is_interaction_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds LightGCN's ``train.txt`` + ``test.txt`` or LightGCL's ``trnMat.pkl`` +
+    ``tstMat.pkl``."""
+    folder = Path(folder)
+    return any((folder / a).is_file() and (folder / b).is_file()
+               for a, b in (("train.txt", "test.txt"), ("trnMat.pkl", "tstMat.pkl")))
 
 
 def load_interaction_folder(folder: str | Path, name: str | None = None) -> Data:

@@ -27,8 +27,11 @@ from torch_geometric.data import Data, Dataset, HeteroData
 
 from graphcl.data import cache, loaders
 from graphcl.data.catalogue import _STAT_NAMES, DatasetInfo, RawFile, _read_catalogue
-from graphcl.data.files import load_graph_files
-from graphcl.errors import DatasetIntegrityError, DatasetUnavailableError, UnknownNameError
+from graphcl.data.files import _homogeneous_folder, load_graph_files, read_pt
+from graphcl.data.graph_sets import graph_set, load_smiles_csv, load_tu_folder, tu_prefix
+from graphcl.data.hetero_files import is_hetero_folder, load_hetero_folder
+from graphcl.data.interactions import is_interaction_folder, load_interaction_folder
+from graphcl.errors import DatasetIntegrityError, DatasetUnavailableError, InvalidGraphError, UnknownNameError
 
 log = logging.getLogger(__name__)
 
@@ -259,9 +262,11 @@ def _finalize(data: Data | HeteroData, name: str) -> Data | HeteroData:
         for store in data.edge_stores:
             store.edge_index = store.edge_index.long()
         target = data[data.target_node_type]
-        target.y = target.y.long().view(-1)
-        labelled = target.y[target.y >= 0]
-        data.num_classes = int(labelled.max()) + 1 if labelled.numel() else 0
+        data.num_classes = 0
+        if "y" in target:
+            target.y = target.y.long().view(-1)
+            labelled = target.y[target.y >= 0]
+            data.num_classes = int(labelled.max()) + 1 if labelled.numel() else 0
         data.name = name
         return data
     if data.x is not None and data.x.dtype != torch.float32:
@@ -277,13 +282,18 @@ def _finalize(data: Data | HeteroData, name: str) -> Data | HeteroData:
 
 
 def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None, *,
-                 check_stats: bool = True) -> Data | HeteroData:
+                 check_stats: bool = True) -> Data | HeteroData | Dataset:
     r"""Load a registered dataset by name, or a user graph from a path.
 
     Args:
         name_or_path (str or PathLike): A registered name or alias (case-insensitive, see
-            :func:`list_datasets`), or an existing folder / ``.zip`` / ``.pt`` holding a user
-            graph (formats in :mod:`graphcl.data.files`).
+            :func:`list_datasets`), or an existing folder or file of your own (``docs/own-data.md``):
+            a single graph (:mod:`graphcl.data.files`), a set of graphs (a TU folder, a ``.pt``
+            list of ``Data``, a ``.csv`` of SMILES; :mod:`graphcl.data.graph_sets`), a
+            heterogeneous folder (:mod:`graphcl.data.hetero_files`), an interaction folder
+            (:mod:`graphcl.data.interactions`), or a folder with a registered dataset's raw files
+            (recognised by the catalogue's names and sha256, staged into the cache and loaded as
+            that dataset).
         root (str or PathLike, optional): Cache root to use instead of ``$GRAPHCL_DATA`` (e.g. a
             folder already holding ``ogbn_arxiv/raw/...``). (default: :obj:`None`)
         check_stats (bool, optional): Compare nodes / edges / features / classes with the catalogue
@@ -294,18 +304,30 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
         Data: ``x`` (float32), ``edge_index`` (int64), ``y`` (int64, 1-D, classes from 0),
         ``num_classes`` (int) and ``name`` (canonical name); Planetoid and OGB graphs keep their
         ``train_mask`` / ``val_mask`` / ``test_mask``. The heterogeneous ``heco-*`` datasets are
-        :class:`~torch_geometric.data.HeteroData` (see :func:`graphcl.data.loaders._load_heco`).
+        :class:`~torch_geometric.data.HeteroData` (see :func:`graphcl.data.loaders._load_heco`),
+        sets of graphs a PyG :class:`~torch_geometric.data.Dataset` with ``catalogue_name``.
 
     Raises:
         UnknownNameError: the name is not registered (close matches are suggested).
+        DatasetUnavailableError: a path that does not exist (``no such file or folder: PATH``).
         DatasetUnavailableError: the files are in neither cache nor mirror and cannot be downloaded.
         DatasetIntegrityError: a checksum or a statistic differs from the catalogue.
         InvalidGraphError: a user graph is malformed.
     """
     text = os.fspath(name_or_path)
     if _looks_like_path(text):
-        return load_graph_files(text)
-    info = get_dataset_info(text)
+        return _load_path(Path(text).expanduser(), root, check_stats)
+    try:
+        info = get_dataset_info(text)
+    except UnknownNameError:
+        if isinstance(name_or_path, os.PathLike) or _written_as_path(text):
+            raise DatasetUnavailableError(f"no such file or folder: {text}") from None
+        raise
+    return _load_registered(info, root, check_stats)
+
+
+def _load_registered(info: DatasetInfo, root: str | os.PathLike | None, check_stats: bool) -> Data | HeteroData:
+    """Cache, else mirror, else download; load with the family's loader; check the statistics."""
     folder = cache.cache_root(root) / info.cache_dir
     data = None
     if _missing(info, folder):
@@ -322,6 +344,136 @@ def load_dataset(name_or_path: str | os.PathLike, root: str | os.PathLike | None
     if check_stats:
         _verify_stats(info, data, folder)
     return data
+
+
+# --------------------------------------------------------------------------------------------
+# Paths: users' own data and registered datasets' raw folders
+# --------------------------------------------------------------------------------------------
+
+def _written_as_path(text: str) -> bool:
+    """Whether a string that names nothing on disk was meant as a path (a separator, a suffix,
+    a leading ``.`` or ``~``) rather than as a dataset name."""
+    separators = [s for s in (os.sep, os.altsep) if s]
+    return any(s in text for s in separators) or text.startswith((".", "~")) or bool(Path(text).suffix)
+
+
+class _Sha256:
+    """sha256 of files, each computed at most once."""
+
+    def __init__(self) -> None:
+        self._sums: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        if path not in self._sums:
+            self._sums[path] = cache._sha256sum(path)
+        return self._sums[path]
+
+
+def _raw_candidates(raw: RawFile, folder: Path) -> list[Path]:
+    """Files in a user's folder that may be ``raw``: under its cache name (``raw/ind.cora.x``), its
+    base name, or the mirror's base name (``amazon_cs.npz``), in ``folder`` or ``folder/raw``."""
+    names = [raw.name, Path(raw.name).name] + ([Path(raw.mirror).name] if raw.mirror else [])
+    found: list[Path] = []
+    for name in names:
+        for path in (folder / name, folder / "raw" / Path(name).name):
+            if path not in found and path.is_file():
+                found.append(path)
+    return found
+
+
+def _identify_raw_folder(folder: Path, sha: _Sha256) -> tuple[DatasetInfo | None, dict[str, Path], str | None]:
+    """Which registered dataset's raw files ``folder`` holds: ``(entry, cache name -> file, None)``
+    when every raw file of an entry is there with the catalogue's sha256 (mirror or canonical
+    download), else ``(None, {}, problem)`` where ``problem`` describes a folder with all of an
+    entry's file names but another checksum (or is :obj:`None`). Entries without any recorded
+    checksum are never matched by name alone."""
+    best: tuple[DatasetInfo, dict[str, Path]] | None = None
+    problem = None
+    for info in _read_catalogue().values():
+        if not info.files or not any(raw.sha256 or raw.url_sha256 for raw in info.files):
+            continue
+        candidates = {raw.name: _raw_candidates(raw, folder) for raw in info.files}
+        if not all(candidates.values()):
+            continue
+        found: dict[str, Path] = {}
+        for raw in info.files:
+            expected = {raw.sha256, raw.url_sha256} - {None}
+            match = next((p for p in candidates[raw.name] if not expected or sha(p) in expected), None)
+            if match is None:
+                first = candidates[raw.name][0]
+                problem = problem or (f"{folder} has the raw file names of the registered dataset {info.name!r} but "
+                                      f"{first.name} differs from the catalogue (sha256 {sha(first)[:16]}..., "
+                                      f"expected {sorted(expected)[0][:16]}...)")
+                break
+            found[raw.name] = match
+        else:
+            if best is None or len(info.files) > len(best[0].files):
+                best = (info, found)
+    if best is not None:
+        return best[0], best[1], None
+    return None, {}, problem
+
+
+def _stage_raw_folder(info: DatasetInfo, found: dict[str, Path], root: str | os.PathLike | None,
+                      sha: _Sha256) -> None:
+    """Copy a user's raw files of a registered dataset into its cache folder (a zip member is
+    extracted as from the mirror); files the cache already has are left alone."""
+    folder = cache.cache_root(root) / info.cache_dir
+    for raw in info.files:
+        dest, source = folder / raw.name, found[raw.name]
+        if dest.exists():
+            continue
+        with cache._atomic_target(dest) as tmp:
+            if raw.member and raw.sha256 and sha(source) == raw.sha256:
+                cache._write_member(source, raw.member, tmp, origin=str(source))
+            else:
+                shutil.copyfile(source, tmp)
+        log.info("staged %s into %s", source, dest)
+
+
+#: The layouts a path may have, for the error on an unrecognised one.
+_LAYOUTS = ("folders: edges.txt + features.npy [+ labels.npy]; SDCN <name>.txt + <name>_graph.txt; <name>_feat.npy + "
+            "<name>_adj.npy; TU <NAME>_A.txt + <NAME>_graph_indicator.txt; heterogeneous meta.json + nodes/ + "
+            "edges/<src>__<dst>.txt; interactions train.txt + test.txt or trnMat.pkl + tstMat.pkl; a registered "
+            "dataset's raw files. Files: .pt (Data, list of Data, HeteroData), .zip (<name>_feat.npy ...), .csv "
+            "(smiles,label). See docs/own-data.md")
+
+
+def _load_path(path: Path, root: str | os.PathLike | None, check_stats: bool) -> Data | HeteroData | Dataset:
+    """Load a user's file or folder, recognising its layout (docs/own-data.md)."""
+    if not path.exists():
+        raise DatasetUnavailableError(f"no such file or folder: {path}")
+    if path.is_dir():
+        sha = _Sha256()
+        info, found, problem = _identify_raw_folder(path, sha)
+        if info is not None:
+            log.info("%s holds the raw files of the registered dataset %r", path, info.name)
+            _stage_raw_folder(info, found, root, sha)
+            return _load_registered(info, root, check_stats)
+        if is_hetero_folder(path):
+            data = load_hetero_folder(path)
+            return _finalize(data, data.name)
+        tu = tu_prefix(path)
+        if tu is not None:
+            return _finalize(load_tu_folder(path, root), tu[0])
+        if is_interaction_folder(path):
+            return load_interaction_folder(path, name=path.name)
+        if _homogeneous_folder(path):
+            return load_graph_files(path)
+        if problem is not None:
+            raise DatasetIntegrityError(f"{problem}; replace it with the catalogued file, or load the dataset by name")
+        raise InvalidGraphError(f"{path}: not a recognised graph layout. Accepted {_LAYOUTS}")
+    suffix = path.suffix.lower()
+    if suffix in (".pt", ".pth"):
+        obj = read_pt(path)
+        if isinstance(obj, list):
+            return _finalize(graph_set(obj, path.stem, str(path)), path.stem)
+        return _finalize(obj, str(obj.get("name") or path.stem) if isinstance(obj, HeteroData) else obj.name)
+    if suffix == ".csv":
+        return _finalize(load_smiles_csv(path), path.stem)
+    if suffix == ".zip":
+        return load_graph_files(path)
+    raise InvalidGraphError(f"{path}: not a recognised graph file ({suffix or 'no suffix'}). Accepted {_LAYOUTS}")
 
 
 def remove_cached(name: str, root: str | os.PathLike | None = None) -> Path:

@@ -60,6 +60,9 @@ class SDCNAutoencoder(nn.Module):
                  hidden_channels: Sequence[int] = (500, 500, 2000), decoder: bool = True,
                  checkpoint_rows: int | None = None) -> None:
         super().__init__()
+        if in_channels == 0:
+            raise InvalidArgumentError("in_channels is 0: the node features have no columns; every node needs at "
+                                       "least one feature (e.g. torch_geometric.transforms.OneHotDegree)")
         if in_channels < 1 or out_channels < 1 or any(h < 1 for h in hidden_channels):
             raise InvalidArgumentError(f"layer sizes must be positive, got {in_channels}, {list(hidden_channels)}, "
                                        f"{out_channels}")

@@ -148,6 +148,8 @@ def heco_protocol(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: T
     trained side by side. For each probe the test Macro-F1 is read at the step with the best
     validation Macro-F1, the test Micro-F1 (= accuracy) and the one-vs-rest AUC of the softmax at
     the step with the best validation Micro-F1 (HeCo's ``evaluate``). Test labels choose nothing.
+    A class absent from the test split (labels with a gap) has no AUC: the average runs over the
+    classes present; a test split of a single class raises.
 
     Returns:
         ``macro_f1``, ``micro_f1``, ``auc`` (means over the runs, fractions) and their ``*_std``.
@@ -163,6 +165,10 @@ def heco_protocol(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: T
             raise InvalidArgumentError(f"the {name} split holds unlabelled nodes (y < 0)")
     x = embeddings.detach().float()
     num_classes = int(y.max()) + 1
+    test_classes = torch.unique(y[test_mask]).cpu().numpy()
+    if test_classes.size < 2:
+        raise InvalidArgumentError(f"the test split holds a single class ({int(test_classes[0])}): AUC needs at least "
+                                   "two; give the test split nodes of several classes")
     g = torch.Generator().manual_seed(seed)
     bound = (6.0 / (x.size(1) + num_classes)) ** 0.5
     weight = ((torch.rand(runs, x.size(1), num_classes, generator=g) * 2 - 1) * bound).to(x.device).requires_grad_()
@@ -202,8 +208,11 @@ def heco_protocol(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: T
     aucs = []
     for p in proba.double().cpu().numpy():
         p = p / p.sum(1, keepdims=True)
-        aucs.append(roc_auc_score(y_test, p, multi_class="ovr", labels=np.arange(num_classes))
-                    if num_classes > 2 else roc_auc_score(y_test, p[:, 1]))
+        if test_classes.size < num_classes:  # a class absent from the test split has no AUC: average the others
+            aucs.append(float(np.mean([roc_auc_score(y_test == c, p[:, c]) for c in test_classes])))
+        else:
+            aucs.append(roc_auc_score(y_test, p, multi_class="ovr", labels=np.arange(num_classes))
+                        if num_classes > 2 else roc_auc_score(y_test, p[:, 1]))
     auc = torch.tensor(aucs)
     return {"macro_f1": float(macro.mean()), "micro_f1": float(micro.mean()), "auc": float(auc.mean()),
             "macro_f1_std": float(macro.std(unbiased=False)), "micro_f1_std": float(micro.std(unbiased=False)),

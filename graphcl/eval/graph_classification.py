@@ -41,9 +41,21 @@ def graph_classification(embeddings, labels, seed: int = 0, folds: int = 10, inn
     y = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels).reshape(-1)
     if x.shape[0] != y.shape[0]:
         raise InvalidArgumentError(f"{x.shape[0]} embeddings but {y.shape[0]} labels")
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0):
+        raise InvalidArgumentError(f"graph labels must be class ids 0..C-1, got values from {y.min()} to {y.max()} "
+                                   f"({y.dtype}); renumber them (e.g. np.unique(y, return_inverse=True))")
     counts = np.bincount(y)
+    if (counts > 0).sum() < 2:
+        raise InvalidArgumentError(f"graph classification needs graphs of at least two classes; all {y.size} graphs "
+                                   "have the same label")
     if counts[counts > 0].min() < folds:
         raise InvalidArgumentError(f"a class has {counts[counts > 0].min()} graphs, fewer than the {folds} folds")
+    smallest = int(counts[counts > 0].min())
+    if smallest - -(-smallest // folds) < inner_folds:  # its part of the training folds, for the inner CV
+        raise InvalidArgumentError(f"a class has {smallest} graphs: its part of the training folds is too small for "
+                                   f"the {inner_folds}-fold inner cross-validation choosing C")
     if not np.isfinite(x).all():
         raise InvalidArgumentError("the graph embeddings hold NaN or Inf; the encoder diverged")
     models = {"svm": lambda: SVC(),

@@ -84,6 +84,8 @@ class NeighbourContrast(nn.Module):
         self.chunk_size = chunk_size
 
     def forward(self, z: Tensor, pairs: PositivePairs) -> Tensor:
+        if z.size(0) < 2:  # the denominator would be empty: a NaN gradient
+            raise InvalidArgumentError(f"the neighbour contrast needs at least 2 nodes (negatives), got {z.size(0)}")
         zn = F.normalize(z, dim=1)
         log_num = log_positive_mass(zn, pairs, self.tau)
         off_diagonal = chunked_logsumexp(zn, [zn], [True], self.tau, self.chunk_size)

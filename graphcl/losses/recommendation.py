@@ -28,7 +28,7 @@ class NegativeSampler:
     def __init__(self, pairs: Tensor, num_items: int, max_rounds: int = 100) -> None:
         self.num_items, self.max_rounds = num_items, max_rounds
         self.keys = torch.unique(pairs[0] * num_items + pairs[1])  # sorted
-        counts = torch.bincount(pairs[0])
+        counts = torch.bincount(torch.div(self.keys, num_items, rounding_mode="floor"))  # duplicates once
         if counts.numel() and int(counts.max()) >= num_items:
             raise InvalidGraphError(f"user {int(counts.argmax())} interacted with every item: no negative exists")
 
@@ -45,4 +45,13 @@ class NegativeSampler:
                 return items
             items[todo] = torch.randint(self.num_items, todo.shape, device=users.device)
             todo = todo[self._known(users[todo], items[todo])]
-        raise RuntimeError(f"negative sampling did not finish in {self.max_rounds} rounds")
+        # Users who interacted with almost every item: draw among their few free items exactly.
+        for position in todo.tolist():
+            user = int(users[position])
+            known = self.keys[(self.keys >= user * self.num_items) & (self.keys < (user + 1) * self.num_items)]
+            free = torch.ones(self.num_items, dtype=torch.bool, device=self.keys.device)
+            free[known - user * self.num_items] = False
+            candidates = free.nonzero().view(-1)
+            items[position] = candidates[torch.randint(candidates.numel(), (1,), device=candidates.device)].to(
+                items.device)
+        return items

@@ -7,7 +7,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform, Compose
 
 from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature, SVDView
-from graphcl.checks import check_graph
+from graphcl.checks import check_graph, float_features, parameter_dtype
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError
 from graphcl.losses import InfoNCE
@@ -101,13 +101,15 @@ class GRACE(Method):
         check_graph(data)
 
     def encode(self, data: Data) -> Tensor:
-        return self.encoder(data.x, data.edge_index, data.get("edge_weight"))
+        x = float_features(data.x, parameter_dtype(self))  # integer / float64 features as the model's dtype
+        return self.encoder(x, data.edge_index, data.get("edge_weight"))
 
     def loss(self, data: Data) -> Tensor:
         z1 = self.projector(self.encode(self.view_1(data)))
         if self.svd_view is not None:
             operator = self.svd_view.factors(data.edge_index, data.num_nodes)
-            z2 = self.projector(self.encoder.forward_operator(self.svd_features(data).x, operator))
+            x = float_features(self.svd_features(data).x, parameter_dtype(self))
+            z2 = self.projector(self.encoder.forward_operator(x, operator))
         else:
             z2 = self.projector(self.encode(self.view_2(data)))
         return self.criterion(z1, z2)

@@ -32,6 +32,17 @@ _AUGMENTATIONS = {"drop_nodes": DropNodes, "perturb_edges": PerturbEdges, "subgr
                   "mask_features": MaskNodeFeatures}
 
 
+def _finite_features(batch: Batch) -> Batch:
+    """``batch`` (checked where the loader made it, before any move to the GPU), or raise if a
+    graph's node features hold NaN or Inf."""
+    x = batch.x
+    if x is not None and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        graphs = batch.batch[~torch.isfinite(x).all(1)].unique().numel()
+        raise InvalidGraphError(f"the node features x of {graphs} graph(s) of a mini-batch hold NaN or Inf; impute or "
+                                "drop those values (e.g. torch.nan_to_num) before training")
+    return batch
+
+
 @register_method("graphcl")
 class GraphCL(Method):
     r"""GraphCL on a dataset of graphs (see the module docstring).
@@ -101,6 +112,10 @@ class GraphCL(Method):
         if first.x is None:
             raise InvalidGraphError("the graphs have no node features x; add degree features "
                                     "(torch_geometric.transforms.OneHotDegree) or a constant (Constant) first")
+        if first.x.dim() != 2 or first.x.size(1) == 0:
+            raise InvalidGraphError(f"the graphs' node features x have shape {tuple(first.x.shape)}: they need "
+                                    "[num_nodes, F] with F >= 1; add degree features "
+                                    "(torch_geometric.transforms.OneHotDegree) or a constant (Constant)")
         self._loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True, drop_last=len(dataset) > self.batch_size)
 
     def start_epoch(self, dataset: Dataset) -> int:
@@ -117,7 +132,7 @@ class GraphCL(Method):
         return graphs
 
     def loss(self, dataset: Dataset) -> Tensor:
-        batch = _check_batch(next(self._batches).to(self._device()), self.name)
+        batch = _check_batch(_finite_features(next(self._batches)).to(self._device()), self.name)
         first = self.augment(batch) if self.augment_both else batch
         z1 = self.head(self._graph_embeddings(first))
         z2 = self.head(self._graph_embeddings(self.augment(batch)))
@@ -128,7 +143,7 @@ class GraphCL(Method):
         """Graph embeddings ``[num_graphs, d]`` (``hidden_channels * num_layers`` by default) in the dataset's order."""
         was_training = self.training
         self.eval()
-        out = [self._graph_embeddings(b.to(self._device())).cpu()
+        out = [self._graph_embeddings(_finite_features(b).to(self._device())).cpu()
                for b in DataLoader(dataset, batch_size=max(self.batch_size, 256), shuffle=False)]
         self.train(was_training)
         return torch.cat(out)

@@ -40,6 +40,7 @@ from torch_geometric.utils import add_self_loops, mask_feature
 
 from graphcl.augment import (drop_edge_mask, metapath_adjacency, metapath_contexts, metapath_positives, pathsim,
                              top_k_per_node)
+from graphcl.checks import check_features, float_features, parameter_dtype
 from graphcl.clustering import fit_kmeans
 from graphcl.encoders import OneHotLinear, SemanticAttention, SparseOperator, StandardizedGCN
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
@@ -120,7 +121,10 @@ class MetaPathContextContrast(Method):
             raise InvalidGraphError(f"the target node type {target!r} has no nodes, or their number cannot be told "
                                     f"without features: set data[{target!r}].num_nodes")
         self._check_target(n, target)
-        device = next(store.edge_index.device for store in data.edge_stores)
+        device = next((store.edge_index.device for store in data.edge_stores if "edge_index" in store), None)
+        if device is None:
+            raise InvalidGraphError("the graph has no relations (no edge type with an edge_index); meta-paths need "
+                                    "them")
         views, masked, contexts = [], [], []
         for p, path in enumerate(self.metapaths):
             if path[0] != target or path[-1] != target:
@@ -136,13 +140,19 @@ class MetaPathContextContrast(Method):
             contexts.append([(t, SparseOperator.row_mean(incidence, (n, data[t].num_nodes)))
                              for t, incidence in metapath_contexts(data, path)])
         coarse = SparseOperator.average(views)
+        types = {target} | {t for ctx in contexts for t, _ in ctx}
+        for t in sorted(types):
+            if "x" in data[t]:
+                check_features(data[t].x, f"data[{t!r}].x")
+                if data[t].x.size(0) != data[t].num_nodes:
+                    raise InvalidGraphError(f"data[{t!r}].x has {data[t].x.size(0)} rows for {data[t].num_nodes} "
+                                            f"{t} nodes")
         if "x" in data[target]:  # MaskHeteroFeature's entry-wise masking
-            x_masked, _ = mask_feature(data[target].x, p=self.feat_mask, mode="all")
+            x_masked, _ = mask_feature(self._features(data, target), p=self.feat_mask, mode="all")
         else:  # one-hot features: the one non-zero entry of a fraction of the rows
             x_masked = torch.rand(n, device=device) < self.feat_mask
         self._graph = {"target": target, "views": views, "masked": masked, "contexts": contexts,
                        "coarse": coarse, "x_masked": x_masked}
-        types = {target} | {t for ctx in contexts for t, _ in ctx}
         if not self.type_projection:
             for t in sorted(types):
                 self.type_projection[t] = (nn.Linear(data[t].x.size(1), self.hidden_channels) if "x" in data[t]
@@ -159,8 +169,12 @@ class MetaPathContextContrast(Method):
         if isinstance(layer, OneHotLinear):
             h = layer(masked)
         else:
-            h = layer(data[node_type].x if masked is None else masked)
+            h = layer(self._features(data, node_type) if masked is None else masked)
         return F.elu(self.dropout(h))
+
+    def _features(self, data: HeteroData, node_type: str) -> Tensor:
+        """The features of ``node_type`` as the model's dtype (integer / float64 features converted)."""
+        return float_features(data[node_type].x, parameter_dtype(self))
 
     def _views(self, data: HeteroData) -> tuple[Tensor, Tensor]:
         """``(z [N, d], coarse anchor a [N, d])`` of the current parameters."""

@@ -34,10 +34,10 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from graphcl.augment import adjacency_power
-from graphcl.checks import check_graph, check_num_clusters
+from graphcl.checks import check_graph, check_num_clusters, float_features, parameter_dtype
 from graphcl.clustering import modularity
 from graphcl.encoders import SDCNAutoencoder, pretrained_autoencoder
-from graphcl.errors import InvalidArgumentError
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs, student_t_assignment,
                             target_distribution)
 from graphcl.methods._parts import check_module
@@ -145,17 +145,21 @@ class DeepClustering(ClusteringMethod):
     def setup(self, data: Data) -> None:
         """Pretrain (or load) the autoencoder, place the centres by k-means, build the positives."""
         check_graph(data)
+        if data.num_nodes < 2:
+            raise InvalidGraphError(f"{self.name} contrasts nodes with each other: it needs at least 2 nodes, got "
+                                    f"{data.num_nodes}")
         check_num_clusters(self.num_clusters, data.num_nodes)
+        x = self._features(data)
         self.last_assignment, self.assignment_change = None, None
         seed = self.pretrain_seed if self.pretrain_seed is not None else torch.initial_seed() % 2 ** 32
         self.restart_modularity = {}
         best_score, chosen = -np.inf, None
         for restart in range(self.pretrain_restarts):
             restart_seed = seed + restart * _RESTART_SEED_STRIDE
-            pretrained, losses = pretrained_autoencoder(data.x, seed=restart_seed, out_channels=self.out_channels,
+            pretrained, losses = pretrained_autoencoder(x, seed=restart_seed, out_channels=self.out_channels,
                                                         hidden_channels=self.hidden_channels, **self.pretrain)
             with torch.no_grad():
-                z = pretrained.encode(data.x).float().cpu().numpy()
+                z = pretrained.encode(x).float().cpu().numpy()
             labels = self._initial_partition(z, restart_seed)
             score = 0.0
             if self.pretrain_restarts > 1:
@@ -167,18 +171,39 @@ class DeepClustering(ClusteringMethod):
         pretrained, self.pretrain_losses, z, labels = chosen
         own = self.autoencoder.state_dict()
         self.autoencoder.load_state_dict({k: v for k, v in pretrained.state_dict().items() if k in own})
-        centers = np.stack([z[labels == k].mean(0) for k in range(self.num_clusters)])  # k-means leaves none empty
+        centers = np.stack([z[labels == k].mean(0) for k in range(self.num_clusters)])  # non-empty: checked above
         self.centers.data.copy_(torch.as_tensor(centers, dtype=self.centers.dtype))
         self.initial_clusters = torch.as_tensor(labels)
         index, weight = adjacency_power(data.edge_index, data.num_nodes, self.order, self.cumulative, self.top_k)
         self.positives = PositivePairs.from_coo(index.to(data.x.device), weight.to(data.x.device), data.num_nodes)
 
     def _initial_partition(self, z: np.ndarray, seed: int) -> np.ndarray:
-        """k-means clusters ``[N]`` of pretrained embeddings ``z [N, n_z]`` (see ``center_init``)."""
+        """k-means clusters ``[N]`` of pretrained embeddings ``z [N, n_z]`` (see ``center_init``).
+
+        Raises when the embeddings hold fewer distinct points than clusters (constant or repeated
+        feature rows): k-means would leave clusters empty, their centres NaN.
+        """
         points = z
         if self.center_init == "spherical":
             points = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
-        return KMeans(self.num_clusters, n_init=self.kmeans_init, random_state=seed).fit_predict(points)
+        distinct = np.unique(points, axis=0).shape[0] if len(points) else 0
+        if distinct < self.num_clusters:
+            raise InvalidGraphError(
+                f"{self.name}: the pretrained embeddings of the {len(points)} nodes take only {distinct} distinct "
+                f"values, fewer than the {self.num_clusters} clusters (the autoencoder embeds the node features: "
+                "constant or repeated feature rows); give informative features or fewer clusters "
+                "(--set num_clusters=K)")
+        labels = KMeans(self.num_clusters, n_init=self.kmeans_init, random_state=seed).fit_predict(points)
+        found = np.unique(labels).size
+        if found < self.num_clusters:
+            raise InvalidGraphError(f"{self.name}: k-means on the pretrained embeddings found {found} non-empty "
+                                    f"clusters of the {self.num_clusters} asked for; give more informative features "
+                                    "or fewer clusters (--set num_clusters=K)")
+        return labels
+
+    def _features(self, data: Data) -> Tensor:
+        """The node features as the autoencoder's dtype (integer / float64 features converted)."""
+        return float_features(data.x, parameter_dtype(self))
 
     def _check_ready(self) -> None:
         if self.positives is None:
@@ -193,7 +218,8 @@ class DeepClustering(ClusteringMethod):
 
     def loss(self, data: Data) -> Tensor:
         self._check_ready()
-        x_hat, z = self.autoencoder(data.x)
+        x = self._features(data)
+        x_hat, z = self.autoencoder(x)
         q = self.soft_assignment(z)
         if self.last_assignment is not None:
             self.assignment_change = float((q.detach().argmax(1) != self.last_assignment.argmax(1)).float().mean())
@@ -201,7 +227,7 @@ class DeepClustering(ClusteringMethod):
         p = target_distribution(self.last_assignment)  # refreshed every epoch, from this epoch's Q
         total = self.beta * self.kl(q, p) + self.alpha * self.contrast(z, q)
         if self.reconstruct:
-            total = total + F.mse_loss(x_hat, data.x)
+            total = total + F.mse_loss(x_hat, x)
         return total
 
     def converged(self) -> bool:
@@ -212,7 +238,7 @@ class DeepClustering(ClusteringMethod):
     def embed(self, data: Data) -> Tensor:
         was_training = self.training
         self.eval()
-        z = self.autoencoder.encode(data.x)
+        z = self.autoencoder.encode(self._features(data))
         self.train(was_training)
         return z.detach()
 

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from graphcl.checks import check_labels
 from graphcl.eval.clustering import score_clusters
 from graphcl.methods.base import ClusteringMethod, Method
 from graphcl.tasks.base import Evaluation, Monitor, register_task
@@ -71,7 +72,10 @@ class ClusterTask(NodeTask):
 
     def monitor(self, model: ClusteringMethod, data: Data, settings, seed: int,
                 evals: Sequence[str]) -> Monitor | None:
-        return _AssignmentCurve(model, data) if "oracle" in evals or "stopped" in evals else None
+        if "oracle" not in evals and "stopped" not in evals:
+            return None
+        check_labels(data.get("y"), data.num_nodes)
+        return _AssignmentCurve(model, data)
 
     def partition(self, model: ClusteringMethod, data: Data, seed: int) -> Tensor:
         """The method's own clusters ``[N]``."""

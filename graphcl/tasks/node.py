@@ -1,6 +1,7 @@
 """Node embeddings of a homogeneous graph: linear probe and k-means clustering of the frozen embeddings."""
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
 import torch
@@ -9,7 +10,7 @@ from torch_geometric.data import Data, HeteroData
 from torch_geometric.transforms import NormalizeFeatures
 
 from graphcl.augment.spectral import LowPassFeatures
-from graphcl.checks import check_homogeneous
+from graphcl.checks import check_features, check_homogeneous, check_labels
 from graphcl.clustering import kmeans, modularity
 from graphcl.configs import RunSettings
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
@@ -94,8 +95,12 @@ class NodeTask(Task):
             raise InvalidGraphError(f"{method} trains on one graph (a PyG Data, e.g. --dataset cora), got "
                                     f"{type(data).__name__}")
         check_homogeneous(data)
+        check_features(data.get("x"))  # before NormalizeFeatures spreads one NaN over every row
 
     def prepare(self, data: Data, settings: RunSettings) -> Data:
+        if data.x is not None and not data.x.is_floating_point():  # integer / boolean features
+            data = copy.copy(data)
+            data.x = data.x.float()
         if settings.normalize_features:
             data = NormalizeFeatures()(data)
         if settings.smooth_features:
@@ -104,7 +109,10 @@ class NodeTask(Task):
 
     def monitor(self, model: Method, data: Data, settings: RunSettings, seed: int,
                 evals: Sequence[str]) -> Monitor | None:
-        return _ClusteringCurve(model, data, seed, self.oracle_every) if "oracle" in evals else None
+        if "oracle" not in evals:
+            return None
+        check_labels(data.get("y"), data.num_nodes)
+        return _ClusteringCurve(model, data, seed, self.oracle_every)
 
     def partition(self, model: Method, data: Data, seed: int) -> Tensor:
         """The trained model's clusters ``[N]``: k-means on its embeddings."""
