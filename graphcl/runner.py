@@ -96,6 +96,7 @@ def configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None
     params, settings = resolve_config(method, dataset_name(data) if section else None,
                                       {**(overrides or {}), **changes})
     task.check_settings(method, settings)
+    settings = task.adapt_settings(method, settings, data)
     params = task.fill_params(cls, params, data)
     check_parameters(method, params)  # before the data is prepared (metapath2vec features may take minutes)
     return params, settings, task.prepare(data, settings)

@@ -691,3 +691,25 @@ def test_random_choice_weights():
     assert "b" not in picks
     assert picks.count("c") / len(picks) == pytest.approx(0.75, abs=0.05)
     assert "weights=[1.0, 0.0, 3.0]" in repr(aug)
+
+
+def test_structural_features_are_deterministic_leave_the_input_and_append_to_x():
+    from graphcl.augment import StructuralFeatures
+    from conftest import planted_graph
+
+    data = planted_graph()
+    x = data.x.clone()
+    out = StructuralFeatures("degree+lappe", dim=8)(data)
+    assert out.x.shape == (120, 16 + 16) and torch.equal(data.x, x) and torch.equal(out.x[:, :16], x)
+    degree = torch.bincount(data.edge_index[0], minlength=120).clamp(max=7)  # the graph is symmetric
+    assert torch.equal(out.x[:, 16:24].argmax(1), degree) and torch.equal(out.x[:, 16:24].sum(1), torch.ones(120))
+    pe = out.x[:, 24:]
+    assert torch.equal(pe, StructuralFeatures("lappe", dim=8)(data).x[:, 16:])  # same signs every time
+    assert torch.allclose(pe.t() @ pe, torch.eye(8), atol=1e-4)  # orthonormal eigenvectors
+    bare = planted_graph()
+    del bare.x
+    assert StructuralFeatures("degree", dim=4)(bare).x.shape == (120, 4) and "x" not in bare
+    tiny = Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2)
+    assert StructuralFeatures("lappe", dim=4)(tiny).x.shape == (2, 4)  # fewer eigenvectors than asked: zeros
+    with pytest.raises(InvalidArgumentError, match="structural features must be one of"):
+        StructuralFeatures("rwpe")

@@ -156,3 +156,16 @@ def test_an_unconfigured_dataset_gets_settings_chosen_label_free_and_said(tiny_g
     assert fixed.extra["auto_config"]["scores"] == [] and fixed.config["order"] == 2
     with pytest.raises(InvalidArgumentError, match="no auto: grid"):
         run("grace", tiny_graph, epochs=1, overrides=SMALL, auto=True, progress=False)
+
+
+def test_a_graph_without_features_trains_on_structural_ones_and_the_record_says_so(tiny_graph):
+    bare = planted_graph()
+    del bare.x
+    (record,) = run("grace", bare, epochs=3, evals=["node"], overrides=SMALL, progress=False)
+    assert record.config["structural_features"] == "degree+lappe" and 0 <= record.metrics["accuracy"] <= 1
+    assert "x" not in bare
+    (chosen,) = run("grace", tiny_graph, epochs=3, evals=["none"], overrides={**SMALL, "structural_features": "degree"},
+                    progress=False)
+    assert chosen.config["structural_features"] == "degree"
+    with pytest.raises(InvalidArgumentError, match="structural_features must be"):
+        run("grace", tiny_graph, epochs=1, overrides={**SMALL, "structural_features": "rwpe"}, progress=False)

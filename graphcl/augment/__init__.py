@@ -34,7 +34,8 @@ from graphcl.augment.metapath import (MetaPath, MetaPathAdjacency, MetaPathWalkF
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
 from graphcl.augment.spectral import (LowPassFeatures, LowRankOperator, SVDView, normalized_adjacency,
                                       normalized_biadjacency, svd_operator)
-from graphcl.augment.structure import StructuralPositives, adjacency_power, row_normalized_adjacency
+from graphcl.augment.structure import (StructuralFeatures, StructuralPositives, adjacency_power,
+                                       row_normalized_adjacency)
 
 __all__ = [
     "DropEdge",
@@ -70,6 +71,7 @@ __all__ = [
     "top_k_per_node",
     "SVDView",
     "LowPassFeatures",
+    "StructuralFeatures",
     "svd_operator",
     "LowRankOperator",
     "normalized_adjacency",

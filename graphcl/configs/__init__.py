@@ -67,6 +67,10 @@ class RunSettings:
                                                                  "arguments)")
     smooth_features: int = _setting(0, int, "low-pass filter the features this many times first "
                                             "(graphcl.augment.LowPassFeatures)")
+    structural_features: str = _setting("none", str, "append structural node features first: 'degree' (one-hot), "
+                                                      "'lappe' (Laplacian eigenvectors) or 'degree+lappe', 16 "
+                                                      "columns each (graphcl.augment.StructuralFeatures); graphs "
+                                                      "without features get 'degree+lappe'")
     select_epoch: str = _setting("last", str, "'last': the encoder after the last epoch; 'val' (heterogeneous "
                                               "graphs): per split the epoch with the best validation Macro-F1")
     train_restarts: int = _setting(1, int, "full trainings per seed, the one whose final partition has the "
@@ -77,6 +81,9 @@ class RunSettings:
             raise InvalidArgumentError(f"epochs must be >= 0, got {self.epochs}")
         if self.split not in ("public", "random"):
             raise InvalidArgumentError(f"split must be 'public' or 'random', got {self.split!r}")
+        if self.structural_features not in ("none", "degree", "lappe", "degree+lappe"):
+            raise InvalidArgumentError("structural_features must be none, degree, lappe or degree+lappe, got "
+                                       f"{self.structural_features!r}")
         if self.select_epoch not in ("last", "val"):
             raise InvalidArgumentError(f"select_epoch must be 'last' or 'val', got {self.select_epoch!r}")
         if self.train_restarts < 1:

@@ -75,6 +75,10 @@ class Task:
         if settings.walk_features is not None:
             raise InvalidArgumentError("walk_features (metapath2vec features) is for heterogeneous graphs")
 
+    def adapt_settings(self, method: str, settings: RunSettings, data: Any) -> RunSettings:
+        """Run settings the data calls for where the config is silent (the record then says so)."""
+        return settings
+
     def fill_params(self, method: type[Method], params: dict[str, Any], data: Any) -> dict[str, Any]:
         """Constructor parameters taken from the data where the config leaves them unset."""
         return params

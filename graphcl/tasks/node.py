@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any, Sequence
 
 import torch
@@ -10,6 +11,7 @@ from torch_geometric.data import Data, HeteroData
 from torch_geometric.transforms import NormalizeFeatures
 
 from graphcl.augment.spectral import LowPassFeatures
+from graphcl.augment.structure import StructuralFeatures
 from graphcl.checks import check_features, check_homogeneous, check_labels
 from graphcl.clustering import kmeans, modularity
 from graphcl.configs import RunSettings
@@ -22,6 +24,8 @@ from graphcl.tasks.base import Evaluation, Monitor, Task, register_task
 from graphcl.train import TrainResult
 
 __all__ = ["NodeTask", "number_of_classes", "kmeans_partition"]
+
+log = logging.getLogger(__name__)
 
 CLUSTER_METRICS = ("acc", "nmi", "ari", "f1")
 #: ``(epoch, scores)`` of the flagged oracle mode's candidates.
@@ -95,17 +99,28 @@ class NodeTask(Task):
             raise InvalidGraphError(f"{method} trains on one graph (a PyG Data, e.g. --dataset cora), got "
                                     f"{type(data).__name__}")
         check_homogeneous(data)
-        check_features(data.get("x"))  # before NormalizeFeatures spreads one NaN over every row
+        if data.get("x") is not None:  # without features: structural ones (prepare)
+            check_features(data.x)  # before NormalizeFeatures spreads one NaN over every row
 
     def prepare(self, data: Data, settings: RunSettings) -> Data:
-        if data.x is not None and not data.x.is_floating_point():  # integer / boolean features
+        if data.get("x") is not None and not data.x.is_floating_point():  # integer / boolean features
             data = copy.copy(data)
             data.x = data.x.float()
-        if settings.normalize_features:
+        if settings.normalize_features and data.get("x") is not None:
             data = NormalizeFeatures()(data)
-        if settings.smooth_features:
+        if settings.smooth_features and data.get("x") is not None:
             data = LowPassFeatures(settings.smooth_features)(data)
+        if settings.structural_features != "none":
+            data = StructuralFeatures(settings.structural_features)(data)
         return data
+
+    def adapt_settings(self, method: str, settings: RunSettings, data: Data) -> RunSettings:
+        """A graph without node features gets structural ones (``degree+lappe``) unless a kind is set."""
+        if data.get("x") is None and settings.structural_features == "none":
+            log.warning("%s has no node features: %s uses structural ones (degree+lappe; --set "
+                        "structural_features=... to choose)", data.get("name", "the graph"), method)
+            return settings.replace(structural_features="degree+lappe")
+        return settings
 
     def monitor(self, model: Method, data: Data, settings: RunSettings, seed: int,
                 evals: Sequence[str]) -> Monitor | None:
