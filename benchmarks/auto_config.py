@@ -43,7 +43,7 @@ def cell(values: list[float]) -> str:
     return "–" if mean != mean else f"{100 * mean:.2f} ± {100 * std:.2f}"
 
 
-def write_table(records: list[Record]) -> Path:
+def write_table(records: list[Record], extra_note: str = "") -> Path:
     table = Table(["dataset", "method", "seeds", "chosen (label-free)", "modularity of candidates",
                    "ACC auto (final)", "ACC shipped (final, same seeds)", "Δ", "k-means raw", "device (auto / shipped)"])
     groups: dict[tuple[str, str], list[Record]] = {}
@@ -67,7 +67,7 @@ def write_table(records: list[Record]) -> Path:
             "epoch.\nShipped: the committed suite records of the same seeds (`records/clustering-<dataset>.json`). "
             "Full records: `runs/auto_config/records/`.")
     return write_report(RESULTS / "auto_config.md", "Automatic settings on datasets left out of the config",
-                        table, intro=note)
+                        table, intro=note, note=extra_note)
 
 
 def main() -> None:
@@ -78,9 +78,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path("runs/auto_config"))
     parser.add_argument("--combine", nargs="+", help="write the table from these record files only")
+    parser.add_argument("--note", default="", help="lines printed under the introduction")
     args = parser.parse_args()
     if args.combine:
-        print(write_table(read_records(*args.combine)).read_text())
+        print(write_table(read_records(*args.combine), args.note).read_text())
         return
     from graphcl.data import load_dataset
     from graphcl.runner import run
