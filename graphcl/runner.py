@@ -15,6 +15,7 @@ from torch import Tensor
 from torch_geometric import seed_everything
 from torch_geometric.data import Dataset, InMemoryDataset
 
+from graphcl.clustering import modularity
 from graphcl.configs import RunSettings, auto_grid, configured_datasets, resolve_config
 from graphcl.data.cache import cache_key
 from graphcl.errors import InvalidArgumentError
@@ -102,6 +103,26 @@ def configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None
     return params, settings, task.prepare(data, settings)
 
 
+def _hold_out_edges(data: Any, fraction: float, seed: int) -> tuple[Any, Tensor]:
+    """``(graph without them, held-out edges [2, E_h])``: a random ``fraction`` of the undirected
+    edges (both directions of each, self-loops never) leaves the graph; edge attributes follow."""
+    import torch
+
+    if not hasattr(data, "edge_index") or data.edge_index is None:
+        raise InvalidArgumentError("auto: holdout needs a graph with an edge_index; set holdout: 0 in the config")
+    row, col = data.edge_index.cpu()
+    pair = torch.minimum(row, col) * data.num_nodes + torch.maximum(row, col)
+    pairs = pair[row != col].unique()
+    generator = torch.Generator().manual_seed(seed)
+    held = pairs[torch.randperm(pairs.numel(), generator=generator)[:int(round(fraction * pairs.numel()))]]
+    if held.numel() == 0:
+        raise InvalidArgumentError(f"auto: holdout {fraction} holds out no edge of a graph with {pairs.numel()}; "
+                                   "raise it or set holdout: 0")
+    keep = ~torch.isin(pair, held)
+    held_edges = torch.stack([held // data.num_nodes, held % data.num_nodes])
+    return data.edge_subgraph(keep.nonzero().view(-1)), held_edges
+
+
 def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None, seed: int = 0,
                    epochs: int | None = None, device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
     """The settings ``method`` chooses for itself on a dataset without a config section.
@@ -110,7 +131,9 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
     ``overrides`` are not searched) is trained once with ``seed`` for ``epochs`` (default: the
     grid's ``epochs``, else the run's) and
     scored by the task's label-free :meth:`~graphcl.tasks.Task.restart_score` (the modularity of
-    the final partition for node-level methods); no label is looked at.
+    the final partition for node-level methods), or, where the grid has ``holdout > 0``, by the
+    modularity of that partition on edges hidden from every candidate's training (the same hidden
+    edges for all, drawn with ``seed``); no label is looked at.
 
     Returns:
         ``(chosen entries, report)``: the report has every candidate's score, the chosen one and
@@ -124,25 +147,30 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
     candidates = grid.candidates(exclude=set(overrides))
     if len(candidates) == 1:  # every searched key is set by the caller
         return candidates[0], {"chosen": candidates[0], "scores": [], "seconds": 0.0, "seed": seed}
+    search_data, held_edges = _hold_out_edges(data, grid.holdout, seed) if grid.holdout else (data, None)
     scores, seconds = [], 0.0
     for candidate in candidates:
-        params, settings, prepared = configure(method, data, overrides={**candidate, **overrides},
+        params, settings, prepared = configure(method, search_data, overrides={**candidate, **overrides},
                                                epochs=epochs or grid.epochs, section=False)
         seed_everything(seed)
         model = build_method(method, task.in_channels(prepared), **params)
         result = train(model, prepared, epochs=settings.epochs, lr=settings.lr, weight_decay=settings.weight_decay,
                        device=device, seed=seed, patience=settings.patience, progress=False)
         seconds += result.train_seconds
-        score = task.restart_score(model, task.to_device(prepared, device), seed)
+        prepared = task.to_device(prepared, device)
+        score = (task.restart_score(model, prepared, seed) if held_edges is None else
+                 modularity(held_edges, task.partition(model, prepared, seed), prepared.num_nodes))
         scores.append([candidate, round(score, 5)])
         log.info("%s auto-configuration: %s -> label-free score %.4f", method, candidate, score)
     chosen, best = max(scores, key=lambda item: item[1])
     others = sorted(score for _, score in scores)
     warnings.warn(f"{method} on {dataset_name(data)}: no settings for this dataset in its config; chose "
-                  f"{', '.join(f'{k}={v}' for k, v in chosen.items()) or 'the defaults'} by the label-free score "
-                  f"{best:.4f} (the {len(scores)} candidates: {others[0]:.4f} .. {others[-1]:.4f}); --set them to "
+                  f"{', '.join(f'{k}={v}' for k, v in chosen.items()) or 'the defaults'} by the label-free "
+                  f"{'held-out ' if held_edges is not None else ''}modularity {best:.4f} (the {len(scores)} candidates: {others[0]:.4f} .. {others[-1]:.4f}); --set them to "
                   "choose yourself", AutoConfigWarning, stacklevel=3)
-    return chosen, {"chosen": chosen, "scores": scores, "seconds": round(seconds, 1), "seed": seed}
+    return chosen, {"chosen": chosen, "scores": scores, "seconds": round(seconds, 1), "seed": seed,
+                    "score": "held-out modularity" if held_edges is not None else "modularity",
+                    "held_out_edges": 0 if held_edges is None else held_edges.size(1)}
 
 
 class AutoConfigWarning(UserWarning):

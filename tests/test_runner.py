@@ -144,6 +144,7 @@ def test_an_unconfigured_dataset_gets_settings_chosen_label_free_and_said(tiny_g
     with pytest.warns(AutoConfigWarning, match="no settings for this dataset in its config; chose .*order="):
         (record,) = run("scgc-star", tiny_graph, epochs=3, evals=["cluster"], overrides=small, progress=False)
     report = record.extra["auto_config"]
+    assert report["score"] == "held-out modularity" and report["held_out_edges"] > 0
     assert len(report["scores"]) == 4 and report["chosen"] == max(report["scores"], key=lambda s: s[1])[0]
     assert all(record.config[k] == v for k, v in report["chosen"].items())
     # The score is the modularity of the candidate's own final clusters (labels unused): retrain the chosen one.
@@ -169,3 +170,20 @@ def test_a_graph_without_features_trains_on_structural_ones_and_the_record_says_
     assert chosen.config["structural_features"] == "degree"
     with pytest.raises(InvalidArgumentError, match="structural_features must be"):
         run("grace", tiny_graph, epochs=1, overrides={**SMALL, "structural_features": "rwpe"}, progress=False)
+
+
+def test_held_out_edges_are_whole_undirected_edges_hidden_from_the_search_graph(tiny_graph):
+    from graphcl.runner import _hold_out_edges
+    from torch_geometric.utils import is_undirected
+
+    before = tiny_graph.edge_index.clone()
+    search, held = _hold_out_edges(tiny_graph, 0.1, seed=0)
+    assert torch.equal(tiny_graph.edge_index, before)  # the input is untouched
+    pairs = lambda e: {(int(min(a, b)), int(max(a, b))) for a, b in e.t().tolist() if a != b}
+    assert len(pairs(held)) == held.size(1) == round(0.1 * len(pairs(before)))
+    assert not pairs(held) & pairs(search.edge_index) and pairs(held) | pairs(search.edge_index) == pairs(before)
+    assert is_undirected(search.edge_index) and search.num_nodes == tiny_graph.num_nodes
+    assert torch.equal(_hold_out_edges(tiny_graph, 0.1, seed=0)[1], held)  # the seed fixes them
+    assert not torch.equal(_hold_out_edges(tiny_graph, 0.1, seed=1)[1], held)
+    with pytest.raises(InvalidArgumentError, match="holds out no edge"):
+        _hold_out_edges(tiny_graph, 1e-6, seed=0)

@@ -162,11 +162,16 @@ class AutoGrid:
     Every combination of the ``grid`` values (constructor parameters or run settings), with the
     ``fixed`` entries, is trained for ``epochs`` epochs and scored by its task's label-free
     restart score (the modularity of the final partition for node-level methods); the best is used.
+    With ``holdout = p > 0`` a fraction ``p`` of the graph's undirected edges is hidden from every
+    candidate's training and the score is the modularity of its partition on the hidden edges
+    (edge-sampling cross-validation, Chen & Lei, JASA 2018), so that a candidate which smooths over
+    more hops is not rewarded for fitting the edges it was trained on.
     """
 
     grid: dict[str, list[Any]]
     fixed: dict[str, Any] = field(default_factory=dict)
     epochs: int | None = None
+    holdout: float = 0.0
 
     def candidates(self, exclude: set[str] = frozenset()) -> list[dict[str, Any]]:
         """Every combination of the grid values, without the keys in ``exclude`` (set by the user)."""
@@ -185,11 +190,15 @@ def auto_grid(method: str) -> AutoGrid | None:
         return None
     if not raw:
         return None
-    unknown = set(raw) - {"grid", "fixed", "epochs"}
+    unknown = set(raw) - {"grid", "fixed", "epochs", "holdout"}
     if unknown or not isinstance(raw.get("grid"), dict):
-        raise InvalidArgumentError(f"{method}.yaml auto: takes grid (key: [values]), fixed and epochs; got {sorted(raw)}")
+        raise InvalidArgumentError(f"{method}.yaml auto: takes grid (key: [values]), fixed, epochs and holdout; "
+                                   f"got {sorted(raw)}")
+    holdout = float(raw.get("holdout", 0.0))
+    if not 0.0 <= holdout < 1.0:
+        raise InvalidArgumentError(f"{method}.yaml auto: holdout must be in [0, 1), got {holdout}")
     return AutoGrid(grid={k: list(v) for k, v in raw["grid"].items()}, fixed=dict(raw.get("fixed") or {}),
-                    epochs=raw.get("epochs"))
+                    epochs=raw.get("epochs"), holdout=holdout)
 
 
 def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]:
