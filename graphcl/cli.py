@@ -8,7 +8,7 @@ import sys
 import warnings
 from typing import Sequence
 
-from graphcl.configs import parse_override
+from graphcl.configs import config_names, parse_override
 from graphcl.errors import GraphclError
 
 
@@ -60,9 +60,9 @@ def _fmt(v: int | None) -> str:
     return "?" if v is None else f"{v:,}"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from graphcl.methods import method_names
-
+def build_parser(method_names: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; ``method_names``: the registered methods (default: the built-in ones, listed
+    from their configs so that ``--help`` starts without importing torch)."""
     parser = argparse.ArgumentParser(prog="graphcl", description="Graph contrastive learning on PyG.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a method on a dataset and print its evaluation table")
-    t.add_argument("method", choices=method_names())
+    t.add_argument("method", choices=method_names or config_names())
     t.add_argument("--dataset", required=True, help="registered name (see `graphcl datasets`) or a path")
     t.add_argument("--seeds", type=int, nargs="+", default=[0])
     t.add_argument("--epochs", type=int, help="override the config's number of epochs")
@@ -126,25 +126,29 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"graphcl: warning: {message}\n"
 
 
-def _load_plugins(argv: Sequence[str]) -> None:
-    """Import the ``--plugin`` modules before the parser lists the registered methods."""
-    from graphcl.methods import load_plugin
-
+def _load_plugins(argv: Sequence[str]) -> list[str] | None:
+    """Import the ``--plugin`` modules before the parser lists the registered methods; their names
+    with the built-in ones (``None`` without plugins)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--plugin", action="append", default=[])
     known, _ = pre.parse_known_args(argv)
+    if not known.plugin:
+        return None
+    from graphcl.methods import load_plugin, method_names
+
     for source in known.plugin:
         load_plugin(source)
+    return method_names()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        _load_plugins(argv)
+        names = _load_plugins(argv)
     except GraphclError as err:
         print(f"graphcl: error: {err}", file=sys.stderr)
         return 2
-    parser = build_parser()
+    parser = build_parser(names)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     formatwarning, warnings.formatwarning = warnings.formatwarning, _one_line_warning

@@ -20,17 +20,16 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from torch_geometric.data import Data
 
 from graphcl.bench import GridEntry, add_common_arguments, parse_overrides, run_grid, skipped_note
-from graphcl.clustering import kmeans
 from graphcl.errors import InvalidArgumentError
-from graphcl.eval.clustering import score_clusters
-from graphcl.profiling import PeakMemory
 from graphcl.records import ORACLE_FLAG, Record, Table, read_records, write_records, write_report
-from graphcl.tasks.cluster import STOP_TOL
-from graphcl.tasks.node import number_of_classes
+
+if TYPE_CHECKING:  # torch and the tasks load only when a suite runs (`--help` starts fast)
+    from torch_geometric.data import Data
 
 BASELINE = "kmeans-raw"
 DEFAULT_METHODS = (BASELINE, "grace", "gca", "scgc", "scgc-star", "pamc")
@@ -38,9 +37,15 @@ DEFAULT_DATASETS = ("acm", "dblp", "cite", "cora", "usps", "hhar", "reut")
 #: ``--quick``: one small dataset, 2 seeds, few epochs (a smoke run, not a result).
 QUICK = {"datasets": ("dblp",), "seeds": 2, "epochs": 4, "pretrain_epochs": 2}
 EVALS = ("cluster", "stopped", "oracle")
-#: Selection mode -> (row label, metric prefix), in table order.
-MODES = {"pretrained (k-means)": "pretrained_", "final (argmax q)": "q_", "final (k-means)": "",
-         f"stopped (argmax q, < {100 * STOP_TOL:g} % changed)": "stopped_", ORACLE_FLAG: "oracle_"}
+
+
+def modes() -> dict[str, str]:
+    """Selection mode row label -> metric prefix, in table order."""
+    from graphcl.tasks.cluster import STOP_TOL
+
+    return {"pretrained (k-means)": "pretrained_", "final (argmax q)": "q_", "final (k-means)": "",
+            f"stopped (argmax q, < {100 * STOP_TOL:g} % changed)": "stopped_", ORACLE_FLAG: "oracle_"}
+
 #: Records written before the runner named modes, not metric prefixes.
 _OLD_MODES = {"pretrained (k-means)": "pretrained_", "final (argmax q)": "q_", "final (k-means)": "",
               "stopped": "stopped_", "oracle": "oracle_"}
@@ -49,6 +54,11 @@ METRICS = ("acc", "nmi", "ari", "f1")
 
 def kmeans_raw(data: Data, seed: int) -> Record:
     """k-means on the raw features, as a record (no training)."""
+    from graphcl.clustering import kmeans
+    from graphcl.eval.clustering import score_clusters
+    from graphcl.profiling import PeakMemory
+    from graphcl.tasks.node import number_of_classes
+
     k = number_of_classes(data)
     with PeakMemory("cpu") as mem:
         start = time.perf_counter()
@@ -77,7 +87,7 @@ def table(records: Sequence[Record]) -> Table:
     keys = sorted({(r.dataset, r.method, r.device) for r in records}, key=lambda k: (k[0], order.get(k[1], 99), k[2]))
     for dataset, method, device in keys:
         group = [r for r in records if (r.dataset, r.method, r.device) == (dataset, method, device)]
-        for mode, prefix in MODES.items():
+        for mode, prefix in modes().items():
             if f"{prefix}acc" not in group[0].metrics:
                 continue
             result.add(dataset=dataset, method=method, mode=mode, seeds=len(group), epochs=group[0].epochs,

@@ -29,7 +29,6 @@ from typing import Any, Sequence
 from graphcl.bench import add_common_arguments, parse_overrides, run_grid, skipped_note
 from graphcl.errors import InvalidArgumentError
 from graphcl.records import Record, Table, read_records, write_records, write_report
-from graphcl.tasks.hetero import HETERO_SPLITS
 
 DEFAULT_METHODS = ("meow", "adameow", "heco-style")
 DEFAULT_DATASETS = ("heco-acm", "heco-dblp", "heco-aminer")
@@ -83,6 +82,8 @@ INTRO = ("Macro-F1 / Micro-F1 / AUC in % (logistic-regression probes on the fixe
 
 def table(results: Sequence[tuple[str, str, list[Record]]]) -> Table:
     """One row per dataset x method x encoder-epoch rule x split, then the clustering columns."""
+    from graphcl.tasks.hetero import HETERO_SPLITS
+
     out = Table(["dataset", "method", "epoch by", "split", "seeds", "epochs", "macro_f1", "micro_f1", "auc", "nmi",
                  "ari", "train_seconds", "peak_memory_mb", "device", "published"],
                 headers={"macro_f1": "Macro-F1", "micro_f1": "Micro-F1", "auc": "AUC", "nmi": "NMI", "ari": "ARI",

@@ -147,6 +147,11 @@ def load_config(method: str, dataset: str | None = None) -> dict[str, Any]:
     return config
 
 
+def config_names() -> list[str]:
+    """The methods that ship a YAML config here: every built-in method (read without importing torch)."""
+    return sorted(p.name[:-len(".yaml")] for p in resources.files(__name__).iterdir() if p.name.endswith(".yaml"))
+
+
 def configured_datasets(method: str) -> list[str]:
     """Datasets with a dedicated section in the method's config (none for a method without a file)."""
     try:

@@ -11,30 +11,46 @@ Own data of every kind (docs/own-data.md): single graphs (:mod:`graphcl.data.fil
 graphs (:mod:`graphcl.data.graph_sets`: TU folders, ``.pt`` lists of ``Data``, SMILES CSVs),
 heterogeneous folders (:mod:`graphcl.data.hetero_files`), interaction folders and the raw
 folders of registered datasets, each given to :func:`load_dataset` as a path.
+
+Importing this package is cheap: each name below is imported from its module on first use (so that
+``graphcl datasets`` and ``--help`` start without torch).
 """
-from graphcl.data.cache import atomic_save, cache_key, cache_root, cached_file, mirror_root
-from graphcl.data.catalogue import DatasetInfo, RawFile, catalogue_dir
-from graphcl.data.files import load_graph_files
-from graphcl.data.graph_sets import GraphSet, graph_set, load_smiles_csv, load_tu_folder
-from graphcl.data.hetero_files import load_hetero_folder
-from graphcl.data.interactions import (
-    bipartite_edge_index,
-    first_users,
-    interaction_graph,
-    is_interaction_folder,
-    load_interaction_folder,
-    read_lightgcl_matrix,
-    read_lightgcn_file,
-    split_validation,
-)
-from graphcl.data.registry import (
-    availability,
-    dataset_stats,
-    get_dataset_info,
-    list_datasets,
-    load_dataset,
-    remove_cached,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> the module of this package that defines it.
+_EXPORTS = {
+    "DatasetInfo": "catalogue",
+    "GraphSet": "graph_sets",
+    "RawFile": "catalogue",
+    "atomic_save": "cache",
+    "availability": "catalogue",
+    "bipartite_edge_index": "interactions",
+    "cache_key": "cache",
+    "cache_root": "cache",
+    "cached_file": "cache",
+    "catalogue_dir": "catalogue",
+    "dataset_stats": "registry",
+    "first_users": "interactions",
+    "get_dataset_info": "registry",
+    "graph_set": "graph_sets",
+    "interaction_graph": "interactions",
+    "is_interaction_folder": "interactions",
+    "list_datasets": "catalogue",
+    "load_dataset": "registry",
+    "load_graph_files": "files",
+    "load_hetero_folder": "hetero_files",
+    "load_interaction_folder": "interactions",
+    "load_smiles_csv": "graph_sets",
+    "load_tu_folder": "graph_sets",
+    "mirror_root": "cache",
+    "read_lightgcl_matrix": "interactions",
+    "read_lightgcn_file": "interactions",
+    "remove_cached": "registry",
+    "split_validation": "interactions",
+}
 
 __all__ = [
     "DatasetInfo",
@@ -66,3 +82,15 @@ __all__ = [
     "remove_cached",
     "split_validation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'graphcl.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"graphcl.data.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

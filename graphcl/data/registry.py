@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -100,36 +99,6 @@ def _looks_like_path(name_or_path: str) -> bool:
 # --------------------------------------------------------------------------------------------
 # Availability
 # --------------------------------------------------------------------------------------------
-
-def _file_source(raw: RawFile, folder: Path, mirror: Path | None) -> str:
-    """Where a raw file would come from now: ``cache``, ``mirror``, ``download`` or ``missing``."""
-    if (folder / raw.name).exists():
-        return "cache"
-    if mirror is not None and raw.mirror and (mirror / raw.mirror).is_file():
-        return "mirror"
-    if raw.url:
-        return "download"
-    return "missing"
-
-
-def availability(info: DatasetInfo, root: str | os.PathLike | None = None) -> str:
-    """``'cache'``, ``'mirror'``, ``'download only'`` or ``'missing'`` for a catalogue entry."""
-    folder = cache.cache_root(root) / info.cache_dir
-    sources = {_file_source(raw, folder, cache.mirror_root()) for raw in info.files}
-    if "missing" in sources:
-        return "missing"
-    if "download" in sources:
-        return "download only"
-    if "mirror" in sources:
-        return "mirror"
-    return "cache"
-
-
-def list_datasets(root: str | os.PathLike | None = None) -> list[DatasetInfo]:
-    """Every registered dataset with its catalogue metadata and ``available_locally`` filled in
-    for the current cache (``root`` or ``$GRAPHCL_DATA``) and mirror (``$GRAPHCL_MIRROR``)."""
-    return [replace(info, available_locally=availability(info, root)) for info in _read_catalogue().values()]
-
 
 # --------------------------------------------------------------------------------------------
 # Obtaining raw files
