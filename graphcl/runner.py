@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -63,6 +64,19 @@ def _identity(method: str, params: dict[str, Any], settings: RunSettings, seed: 
     described = {k: v if isinstance(v, (int, float, str, bool, list, dict, type(None))) else repr(v)
                  for k, v in params.items()}
     return {"method": method, "seed": seed, **described, **training, "data": data_hash}
+
+
+def _progress_label(method: str, dataset: str, index: int, seeds: int, restart: int, restarts: int,
+                    elapsed: float) -> str:
+    """The progress bar's label: ``grace cora seed 2/5 (about 3 min left)``; the estimate is the
+    mean time of the finished seeds (training and evaluation) times the seeds left."""
+    label = f"{method} {dataset} seed {index + 1}/{seeds}"
+    if restarts > 1:
+        label += f" restart {restart + 1}/{restarts}"
+    if index > 0 and restart == 0:
+        left = elapsed / index * (seeds - index)
+        label += f" (about {left / 60:.0f} min left)" if left >= 90 else f" (about {left:.0f} s left)"
+    return label
 
 
 def restart_seeds(seed: int, restarts: int) -> list[int]:
@@ -219,10 +233,13 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
     on_device = task.to_device(data, device)
     fingerprint = data_fingerprint(data) if checkpoint_dir else None
     records, collapsed = [], {}
-    for seed in seeds:
+    started = time.perf_counter()
+    for index, seed in enumerate(seeds):
         best_score, seconds, peak = -float("inf"), 0.0, 0.0
         restart_scores: dict[str, float] = {}
-        for train_seed in restart_seeds(seed, settings.train_restarts):
+        for restart, train_seed in enumerate(restart_seeds(seed, settings.train_restarts)):
+            description = _progress_label(method, dataset, index, len(seeds), restart, settings.train_restarts,
+                                          time.perf_counter() - started)
             seed_everything(train_seed)
             candidate = build_method(method, task.in_channels(data), **params)
             checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{train_seed}.pt" if checkpoint_dir else None
@@ -232,7 +249,7 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
                                      weight_decay=settings.weight_decay, device=device, seed=train_seed,
                                      patience=patience if patience is not None else settings.patience,
                                      checkpoint=checkpoint, identity=identity, resume=resume, progress=progress,
-                                     on_epoch_end=candidate_monitor)
+                                     description=description, on_epoch_end=candidate_monitor)
             seconds += candidate_result.train_seconds
             peak = max(peak, candidate_result.peak_memory_mb)
             if settings.train_restarts > 1:

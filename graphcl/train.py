@@ -93,7 +93,7 @@ def _load_checkpoint(path: Path, device: torch.device, identity: dict | None, ep
 def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: float = 0.0,
           device: str | torch.device = "cpu", seed: int | None = None, patience: int | None = None,
           min_delta: float = 0.0, checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 50,
-          identity: dict | None = None, resume: str = "auto", progress: bool = True,
+          identity: dict | None = None, resume: str = "auto", progress: bool = True, description: str | None = None,
           on_epoch_end: Callable[[int, float], None] | None = None) -> TrainResult:
     """Train ``method`` on ``data`` with Adam for ``epochs`` epochs: one full-batch step per epoch, or
     the :meth:`Method.start_epoch` mini-batch steps of a mini-batch method (the epoch's loss is
@@ -119,6 +119,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
             refuse any other), ``'force'`` (resume whatever the file holds) or ``'fresh'`` (ignore and
             overwrite it).
         progress: show a tqdm progress bar with the loss.
+        description: the bar's label (default: the method's name).
         on_epoch_end: called as ``on_epoch_end(epoch, loss)`` after every epoch (e.g. for logging, or
             validation); a true return value stops training (e.g. early stopping on validation data).
 
@@ -174,7 +175,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
 
     method.train()
     last = start_epoch if result.stopped_early else epochs  # an early-stopped checkpoint is finished
-    bar = tqdm(range(start_epoch, last), desc=f"{method.name or type(method).__name__}", disable=not progress,
+    bar = tqdm(range(start_epoch, last), desc=description or f"{method.name or type(method).__name__}", disable=not progress,
                initial=start_epoch, total=epochs, dynamic_ncols=True)
     t0 = time.perf_counter()
     completed = start_epoch

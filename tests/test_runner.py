@@ -187,3 +187,12 @@ def test_held_out_edges_are_whole_undirected_edges_hidden_from_the_search_graph(
     assert not torch.equal(_hold_out_edges(tiny_graph, 0.1, seed=1)[1], held)
     with pytest.raises(InvalidArgumentError, match="holds out no edge"):
         _hold_out_edges(tiny_graph, 1e-6, seed=0)
+
+
+def test_the_progress_label_names_the_seed_and_estimates_the_time_left():
+    from graphcl.runner import _progress_label
+
+    assert _progress_label("grace", "cora", 0, 5, 0, 1, 0.0) == "grace cora seed 1/5"
+    assert _progress_label("grace", "cora", 1, 5, 0, 1, 60.0) == "grace cora seed 2/5 (about 4 min left)"
+    assert _progress_label("pamc", "acm", 2, 3, 1, 5, 10.0) == "pamc acm seed 3/3 restart 2/5"
+    assert _progress_label("grace", "cora", 2, 3, 0, 1, 20.0) == "grace cora seed 3/3 (about 10 s left)"
