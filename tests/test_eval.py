@@ -285,3 +285,54 @@ def test_fit_kmeans_random_seeding_with_few_iterations_finds_separated_clusters(
     assert result.labels.unique().numel() == 5
     with pytest.raises(InvalidArgumentError, match="init"):
         fit_kmeans(x, 5, backend=backend, init="kmeans||")
+
+
+def _autograd_probe(z, y, split, *, epochs, lr, weight_decay, eval_every, seed):
+    """The probe as autograd + torch.optim.Adam would train it (the reference of the closed-form one)."""
+    import torch.nn.functional as F
+
+    train_idx, val_idx, test_idx = split
+    num_classes = int(y.max()) + 1
+    weight = torch.empty(num_classes, z.size(1))
+    bound = (6 / (z.size(1) + num_classes)) ** 0.5
+    weight.uniform_(-bound, bound, generator=torch.Generator().manual_seed(seed))
+    weight.requires_grad_()
+    bias = torch.zeros(num_classes, requires_grad=True)
+    optimizer = torch.optim.Adam([weight, bias], lr=lr, weight_decay=weight_decay)
+    best, curve = (-1.0, None, None), []
+    for epoch in range(1, epochs + 1):
+        optimizer.zero_grad()
+        F.cross_entropy(F.linear(z[train_idx], weight, bias), y[train_idx]).backward()
+        optimizer.step()
+        curve.append(weight.detach().clone())
+        if epoch % eval_every == 0 or epoch == epochs:
+            with torch.no_grad():
+                val = (F.linear(z[val_idx], weight, bias).argmax(1) == y[val_idx]).float().mean().item()
+                if val > best[0]:
+                    best = (val, epoch, (F.linear(z[test_idx], weight, bias).argmax(1) == y[test_idx]).float().mean().item())
+    return best, curve
+
+
+@pytest.mark.parametrize("normalize,weight_decay", [(False, 0.0), (True, 0.0), (False, 1e-3), (None, 5e-4)])
+def test_the_closed_form_probe_trains_as_autograd_and_adam_would(normalize, weight_decay):
+    import torch.nn.functional as F
+    from graphcl.eval.classification import _train_probes, linear_probe
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (300,), generator=gen)
+    z = torch.randn(300, 16, generator=gen) + F.one_hot(y, 4).float() @ torch.randn(4, 16, generator=gen)
+    split = (torch.arange(0, 60), torch.arange(60, 120), torch.arange(120, 300))
+    options = dict(epochs=200, lr=0.01, weight_decay=weight_decay, eval_every=20, seed=3)
+    result = linear_probe(z, y, split, normalize=normalize, **options)
+    for flag in ((False, True) if normalize is None else (normalize,)):
+        view = F.normalize(z, dim=1) if flag else z
+        (val, epoch, test), _ = _autograd_probe(view, y, split, **options)
+        if normalize is None and flag != bool(result["probe_normalized"]):
+            assert val <= result["val_accuracy"] + 1e-12
+            continue
+        assert (result["val_accuracy"], result["probe_epoch"]) == (pytest.approx(val), epoch)
+        assert result["accuracy"] == pytest.approx(test)
+    # the weights themselves follow the autograd + Adam trajectory
+    _, curve = _autograd_probe(z, y, split, **{**options, "epochs": 50})
+    _, (weight, _) = _train_probes(z[None], y, *split, **{**options, "epochs": 50})
+    assert torch.allclose(weight[0], curve[-1], atol=1e-5)
