@@ -101,9 +101,17 @@ def test_loss_is_finite_for_identical_views_and_low_temperature():
         assert torch.isfinite(loss(z, z.clone()))
 
 
-def test_auto_chunk_size_bounds():
+def test_auto_chunk_size_fits_the_budget_in_equal_chunks():
+    from graphcl.losses.chunked import DEFAULT_MEMORY_BUDGET
+
     assert auto_chunk_size(10, 20) == 10
-    assert auto_chunk_size(100_000, 200_000) == (1 << 24) // 200_000
+    for n, entries in [(100_000, 400_000), (2_708, 4 * 2_708), (5_000, 4 * 5_000), (50_000, 200_000)]:
+        chunk = auto_chunk_size(n, entries)
+        assert chunk * entries * 4 <= DEFAULT_MEMORY_BUDGET
+        chunks = -(-n // chunk)
+        assert chunks == -(-n // (DEFAULT_MEMORY_BUDGET // (4 * entries))) or chunk == n  # no more chunks than needed
+        assert chunks * chunk - n < chunks  # even: the last chunk is at most one row per chunk short
+    assert auto_chunk_size(2_708, 4 * 2_708, memory_budget=4 * 2_708 * 4 * 2_065) == 1_354
     assert auto_chunk_size(5, 10 ** 12) == 1
 
 
@@ -147,3 +155,37 @@ def test_two_view_logsumexp_both_outputs_match_dense(intra, exclude, chunk):
     g = torch.autograd.grad(two_view_logsumexp(u, v, tau, intra, exclude, chunk_size=chunk)[1].sum(), (u, v))
     r = torch.autograd.grad(torch.logsumexp(ref_v, 1).sum(), (u, v))
     assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(g, r))
+
+
+@pytest.mark.parametrize("chunk", [None, 5])
+def test_two_view_backward_twice_with_a_retained_graph_gives_the_same_gradients(chunk):
+    # one chunk keeps the forward's blocks for backward and consumes them; a second backward recomputes
+    z1, z2 = (t.float().detach().requires_grad_() for t in _pair(23, 6, 4))
+    loss = InfoNCE(0.5, chunk_size=chunk)(z1, z2)
+    first = torch.autograd.grad(loss, (z1, z2), retain_graph=True)
+    second = torch.autograd.grad(loss, (z1, z2))
+    reference = torch.autograd.grad(dense_grace(z1.double(), z2.double(), 0.5), (z1, z2))
+    for a, b, r in zip(first, second, reference):
+        assert torch.allclose(a, b, atol=1e-6) and torch.allclose(a, r, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_a_loss_module_reusing_its_workspace_gives_each_call_its_own_gradients(chunk):
+    import copy
+
+    loss = InfoNCE(0.5, chunk_size=chunk)
+    pairs = [tuple(t.float().detach().requires_grad_() for t in _pair(19, 5, seed)) for seed in (1, 2, 3)]
+    with torch.no_grad():  # a forward without backward holds nothing
+        loss(*pairs[2])
+    first, second = loss(*pairs[0]), loss(*pairs[1])  # two graphs pending at once
+    grads = torch.autograd.grad(second, pairs[1]) + torch.autograd.grad(first, pairs[0])
+    refs = (torch.autograd.grad(dense_grace(*(t.double() for t in pairs[1]), 0.5), pairs[1])
+            + torch.autograd.grad(dense_grace(*(t.double() for t in pairs[0]), 0.5), pairs[0]))
+    for g, r in zip(grads, refs):
+        assert torch.allclose(g, r, atol=1e-5)
+    del first, second
+    again = loss(*pairs[0])  # the claims lapsed with their graphs: the shared buffer serves again
+    assert torch.allclose(torch.autograd.grad(again, pairs[0])[0], refs[2], atol=1e-5)
+    twin = copy.deepcopy(loss)
+    assert twin._workspace is not loss._workspace and twin._workspace._buffer is None
+    assert "_workspace" not in "".join(loss.state_dict())

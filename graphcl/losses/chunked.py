@@ -24,7 +24,8 @@ Gradient (per chunk, with ``P_ik = exp(s_ik - lse_i) * g_i`` and ``s_ik = <a_i, 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+import weakref
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -32,8 +33,8 @@ from torch import Tensor
 if TYPE_CHECKING:
     from graphcl.losses.weighting import NegativeWeights
 
-#: Number of float32 similarity entries one chunk may hold (64 MiB); sets the automatic chunk size.
-_DEFAULT_BLOCK_ELEMENTS = 1 << 24
+#: Bytes the chunk buffers of one loss evaluation may hold together (the automatic chunk size).
+DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20
 #: Weighted candidate sets on the CPU: chunks of about 1 M pairs (at least 128 anchors), so that the
 #: similarity, weight and comparison buffers are reused over several chunks and stay in cache. One
 #: 64 MiB chunk (all of N = 4,019) cost 0.42 s forward + backward against 0.22 s in chunks of 128-256
@@ -41,10 +42,60 @@ _DEFAULT_BLOCK_ELEMENTS = 1 << 24
 _CPU_WEIGHTED_BLOCK_ELEMENTS = 1 << 20
 
 
-def auto_chunk_size(num_anchors: int, num_candidates: int,
-                    block_elements: int = _DEFAULT_BLOCK_ELEMENTS) -> int:
-    """Largest row chunk whose ``[chunk, num_candidates]`` similarity block fits ``block_elements``."""
-    return max(1, min(num_anchors, block_elements // max(1, num_candidates)))
+def auto_chunk_size(num_anchors: int, entries_per_anchor: int, memory_budget: int = DEFAULT_MEMORY_BUDGET,
+                    bytes_per_entry: int = 4) -> int:
+    """Rows per chunk when each anchor row needs ``entries_per_anchor`` buffer entries (e.g. ``k * N``
+    for ``k`` live ``[chunk, N]`` blocks): the largest chunk within ``memory_budget`` bytes, evened
+    out so that all chunks have the same size (``N = 2,708`` in chunks of at most 2,065 rows gives
+    two of 1,354, not 2,065 + 643)."""
+    largest = max(1, min(num_anchors, memory_budget // max(1, bytes_per_entry * entries_per_anchor)))
+    chunks = -(-num_anchors // largest)
+    return max(1, -(-num_anchors // max(1, chunks)))
+
+
+class _Claim:
+    """Held by an autograd context while the workspace holds its blocks (weak-referenced)."""
+
+
+class ChunkWorkspace:
+    """The ``[slots, rows, N]`` chunk buffers of one loss module, kept between steps.
+
+    A buffer allocated afresh in every step is page-faulted in afresh: on this project's machines
+    that cost as much as the exponentials of GRACE's loss on Cora. A loss module owns one workspace
+    and hands it to :func:`two_view_logsumexp`; it grows when a larger graph comes and is never in
+    a ``state_dict``. While a pending backward keeps its blocks in it (one chunk holding every
+    anchor), another forward gets fresh buffers instead, so results never depend on the order of
+    calls; the claim lapses when that autograd graph is freed.
+    """
+
+    def __init__(self) -> None:
+        self._buffer: Tensor | None = None
+        self._claim: Callable[[], _Claim | None] = lambda: None
+
+    def take(self, slots: int, rows: int, cols: int, like: Tensor, dtype: torch.dtype) -> tuple[Tensor, _Claim | None]:
+        """``[slots, rows, cols]`` buffers and, when they are the shared ones, the claim on them."""
+        if self._claim() is not None:  # a pending backward keeps its blocks here
+            return like.new_empty(slots, rows, cols, dtype=dtype), None
+        size = slots * rows * cols
+        buffer = self._buffer
+        if buffer is None or buffer.numel() < size or buffer.dtype != dtype or buffer.device != like.device:
+            buffer = self._buffer = like.new_empty(size, dtype=dtype)
+        claim = _Claim()
+        self._claim = weakref.ref(claim)
+        return buffer[:size].view(slots, rows, cols), claim
+
+    def release(self, claim: _Claim | None) -> None:
+        if claim is not None and self._claim() is claim:
+            self._claim = lambda: None
+
+    def __deepcopy__(self, memo: dict) -> "ChunkWorkspace":
+        return ChunkWorkspace()  # copies of a loss share nothing and copy no scratch memory
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
 
 
 def _accumulation_dtype(t: Tensor) -> torch.dtype:
@@ -193,10 +244,12 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
         weights = tuple(weights) if any(w is not None for w in weights) else None
     if chunk_size is None:
         num_candidates = sum(c.size(0) for c in candidates)
-        chunk_size = auto_chunk_size(anchor.size(0), num_candidates)
+        entry = torch.finfo(_accumulation_dtype(anchor)).bits // 8
+        buffers = 2 if weights is not None else 1  # the similarity blocks (and the weights' blocks)
+        chunk_size = auto_chunk_size(anchor.size(0), buffers * num_candidates, bytes_per_entry=entry)
         if weights is not None and anchor.device.type == "cpu":
             chunk_size = min(chunk_size, max(128, auto_chunk_size(anchor.size(0), num_candidates,
-                                                                  _CPU_WEIGHTED_BLOCK_ELEMENTS)))
+                                                                  4 * _CPU_WEIGHTED_BLOCK_ELEMENTS)))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     return _ChunkedLogSumExp.apply(float(tau), int(chunk_size), tuple(bool(e) for e in exclude_diagonal), weights,
@@ -204,68 +257,106 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
 
 
 class _TwoViewLogSumExp(torch.autograd.Function):
-    """Both directions of a two-view contrast in one pass; see :func:`two_view_logsumexp`."""
+    """Both directions of a two-view contrast in one pass; see :func:`two_view_logsumexp`.
+
+    Forward keeps four ``[chunk, N]`` buffers (cross block, its exponentials, the two intra-view
+    blocks) and backward two, each allocated once and reused for every chunk. When one chunk holds
+    every anchor, forward keeps its similarity blocks for backward instead of recomputing them."""
 
     @staticmethod
     def forward(ctx, tau: float, chunk_size: int, intra: bool, exclude_positive: bool,
-                u: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+                workspace: ChunkWorkspace | None, u: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         n = u.size(0)
         acc = _accumulation_dtype(u)
+        shared = workspace or ChunkWorkspace()
         lse_u = u.new_empty(n, dtype=acc)
         lse_v_rows = u.new_full((n,), float("-inf"), dtype=acc)
         col_max = u.new_full((n,), float("-inf"), dtype=acc)
         col_sum = u.new_zeros(n, dtype=acc)
+        workspace, claim = shared.take(4 if intra else 2, min(chunk_size, n), n, u, acc)
         for start in range(0, n, chunk_size):
             rows = slice(start, min(start + chunk_size, n))
-            (c,) = _similarity_blocks(u[rows], rows, [v], [exclude_positive], tau)
+            r = rows.stop - rows.start
+            (c,) = _similarity_blocks(u[rows], rows, [v], [exclude_positive], tau, [workspace[0]])
+            exps = workspace[1, :r]
             # Columns of the cross block are view 2's anchors: streaming log-sum-exp over chunks.
             new_max = torch.maximum(col_max, c.amax(dim=0))
             safe = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
-            col_sum = col_sum * (col_max - safe).exp() + (c - safe).exp().sum(dim=0)
+            col_sum = col_sum * (col_max - safe).exp() + torch.sub(c, safe, out=exps).exp_().sum(dim=0)
             col_max = new_max
             row_blocks = [c]
             if intra:
-                (a,) = _similarity_blocks(u[rows], rows, [u], [True], tau)
-                (b,) = _similarity_blocks(v[rows], rows, [v], [True], tau)
-                lse_v_rows[rows] = torch.logsumexp(b, dim=1)
+                (a,) = _similarity_blocks(u[rows], rows, [u], [True], tau, [workspace[2]])
+                (b,) = _similarity_blocks(v[rows], rows, [v], [True], tau, [workspace[3]])
+                lse_v_rows[rows] = _row_logsumexp(b, exps)
                 row_blocks.append(a)
             m = torch.stack([blk.amax(dim=1) for blk in row_blocks]).amax(dim=0)
             m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-            lse_u[rows] = sum(blk.sub_(m[:, None]).exp_().sum(dim=1) for blk in row_blocks).log() + m
+            lse_u[rows] = sum(torch.sub(blk, m[:, None], out=exps).exp_().sum(dim=1) for blk in row_blocks).log() + m
         safe = torch.where(torch.isfinite(col_max), col_max, torch.zeros_like(col_max))
         lse_v = torch.logaddexp(lse_v_rows, col_sum.log() + safe)
         ctx.tau, ctx.chunk_size, ctx.intra, ctx.exclude_positive = tau, chunk_size, intra, exclude_positive
+        ctx.workspace = shared
+        # One chunk: its blocks (cross, u-u, v-v) are the whole similarity matrices; keep them.
+        if chunk_size >= n and u.dtype == acc and any(ctx.needs_input_grad):
+            ctx.blocks, ctx.scratch, ctx.claim = (workspace[0], *workspace[2:]), workspace[1:2], claim
+        else:
+            ctx.blocks, ctx.scratch, ctx.claim = None, None, None
+            shared.release(claim)
         ctx.save_for_backward(lse_u, lse_v, u, v)
         return lse_u, lse_v
 
     @staticmethod
     def backward(ctx, grad_u_lse: Tensor, grad_v_lse: Tensor):
         lse_u, lse_v, u, v = ctx.saved_tensors
-        tau, n = ctx.tau, u.size(0)
+        tau, n, kept, shared = ctx.tau, u.size(0), ctx.blocks, ctx.workspace
+        ctx.blocks = None  # consumed below: a second backward (retain_graph) recomputes
         acc = lse_u.dtype
         g_u = (grad_u_lse.to(acc) / tau) if grad_u_lse is not None else torch.zeros_like(lse_u)
         g_v = (grad_v_lse.to(acc) / tau) if grad_v_lse is not None else torch.zeros_like(lse_v)
         u_acc, v_acc = u.to(acc), v.to(acc)
         grad_u, grad_v = torch.zeros_like(u_acc), torch.zeros_like(v_acc)
+        if kept is not None:  # the exponentials go into the slot forward used for its own
+            workspace, claim = ctx.scratch, ctx.claim
+            ctx.scratch = ctx.claim = None
+        else:
+            workspace, claim = shared.take(2, min(ctx.chunk_size, n), n, u, acc)
         for start in range(0, n, ctx.chunk_size):
             rows = slice(start, min(start + ctx.chunk_size, n))
-            (c,) = _similarity_blocks(u[rows], rows, [v], [ctx.exclude_positive], tau)
+            r = rows.stop - rows.start
+            if kept is not None:
+                c = kept[0]
+            else:
+                (c,) = _similarity_blocks(u[rows], rows, [v], [ctx.exclude_positive], tau, [workspace[1]])
             # d/dS_uv[i, k]: row softmax of view-1 anchor i plus column softmax of view-2 anchor k.
-            p = (c - lse_v[None, :]).exp_().mul_(g_v[None, :])
+            p = torch.sub(c, lse_v[None, :], out=workspace[0, :r]).exp_().mul_(g_v[None, :])
             p += c.sub_(lse_u[rows, None]).exp_().mul_(g_u[rows, None])
-            grad_u[rows] += p @ v_acc
-            grad_v += p.t() @ u_acc[rows]
+            grad_u[rows].addmm_(p, v_acc)
+            grad_v.addmm_(p.t(), u_acc[rows])
             if ctx.intra:
-                for x_acc, x, lse, g, grad in ((u_acc, u, lse_u, g_u, grad_u), (v_acc, v, lse_v, g_v, grad_v)):
-                    (s,) = _similarity_blocks(x[rows], rows, [x], [True], tau)
+                for side, (x_acc, x, lse, g, grad) in enumerate(((u_acc, u, lse_u, g_u, grad_u),
+                                                                  (v_acc, v, lse_v, g_v, grad_v))):
+                    if kept is not None:
+                        s = kept[1 + side]
+                    else:
+                        (s,) = _similarity_blocks(x[rows], rows, [x], [True], tau, [workspace[1]])
                     p = s.sub_(lse[rows, None]).exp_().mul_(g[rows, None])
-                    grad[rows] += p @ x_acc
-                    grad += p.t() @ x_acc[rows]
-        return None, None, None, None, grad_u.to(u.dtype), grad_v.to(v.dtype)
+                    grad[rows].addmm_(p, x_acc)
+                    grad.addmm_(p.t(), x_acc[rows])
+        shared.release(claim)
+        return None, None, None, None, None, grad_u.to(u.dtype), grad_v.to(v.dtype)
+
+
+def _row_logsumexp(block: Tensor, buffer: Tensor) -> Tensor:
+    """``torch.logsumexp(block, dim=1)`` with the exponentials written into ``buffer`` (no allocation)."""
+    m = block.amax(dim=1)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    return torch.sub(block, m[:, None], out=buffer[: block.size(0)]).exp_().sum(dim=1).log() + m
 
 
 def two_view_logsumexp(u: Tensor, v: Tensor, tau: float, intra_view_negatives: bool = True,
-                       exclude_positive: bool = False, chunk_size: int | None = None) -> tuple[Tensor, Tensor]:
+                       exclude_positive: bool = False, chunk_size: int | None = None,
+                       workspace: ChunkWorkspace | None = None) -> tuple[Tensor, Tensor]:
     r"""Denominators of both directions of a two-view contrast, sharing the cross-view block.
 
     .. math::
@@ -279,16 +370,20 @@ def two_view_logsumexp(u: Tensor, v: Tensor, tau: float, intra_view_negatives: b
     row chunk and serves view 1 by rows and view 2 by columns, whose log-sum-exp is accumulated
     over chunks with a streaming (running max, rescaled sum) update. Equivalent to two calls of
     :func:`chunked_logsumexp` with 12 instead of 16 chunk-by-N matrix products per
-    forward + backward; memory stays ``O(chunk_size * N)``.
+    forward + backward (9 when one chunk holds all anchors: its blocks are kept for backward);
+    memory stays ``O(chunk_size * N)``, the chunk chosen within
+    :data:`DEFAULT_MEMORY_BUDGET` unless ``chunk_size`` is given. ``workspace``: the caller's
+    :class:`ChunkWorkspace`, reused across calls (a loss module passes its own).
 
     Shapes: ``u, v: [N, d]`` (normalised) -> two ``[N]`` tensors.
     """
     if u.shape != v.shape:
         raise ValueError(f"the two views must have the same shape, got {tuple(u.shape)} and {tuple(v.shape)}")
     n = u.size(0)
-    if chunk_size is None:
-        chunk_size = auto_chunk_size(n, (3 if intra_view_negatives else 1) * n)
+    if chunk_size is None:  # the forward's buffers: 4 [chunk, N] blocks (2 without intra-view negatives)
+        entry = torch.finfo(_accumulation_dtype(u)).bits // 8
+        chunk_size = auto_chunk_size(n, (4 if intra_view_negatives else 2) * n, bytes_per_entry=entry)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     return _TwoViewLogSumExp.apply(float(tau), int(chunk_size), bool(intra_view_negatives), bool(exclude_positive),
-                                   u, v)
+                                   workspace, u, v)

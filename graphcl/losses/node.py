@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from graphcl.checks import check_features
 from graphcl.errors import InvalidArgumentError
-from graphcl.losses.chunked import auto_chunk_size, chunked_logsumexp, two_view_logsumexp
+from graphcl.losses.chunked import ChunkWorkspace, auto_chunk_size, chunked_logsumexp, two_view_logsumexp
 from graphcl.losses.positives import PositivePairs, log_positive_mass
 from graphcl.losses.weighting import LearnedPairWeights, NegativeWeights
 
@@ -75,6 +75,7 @@ class InfoNCE(nn.Module):
         self.intra_view_negatives = intra_view_negatives
         self.symmetric = symmetric
         self.chunk_size = chunk_size
+        self._workspace = ChunkWorkspace()  # chunk buffers reused from step to step
 
     def one_way(self, u: Tensor, v: Tensor, weights: NegativeWeights | None = None) -> Tensor:
         """Per-anchor losses ``[N]`` with ``u`` (normalised) as anchors and ``v`` as the other view."""
@@ -104,7 +105,8 @@ class InfoNCE(nn.Module):
         if not self.symmetric:
             return self.one_way(u, v).mean()
         pos = (u * v).sum(dim=1) / self.tau
-        lse_u, lse_v = two_view_logsumexp(u, v, self.tau, self.intra_view_negatives, chunk_size=self.chunk_size)
+        lse_u, lse_v = two_view_logsumexp(u, v, self.tau, self.intra_view_negatives, chunk_size=self.chunk_size,
+                                          workspace=self._workspace)
         return (0.5 * (lse_u + lse_v) - pos).mean()
 
     def extra_repr(self) -> str:
@@ -140,6 +142,7 @@ class DCL(nn.Module):
         self.tau = _check_tau(tau)
         self.intra_view_negatives = intra_view_negatives
         self.chunk_size = chunk_size
+        self._workspace = ChunkWorkspace()  # chunk buffers reused from step to step
 
     def positive_weights(self, u: Tensor, v: Tensor) -> Tensor | None:
         """Weights :math:`w_i` of the positive term; ``None`` means all ones."""
@@ -153,7 +156,7 @@ class DCL(nn.Module):
         if weights is not None:
             pos = pos * weights
         lse_u, lse_v = two_view_logsumexp(u, v, self.tau, self.intra_view_negatives, exclude_positive=True,
-                                          chunk_size=self.chunk_size)
+                                          chunk_size=self.chunk_size, workspace=self._workspace)
         return (0.5 * (lse_u + lse_v) - pos).mean()
 
     def extra_repr(self) -> str:

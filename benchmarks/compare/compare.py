@@ -1,0 +1,127 @@
+"""graphcl against the official implementations, side by side on this machine.
+
+    python benchmarks/compare/compare.py --datasets cora citeseer --epochs 20 --repeats 3 --threads 1 2
+    python benchmarks/compare/compare.py --datasets cora --evaluate          # + final accuracy, full epochs
+
+Each repetition runs graphcl then the official code (A B A B ...), each in a fresh process
+(benchmarks/compare/side.py) with the same data, settings (the official config) and seed, so that
+the load of other jobs on the machine hits both alike. Seconds per epoch: min / median over every
+epoch but each run's first; peak memory: the process's peak resident set (imports included).
+Writes runs/compare/<timestamp>.json and benchmarks/results/compare.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))
+
+from official import prepare  # noqa: E402
+
+from graphcl.records import Table, write_report  # noqa: E402
+
+RESULTS = HERE.parent / "results"
+
+
+def side(name: str, code: Path, dataset: str, threads: int, epochs: int | None, seed: int, evaluate: bool) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "OPENBLAS_NUM_THREADS": str(threads)}
+    command = [sys.executable, str(HERE / "side.py"), "--side", name, "--dataset", dataset, "--threads", str(threads),
+               "--seed", str(seed), "--official-code", str(code)]
+    command += ["--epochs", str(epochs)] if epochs else []
+    command += ["--evaluate"] if evaluate else []
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(f"{name} on {dataset} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summary(runs: list[dict]) -> dict:
+    seconds = [s for run in runs for s in run["epoch_seconds"][1:]]
+    out = {"min": min(seconds), "median": statistics.median(seconds),
+           "peak_rss_mb": statistics.median(run["peak_rss_mb"] for run in runs)}
+    accuracies = [run["accuracy"] for run in runs if "accuracy" in run]
+    if accuracies:
+        out["accuracy"] = statistics.mean(accuracies)
+    return out
+
+
+def write_table(results: list[dict], note: str = "") -> Path:
+    table = Table(["method", "dataset", "threads", "epochs x runs", "graphcl s/epoch (min / median)",
+                   "official s/epoch (min / median)", "speed-up (median)", "graphcl peak MiB", "official peak MiB",
+                   "accuracy graphcl / official", "device"])
+    for r in results:
+        ours, theirs = r["ours"], r["official"]
+        accuracy = (f"{100 * ours['accuracy']:.2f} / {100 * theirs['accuracy']:.2f}"
+                    if "accuracy" in ours and "accuracy" in theirs else "–")
+        table.add(**{"method": r["method"], "dataset": r["dataset"], "threads": r["threads"],
+                     "epochs x runs": f"{r['epochs']} x {r['repeats']}",
+                     "graphcl s/epoch (min / median)": f"{ours['min']:.3f} / {ours['median']:.3f}",
+                     "official s/epoch (min / median)": f"{theirs['min']:.3f} / {theirs['median']:.3f}",
+                     "speed-up (median)": f"{theirs['median'] / ours['median']:.2f}x",
+                     "graphcl peak MiB": f"{ours['peak_rss_mb']:.0f}", "official peak MiB": f"{theirs['peak_rss_mb']:.0f}",
+                     "accuracy graphcl / official": accuracy, "device": r["device"]})
+    intro = ("graphcl against the official code on this machine, interleaved (graphcl, official, graphcl, ...), each run "
+             "a fresh process with the official config and the same seed.\nSeconds per epoch over every epoch but each "
+             "run's first; speed-up = official median / graphcl median; peak MiB: the process's peak RSS (imports "
+             "included).\nAccuracy: graphcl's linear probe (public split) on both sides' final embeddings after the "
+             "official number of epochs. Harness: benchmarks/compare/.")
+    return write_report(RESULTS / "compare.md", "graphcl vs the official implementations", table, intro=intro, note=note)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", choices=["grace"], default="grace")
+    parser.add_argument("--datasets", nargs="+", default=["cora", "citeseer", "coauthor-cs"])
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per timing run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--evaluate", action="store_true", help="also one run per side with the official epochs, "
+                        "scored by the linear probe")
+    parser.add_argument("--official-root", help="folder of fetched snapshots (default: ../.mirror)")
+    parser.add_argument("--combine", nargs="+", type=Path, help="write the table from these runs/compare JSON files")
+    parser.add_argument("--note", default="")
+    args = parser.parse_args()
+    if args.combine:
+        results = [r for path in args.combine for r in json.loads(path.read_text())]
+        print(write_table(results, args.note).read_text())
+        return
+    code = prepare("GRACE", args.official_root)
+    results = []
+    out = Path("runs/compare") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for dataset in args.datasets:
+        for threads in args.threads:
+            runs: dict[str, list[dict]] = {"ours": [], "official": []}
+            for repeat in range(args.repeats):
+                for name in ("ours", "official"):
+                    runs[name].append(side(name, code, dataset, threads, args.epochs, 0, False))
+                    print(f"{dataset} threads {threads} repeat {repeat} {name}: "
+                          f"{statistics.median(runs[name][-1]['epoch_seconds'][1:]):.3f} s/epoch", flush=True)
+            if args.evaluate and threads == max(args.threads):
+                for name in ("ours", "official"):
+                    runs[name].append(side(name, code, dataset, threads, None, 0, True))
+                    print(f"{dataset} {name} accuracy {runs[name][-1]['accuracy']:.4f}", flush=True)
+            results.append({"method": args.method, "dataset": dataset, "threads": threads, "epochs": args.epochs,
+                            "repeats": args.repeats, "device": "cpu", "runs": runs,
+                            "ours": summary([r for r in runs["ours"] if "accuracy" not in r] or runs["ours"]),
+                            "official": summary([r for r in runs["official"] if "accuracy" not in r]
+                                                or runs["official"])})
+            for name in ("ours", "official"):
+                accuracy = [r["accuracy"] for r in runs[name] if "accuracy" in r]
+                if accuracy:
+                    results[-1][name]["accuracy"] = accuracy[0]
+            out.write_text(json.dumps(results))
+            print(write_table(results, args.note).read_text(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

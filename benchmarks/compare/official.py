@@ -1,0 +1,40 @@
+"""The official implementations, prepared for a side-by-side run: exported from a fetched snapshot
+into a folder outside the repository and patched minimally for the CPU where needed
+(``patches/<name>.diff``; GRACE needs none: side.py imports its model.py and the step of its train.py).
+
+The code itself is never committed. A snapshot is a git directory such as the library's
+``fetch github:CRIPAC-DIG/GRACE`` gives (``/work/.mirror/CRIPAC-DIG+GRACE/repo``); pass its folder
+with ``--official-root`` or set ``GRAPHCL_OFFICIAL_ROOT`` (default: ``../.mirror`` beside the checkout).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+#: name -> (GitHub repository, the patch applied after export or None)
+OFFICIAL: dict[str, tuple[str, Path | None]] = {"GRACE": ("CRIPAC-DIG/GRACE", None)}
+
+
+def snapshot_root(root: str | os.PathLike | None = None) -> Path:
+    return Path(root or os.environ.get("GRAPHCL_OFFICIAL_ROOT") or HERE.parents[2] / ".mirror")
+
+
+def prepare(name: str, root: str | os.PathLike | None = None, work: str | os.PathLike | None = None) -> Path:
+    """The folder holding the patched official code of ``name`` (exported once, then reused)."""
+    repo, patch = OFFICIAL[name]
+    git_dir = snapshot_root(root) / repo.replace("/", "+") / "repo"
+    if not git_dir.exists():
+        raise SystemExit(f"no snapshot of {repo} at {git_dir}: fetch github:{repo} first, or pass --official-root")
+    out = Path(work or Path.home() / ".cache" / "graphcl" / "official") / name
+    stamp = out / ".patched"
+    if stamp.exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", "HEAD"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
+    if patch is not None:
+        subprocess.run(["patch", "-p1", "-d", str(out), "-i", str(patch)], check=True, capture_output=True)
+    stamp.write_text(repo)
+    return out
