@@ -1,0 +1,88 @@
+"""GRACE's training step on planted-partition graphs of growing size: time, memory, page faults.
+
+    python benchmarks/grace_step_scaling.py --sizes 10000 50000 100000 --steps 2 --threads 1
+
+Each size runs in a fresh process (graphcl.data.planted_partition: 10 blocks, average degree 10,
+64 features; GRACE with its default 128 / 128 channels and the automatic chunk). Reports the median
+step, the process's peak RSS, minor page faults and system time over the steps, and the ratio of
+each step time to N^2 times the first size's (1.0 = the quadratic loss alone sets the time).
+Writes benchmarks/results/grace_scaling.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def one_size(n: int, steps: int, threads: int) -> dict:
+    import torch
+
+    from graphcl.data import planted_partition
+    from graphcl.methods import build_method
+
+    torch.set_num_threads(threads)
+    data = planted_partition(n)
+    torch.manual_seed(0)
+    model = build_method("grace", data.num_features)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    seconds = []
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(steps):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        model.loss(data).backward()
+        optimizer.step()
+        seconds.append(time.perf_counter() - start)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {"n": n, "threads": threads, "step_seconds": seconds, "peak_rss_mb": after.ru_maxrss / 1024,
+            "minor_faults": after.ru_minflt - before.ru_minflt, "system_seconds": after.ru_stime - before.ru_stime,
+            "user_seconds": after.ru_utime - before.ru_utime}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the worker
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_size(args.one, args.steps, args.threads)))
+        return
+    from graphcl.records import Table, write_report
+
+    env = {**os.environ, **{k: str(args.threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+    rows = []
+    for n in args.sizes:
+        done = subprocess.run([sys.executable, __file__, "--one", str(n), "--steps", str(args.steps),
+                               "--threads", str(args.threads)], capture_output=True, text=True, env=env)
+        if done.returncode:
+            raise SystemExit(done.stderr[-2000:])
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
+    table = Table(["N", "threads", "s / step (median)", "vs N² from the first size", "peak RSS MiB",
+                   "minor page faults / step", "system s / CPU s"])
+    base = statistics.median(rows[0]["step_seconds"]) / rows[0]["n"] ** 2
+    for r in rows:
+        step = statistics.median(r["step_seconds"])
+        cpu = r["system_seconds"] + r["user_seconds"]
+        table.add(**{"N": f"{r['n']:,}", "threads": r["threads"], "s / step (median)": f"{step:.2f}",
+                     "vs N² from the first size": f"{step / (base * r['n'] ** 2):.2f}",
+                     "peak RSS MiB": f"{r['peak_rss_mb']:.0f}",
+                     "minor page faults / step": f"{r['minor_faults'] / args.steps:,.0f}",
+                     "system s / CPU s": f"{r['system_seconds']:.1f} / {cpu:.1f}"})
+    print(write_report(RESULTS / "grace_scaling.md", "GRACE's step on planted-partition graphs", table,
+                       intro=__doc__.split("\n\n")[1].replace("\n", " ")).read_text())
+
+
+if __name__ == "__main__":
+    main()
