@@ -165,3 +165,32 @@ def test_smooth_features_run_setting_filters_a_copy_and_rejects_heterogeneous_gr
     hetero.target_node_type = "paper"
     with pytest.raises(InvalidArgumentError, match="homogeneous"):
         configure("meow", hetero, overrides={"smooth_features": 2})
+
+
+@pytest.mark.parametrize("directed", [False, True])
+def test_the_gcn_encoder_propagates_sparsely_as_pyg_message_passing_on_any_edge_list(directed):
+    # duplicate edges, self-loops, isolated nodes and (directed) one-way edges as GCNConv sees them
+    from graphcl.encoders import GNNEncoder, gcn_propagation
+
+    n = 25
+    g = torch.Generator().manual_seed(3)
+    edge_index = torch.randint(0, n - 3, (2, 90), generator=g)
+    edge_index = torch.cat([edge_index, edge_index[:, :10], torch.tensor([[4, 7], [4, 7]])], dim=1)
+    if not directed:
+        edge_index = torch.cat([edge_index, edge_index.flip(0)], dim=1)
+    weight = torch.rand(edge_index.size(1), generator=g)
+    x = torch.randn(n, 6, generator=g, requires_grad=True)
+    encoder = GNNEncoder(6, 8, 4, num_layers=2, act="prelu")
+    assert encoder._sparse_gcn
+    for w in (None, weight):
+        sparse = encoder(x, edge_index, w)
+        grad_sparse = torch.autograd.grad(sparse.square().sum(), (x, *encoder.parameters()))
+        encoder._sparse_gcn = False  # PyG's GCNConv message passing
+        reference = encoder(x, edge_index, w)
+        grad_reference = torch.autograd.grad(reference.square().sum(), (x, *encoder.parameters()))
+        encoder._sparse_gcn = True
+        assert torch.allclose(sparse, reference, atol=1e-5)
+        for a, b in zip(grad_sparse, grad_reference):
+            assert torch.allclose(a, b, atol=1e-4)
+    assert gcn_propagation(edge_index, n).shape == (n, n)
+    assert not GNNEncoder(6, 8, 4, conv="gcn", improved=True)._sparse_gcn  # other normalisations: PyG's path

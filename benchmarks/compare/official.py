@@ -1,6 +1,7 @@
 """The official implementations, prepared for a side-by-side run: exported from a fetched snapshot
 into a folder outside the repository and patched minimally for the CPU where needed
-(``patches/<name>.diff``; GRACE needs none: side.py imports its model.py and the step of its train.py).
+(``patches/<name>.diff``; GRACE needs none: side.py imports its model.py and the step of its train.py;
+GCA's only makes its import of ``nni``, a hyper-parameter search service, optional).
 
 The code itself is never committed. A snapshot is a git directory such as the library's
 ``fetch github:CRIPAC-DIG/GRACE`` gives (``/work/.mirror/CRIPAC-DIG+GRACE/repo``); pass its folder
@@ -14,7 +15,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: name -> (GitHub repository, the patch applied after export or None)
-OFFICIAL: dict[str, tuple[str, Path | None]] = {"GRACE": ("CRIPAC-DIG/GRACE", None)}
+OFFICIAL: dict[str, tuple[str, Path | None]] = {"GRACE": ("CRIPAC-DIG/GRACE", None),
+                                                "GCA": ("CRIPAC-DIG/GCA", HERE / "patches" / "GCA.diff")}
 
 
 def snapshot_root(root: str | os.PathLike | None = None) -> Path:

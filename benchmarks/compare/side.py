@@ -19,52 +19,60 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-#: The official config's keys -> graphcl's GRACE parameters / run settings.
-GRACE_NAMES = {"num_hidden": "out_channels", "num_proj_hidden": "projection_channels", "learning_rate": "lr",
-               "num_epochs": "epochs", "drop_edge_rate_1": "drop_edge_1", "drop_edge_rate_2": "drop_edge_2",
-               "drop_feature_rate_1": "drop_feature_1", "drop_feature_rate_2": "drop_feature_2", "tau": "tau",
-               "weight_decay": "weight_decay", "activation": "activation", "num_layers": "num_layers"}
-#: graphcl dataset -> the entry of the official config.yaml both sides train with (Coauthor-CS has none:
+#: The official configs' keys -> graphcl's parameters / run settings (GRACE's config.yaml, GCA's param/*.json).
+NAMES = {"num_hidden": "out_channels", "num_proj_hidden": "projection_channels", "learning_rate": "lr",
+         "num_epochs": "epochs", "drop_edge_rate_1": "drop_edge_1", "drop_edge_rate_2": "drop_edge_2",
+         "drop_feature_rate_1": "drop_feature_1", "drop_feature_rate_2": "drop_feature_2", "tau": "tau",
+         "weight_decay": "weight_decay", "activation": "activation", "num_layers": "num_layers"}
+#: graphcl dataset -> the entry of GRACE's config.yaml both sides train with (Coauthor-CS has none:
 #: the DBLP entry, a graph of similar size, stands in).
 GRACE_ENTRY = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "coauthor-cs": "DBLP"}
+#: graphcl dataset -> GCA's param file and its dataset name (for its train.py).
+GCA_ENTRY = {"amazon-photo": ("amazon_photo.json", "Amazon-Photo"), "coauthor-cs": ("coauthor_cs.json", "Coauthor-CS"),
+             "amazon-computers": ("amazon_computers.json", "Amazon-Computers")}
+#: GCA's train.py defaults under its param files (2 GCN layers, weight decay 1e-5, the degree scheme).
+GCA_DEFAULTS = {"learning_rate": 0.01, "num_hidden": 256, "num_proj_hidden": 32, "activation": "prelu",
+                "num_layers": 2, "drop_edge_rate_1": 0.3, "drop_edge_rate_2": 0.4, "drop_feature_rate_1": 0.1,
+                "drop_feature_rate_2": 0.0, "tau": 0.4, "num_epochs": 3000, "weight_decay": 1e-5}
 
 
-def official_settings(code: Path, dataset: str) -> dict:
-    """The official config.yaml entry for ``dataset``, in graphcl's names."""
-    entry = yaml.safe_load((code / "config.yaml").read_text())[GRACE_ENTRY[dataset]]
-    return {ours: entry[theirs] for theirs, ours in GRACE_NAMES.items()}
+def official_settings(method: str, code: Path, dataset: str) -> dict:
+    """The official config of ``method`` for ``dataset``, in graphcl's names."""
+    if method == "grace":
+        entry = yaml.safe_load((code / "config.yaml").read_text())[GRACE_ENTRY[dataset]]
+    else:
+        entry = {**GCA_DEFAULTS, **json.loads((code / "param" / GCA_ENTRY[dataset][0]).read_text())}
+    return {ours: entry[theirs] for theirs, ours in NAMES.items()}
 
 
 def load(dataset: str):
-    """The graph with row-normalised features (both GRACE scripts load with T.NormalizeFeatures())."""
+    """The graph with row-normalised features (GRACE and GCA load every dataset with T.NormalizeFeatures())."""
     import torch_geometric.transforms as T
     from graphcl.data import load_dataset
 
     return T.NormalizeFeatures()(load_dataset(dataset))
 
 
-def run_ours(settings: dict, data, epochs: int, seed: int, stamps: list[float]):
+def run_ours(method: str, settings: dict, data, epochs: int, seed: int, stamps: list[float]):
     from graphcl.methods import build_method
     from graphcl.train import train
 
     params = {k: v for k, v in settings.items() if k not in ("lr", "weight_decay", "epochs")}
-    model = build_method("grace", data.num_features, **params)
+    model = build_method(method, data.num_features, **params)
     train(model, data, epochs=epochs, lr=settings["lr"], weight_decay=settings["weight_decay"], seed=seed,
           progress=False, on_epoch_end=lambda epoch, loss: stamps.append(time.perf_counter()))
     return model.embed(data)
 
 
-def run_official(code: Path, settings: dict, data, epochs: int, seed: int, stamps: list[float]):
+def _official_grace(code: Path, settings: dict, data, epochs: int, stamps: list[float]):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
     from torch_geometric.nn import GCNConv
 
-    sys.path.insert(0, str(code))
     import model as their_model  # noqa: E402  (the official model.py)
     import train as their_train  # noqa: E402  (the official train.py: its train() step, its globals set below)
 
-    torch.manual_seed(seed)
     activation = {"relu": F.relu, "prelu": nn.PReLU()}[settings["activation"]]
     encoder = their_model.Encoder(data.num_features, settings["out_channels"], activation, base_model=GCNConv,
                                   k=settings["num_layers"])
@@ -77,6 +85,48 @@ def run_official(code: Path, settings: dict, data, epochs: int, seed: int, stamp
     for _ in range(epochs):
         their_train.train(model, data.x, data.edge_index)
         stamps.append(time.perf_counter())
+    return model
+
+
+def _official_gca(code: Path, settings: dict, data, epochs: int, stamps: list[float], dataset: str):
+    """GCA-DE as the official train.py sets it up (degree drop weights for edges and features)."""
+    import argparse as _argparse
+
+    import torch
+    from torch_geometric.utils import degree, to_undirected
+
+    import train as their_train  # noqa: E402  (the official train.py, patched: nni optional)
+    from pGRACE.functional import degree_drop_weights, feature_drop_weights
+    from pGRACE.model import GRACE, Encoder
+    from pGRACE.utils import get_activation, get_base_model
+
+    param = {theirs: settings[ours] for theirs, ours in NAMES.items()}
+    param.update(base_model="GCNConv", drop_scheme="degree")
+    encoder = Encoder(data.num_features, param["num_hidden"], get_activation(param["activation"]),
+                      base_model=get_base_model(param["base_model"]), k=param["num_layers"])
+    model = GRACE(encoder, param["num_hidden"], param["num_proj_hidden"], param["tau"])
+    their_train.model, their_train.data, their_train.param = model, data, param
+    their_train.args = _argparse.Namespace(dataset=GCA_ENTRY[dataset][1])
+    their_train.optimizer = torch.optim.Adam(model.parameters(), lr=param["learning_rate"],
+                                             weight_decay=param["weight_decay"])
+    their_train.drop_weights = degree_drop_weights(data.edge_index)
+    their_train.feature_weights = feature_drop_weights(data.x, node_c=degree(to_undirected(data.edge_index)[1]))
+    for _ in range(epochs):
+        their_train.train()
+        stamps.append(time.perf_counter())
+    return model
+
+
+def run_official(method: str, code: Path, settings: dict, data, epochs: int, seed: int, stamps: list[float],
+                 dataset: str):
+    import torch
+
+    sys.path.insert(0, str(code))
+    torch.manual_seed(seed)
+    if method == "grace":
+        model = _official_grace(code, settings, data, epochs, stamps)
+    else:
+        model = _official_gca(code, settings, data, epochs, stamps, dataset)
     model.eval()
     with torch.no_grad():
         return model(data.x, data.edge_index)
@@ -85,7 +135,7 @@ def run_official(code: Path, settings: dict, data, epochs: int, seed: int, stamp
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", choices=["ours", "official"], required=True)
-    parser.add_argument("--method", choices=["grace"], default="grace")
+    parser.add_argument("--method", choices=["grace", "gca"], default="grace")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--epochs", type=int, help="default: the official config's")
     parser.add_argument("--threads", type=int, default=1)
@@ -96,13 +146,14 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    settings = official_settings(args.official_code, args.dataset)
+    settings = official_settings(args.method, args.official_code, args.dataset)
     epochs = args.epochs or settings["epochs"]
     data = load(args.dataset)
     stamps = [time.perf_counter()]
-    runner = run_ours if args.side == "ours" else run_official
-    extra = (args.official_code,) if args.side == "official" else ()
-    z = runner(*extra, settings, data, epochs, args.seed, stamps)
+    if args.side == "ours":
+        z = run_ours(args.method, settings, data, epochs, args.seed, stamps)
+    else:
+        z = run_official(args.method, args.official_code, settings, data, epochs, args.seed, stamps, args.dataset)
     result = {"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
               "epochs": epochs, "seed": args.seed,
               "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],

@@ -11,6 +11,8 @@ context (4,057 x 14,328, 12.0 M entries, d = 64, one thread): forward + backward
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
@@ -41,10 +43,12 @@ class SparseOperator:
     """
 
     def __init__(self, index: Tensor, values: Tensor, shape: tuple[int, int]) -> None:
-        coo = torch.sparse_coo_tensor(index, values.detach(), shape).coalesce()
-        self.shape = tuple(shape)
-        self.matrix = coo.to_sparse_csr()
-        self.transpose = coo.t().coalesce().to_sparse_csr()
+        with warnings.catch_warnings():  # torch's notices that sparse CSR support is in beta
+            warnings.simplefilter("ignore", UserWarning)
+            coo = torch.sparse_coo_tensor(index, values.detach(), shape).coalesce()
+            self.shape = tuple(shape)
+            self.matrix = coo.to_sparse_csr()
+            self.transpose = coo.t().coalesce().to_sparse_csr()
 
     @classmethod
     def row_mean(cls, index: Tensor, shape: tuple[int, int]) -> "SparseOperator":
