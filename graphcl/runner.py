@@ -36,7 +36,8 @@ TRAIN_RESTART_SEED_STRIDE = 1_000
 COLLAPSE_THRESHOLD = 0.99
 #: Run settings that do not change the trained weights (a checkpoint made under other values is resumed).
 _EVALUATION_SETTINGS = frozenset({"epochs", "patience", "split", "eval_lr", "eval_weight_decay", "eval_every",
-                                  "select_epoch", "val_patience", "time_budget", "train_restarts"})
+                                  "select_epoch", "val_patience", "time_budget", "train_restarts",
+                                  "eval_jobs"})
 
 
 class CollapseWarning(UserWarning):

@@ -83,6 +83,13 @@ def test_tu_protocol_separates_separable_embeddings_and_checks_its_input():
         graph_classification(np.full((60, 4), np.nan), y)
 
 
+def test_tu_protocol_in_worker_processes_gives_the_same_scores():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 20)
+    x = rng.normal(size=(60, 4)) + 1.5 * y[:, None]
+    assert graph_classification(x, y, seed=3, n_jobs=2) == graph_classification(x, y, seed=3, n_jobs=None)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_graphcl_trains_and_evaluates_on_cuda():
     dataset = toy_dataset()

@@ -14,9 +14,12 @@ import subprocess
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-#: name -> (GitHub repository, the patch applied after export or None)
-OFFICIAL: dict[str, tuple[str, Path | None]] = {"GRACE": ("CRIPAC-DIG/GRACE", None),
-                                                "GCA": ("CRIPAC-DIG/GCA", HERE / "patches" / "GCA.diff")}
+#: name -> (GitHub repository, the patch applied after export or None, the folders exported: all if empty)
+OFFICIAL: dict[str, tuple[str, Path | None, tuple[str, ...]]] = {
+    "GRACE": ("CRIPAC-DIG/GRACE", None, ()),
+    "GCA": ("CRIPAC-DIG/GCA", HERE / "patches" / "GCA.diff", ()),
+    "GraphCL": ("Shen-Lab/GraphCL", None, ("unsupervised_TU",)),  # the snapshot lacks its large model files
+}
 
 
 def snapshot_root(root: str | os.PathLike | None = None) -> Path:
@@ -25,7 +28,7 @@ def snapshot_root(root: str | os.PathLike | None = None) -> Path:
 
 def prepare(name: str, root: str | os.PathLike | None = None, work: str | os.PathLike | None = None) -> Path:
     """The folder holding the patched official code of ``name`` (exported once, then reused)."""
-    repo, patch = OFFICIAL[name]
+    repo, patch, folders = OFFICIAL[name]
     git_dir = snapshot_root(root) / repo.replace("/", "+") / "repo"
     if not git_dir.exists():
         raise SystemExit(f"no snapshot of {repo} at {git_dir}: fetch github:{repo} first, or pass --official-root")
@@ -34,7 +37,8 @@ def prepare(name: str, root: str | os.PathLike | None = None, work: str | os.Pat
     if stamp.exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", "HEAD"], check=True, capture_output=True)
+    archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", "HEAD", *folders], check=True,
+                             capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
     if patch is not None:
         subprocess.run(["patch", "-p1", "-d", str(out), "-i", str(patch)], check=True, capture_output=True)

@@ -73,6 +73,8 @@ class RunSettings:
                                                       "without features get 'degree+lappe'")
     select_epoch: str = _setting("last", str, "'last': the encoder after the last epoch; 'val' (heterogeneous "
                                               "graphs): per split the epoch with the best validation Macro-F1")
+    eval_jobs: int = _setting(-1, int, "processes of the TU protocol's cross-validation (-1: one per core; "
+                                       "the scores do not depend on it)")
     train_restarts: int = _setting(1, int, "full trainings per seed, the one whose final partition has the "
                                            "highest modularity kept (homogeneous node-level methods)")
 
@@ -88,6 +90,8 @@ class RunSettings:
             raise InvalidArgumentError(f"select_epoch must be 'last' or 'val', got {self.select_epoch!r}")
         if self.train_restarts < 1:
             raise InvalidArgumentError(f"train_restarts must be >= 1, got {self.train_restarts}")
+        if self.eval_jobs == 0 or self.eval_jobs < -1:
+            raise InvalidArgumentError(f"eval_jobs must be -1 (one per core) or >= 1, got {self.eval_jobs}")
         for key in ("lr", "weight_decay", "eval_lr", "eval_weight_decay", "smooth_features", "patience",
                     "time_budget"):
             value = getattr(self, key)

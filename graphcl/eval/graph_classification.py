@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -30,10 +31,14 @@ _C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 
 
 def graph_classification(embeddings, labels, seed: int = 0, folds: int = 10, inner_folds: int = 5,
-                         c_grid: Sequence[float] = _C_GRID, classifiers: Sequence[str] = ("svm", "logreg")
-                         ) -> dict[str, float]:
+                         c_grid: Sequence[float] = _C_GRID, classifiers: Sequence[str] = ("svm", "logreg"),
+                         n_jobs: int | None = None) -> dict[str, float]:
     """``{svm_accuracy, svm_accuracy_std, logreg_accuracy, logreg_accuracy_std}`` (fractions) of
     10-fold cross-validation with an inner grid search over ``C`` (module docstring).
+
+    ``n_jobs``: the (outer fold, classifier) searches run in this many processes (joblib; ``-1``:
+    one per core, ``None``: in this process); every search is independent, so the scores do not
+    depend on it.
 
     Shapes: ``embeddings [G, d]``, ``labels [G]``.
     """
@@ -58,21 +63,29 @@ def graph_classification(embeddings, labels, seed: int = 0, folds: int = 10, inn
                                    f"the {inner_folds}-fold inner cross-validation choosing C")
     if not np.isfinite(x).all():
         raise InvalidArgumentError("the graph embeddings hold NaN or Inf; the encoder diverged")
-    models = {"svm": lambda: SVC(),
-              "logreg": lambda: Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression(max_iter=1000))])}
-    grids = {"svm": {"C": list(c_grid)}, "logreg": {"logreg__C": list(c_grid)}}
-    scores: dict[str, list[float]] = {c: [] for c in classifiers}
     outer = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for train, test in outer.split(x, y):
-        for name in classifiers:
-            inner = StratifiedKFold(inner_folds, shuffle=True, random_state=seed)
-            search = GridSearchCV(models[name](), grids[name], cv=inner, scoring="accuracy")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                search.fit(x[train], y[train])
-            scores[name].append(float((search.predict(x[test]) == y[test]).mean()))
+    jobs = [(name, train, test) for train, test in outer.split(x, y) for name in classifiers]
+    accuracies = Parallel(n_jobs=n_jobs)(delayed(_fold_accuracy)(name, x, y, train, test, inner_folds, c_grid, seed)
+                                         for name, train, test in jobs)
+    scores: dict[str, list[float]] = {c: [] for c in classifiers}
+    for (name, _, _), accuracy in zip(jobs, accuracies):
+        scores[name].append(accuracy)
     out = {}
     for name, values in scores.items():
         out[f"{name}_accuracy"] = float(np.mean(values))
         out[f"{name}_accuracy_std"] = float(np.std(values))
     return out
+
+
+def _fold_accuracy(name: str, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, inner_folds: int,
+                   c_grid: Sequence[float], seed: int) -> float:
+    """Held-out accuracy of classifier ``name`` with ``C`` chosen by inner cross-validation on ``train``."""
+    models = {"svm": lambda: SVC(),
+              "logreg": lambda: Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression(max_iter=1000))])}
+    grids = {"svm": {"C": list(c_grid)}, "logreg": {"logreg__C": list(c_grid)}}
+    inner = StratifiedKFold(inner_folds, shuffle=True, random_state=seed)
+    search = GridSearchCV(models[name](), grids[name], cv=inner, scoring="accuracy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(x[train], y[train])
+    return float((search.predict(x[test]) == y[test]).mean())

@@ -49,7 +49,7 @@ class GraphTask(Task):
             return Evaluation()
         start = time.perf_counter()
         labels = torch.cat([g.y.view(-1) for g in data])
-        metrics = graph_classification(model.embed(data), labels, seed=seed)
+        metrics = graph_classification(model.embed(data), labels, seed=seed, n_jobs=settings.eval_jobs)
         return Evaluation(metrics=metrics, extra={"eval_seconds": time.perf_counter() - start})
 
     def table_metrics(self, evals: Sequence[str], metrics: dict[str, float]) -> list[str]:
