@@ -2,10 +2,12 @@
 
     python benchmarks/compare/compare.py --datasets cora citeseer --epochs 20 --repeats 3 --threads 1 2
     python benchmarks/compare/compare.py --datasets cora --evaluate          # + final accuracy, full epochs
+    python benchmarks/compare/compare.py --method gca --datasets amazon-photo --epochs 5
 
-Each repetition runs graphcl then the official code (A B A B ...), each in a fresh process
-(benchmarks/compare/side.py) with the same data, settings (the official config) and seed, so that
-the load of other jobs on the machine hits both alike. Seconds per epoch: min / median over every
+Each repetition runs graphcl, the official code and (for GRACE, where the ``pygcl`` package is
+installed) PyGCL in turn (A B C A B C ...), each in a fresh process (benchmarks/compare/side.py)
+with the same data, settings (the official config) and seed, so that the load of other jobs on the
+machine hits all alike. Seconds per epoch: min / median over every
 epoch but each run's first; peak memory: the process's peak resident set (imports included).
 Writes runs/compare/<timestamp>.json and benchmarks/results/compare.md.
 """
@@ -31,10 +33,12 @@ from graphcl.records import Table, write_report  # noqa: E402
 RESULTS = HERE.parent / "results"
 
 
-def side(name: str, code: Path, dataset: str, threads: int, epochs: int | None, seed: int, evaluate: bool) -> dict:
+def side(method: str, name: str, code: Path, dataset: str, threads: int, epochs: int | None, seed: int,
+         evaluate: bool) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            "OPENBLAS_NUM_THREADS": str(threads)}
-    command = [sys.executable, str(HERE / "side.py"), "--side", name, "--dataset", dataset, "--threads", str(threads),
+    command = [sys.executable, str(HERE / "side.py"), "--method", method, "--side", name, "--dataset", dataset,
+               "--threads", str(threads),
                "--seed", str(seed), "--official-code", str(code)]
     command += ["--epochs", str(epochs)] if epochs else []
     command += ["--evaluate"] if evaluate else []
@@ -56,10 +60,10 @@ def summary(runs: list[dict]) -> dict:
 
 def write_table(results: list[dict], note: str = "") -> Path:
     table = Table(["method", "dataset", "threads", "epochs x runs", "graphcl s/epoch (min / median)",
-                   "official s/epoch (min / median)", "speed-up (median)", "graphcl peak MiB", "official peak MiB",
-                   "accuracy graphcl / official", "device"])
+                   "official s/epoch (min / median)", "speed-up (median)", "PyGCL s/epoch (median, speed-up)",
+                   "peak MiB graphcl / official / PyGCL", "accuracy graphcl / official", "device"])
     for r in results:
-        ours, theirs = r["ours"], r["official"]
+        ours, theirs, pygcl = r["ours"], r["official"], r.get("pygcl")
         accuracy = (f"{100 * ours['accuracy']:.2f} / {100 * theirs['accuracy']:.2f}"
                     if "accuracy" in ours and "accuracy" in theirs else "–")
         table.add(**{"method": r["method"], "dataset": r["dataset"], "threads": r["threads"],
@@ -67,11 +71,14 @@ def write_table(results: list[dict], note: str = "") -> Path:
                      "graphcl s/epoch (min / median)": f"{ours['min']:.3f} / {ours['median']:.3f}",
                      "official s/epoch (min / median)": f"{theirs['min']:.3f} / {theirs['median']:.3f}",
                      "speed-up (median)": f"{theirs['median'] / ours['median']:.2f}x",
-                     "graphcl peak MiB": f"{ours['peak_rss_mb']:.0f}", "official peak MiB": f"{theirs['peak_rss_mb']:.0f}",
+                     "PyGCL s/epoch (median, speed-up)":
+                         f"{pygcl['median']:.3f} ({pygcl['median'] / ours['median']:.2f}x)" if pygcl else "–",
+                     "peak MiB graphcl / official / PyGCL": f"{ours['peak_rss_mb']:.0f} / {theirs['peak_rss_mb']:.0f} / "
+                                                             + (f"{pygcl['peak_rss_mb']:.0f}" if pygcl else "–"),
                      "accuracy graphcl / official": accuracy, "device": r["device"]})
-    intro = ("graphcl against the official code on this machine, interleaved (graphcl, official, graphcl, ...), each run "
+    intro = ("graphcl against the official code (and PyGCL's parts, for GRACE) on this machine, interleaved, each run "
              "a fresh process with the official config and the same seed.\nSeconds per epoch over every epoch but each "
-             "run's first; speed-up = official median / graphcl median; peak MiB: the process's peak RSS (imports "
+             "run's first; speed-up = other median / graphcl median; peak MiB: the process's peak RSS (imports "
              "included).\nAccuracy: graphcl's linear probe (public split) on both sides' final embeddings after the "
              "official number of epochs. Harness: benchmarks/compare/.")
     return write_report(RESULTS / "compare.md", "graphcl vs the official implementations", table, intro=intro, note=note)
@@ -79,8 +86,9 @@ def write_table(results: list[dict], note: str = "") -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", choices=["grace"], default="grace")
-    parser.add_argument("--datasets", nargs="+", default=["cora", "citeseer", "coauthor-cs"])
+    parser.add_argument("--method", choices=["grace", "gca"], default="grace")
+    parser.add_argument("--datasets", nargs="+", help="default: cora citeseer coauthor-cs (GRACE), amazon-photo (GCA)")
+    parser.add_argument("--no-pygcl", action="store_true", help="leave PyGCL out (GRACE)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs per timing run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -94,28 +102,37 @@ def main() -> None:
         results = [r for path in args.combine for r in json.loads(path.read_text())]
         print(write_table(results, args.note).read_text())
         return
-    code = prepare("GRACE", args.official_root)
+    code = prepare(args.method.upper(), args.official_root)
+    datasets = args.datasets or (["cora", "citeseer", "coauthor-cs"] if args.method == "grace" else ["amazon-photo"])
+    names = ["ours", "official"]
+    if args.method == "grace" and not args.no_pygcl:
+        try:
+            import importlib.util
+
+            if importlib.util.find_spec("GCL") and importlib.util.find_spec("torch_sparse"):
+                names.append("pygcl")
+        except ImportError:
+            pass
     results = []
     out = Path("runs/compare") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    for dataset in args.datasets:
+    for dataset in datasets:
         for threads in args.threads:
-            runs: dict[str, list[dict]] = {"ours": [], "official": []}
+            runs: dict[str, list[dict]] = {name: [] for name in names}
             for repeat in range(args.repeats):
-                for name in ("ours", "official"):
-                    runs[name].append(side(name, code, dataset, threads, args.epochs, 0, False))
+                for name in names:
+                    runs[name].append(side(args.method, name, code, dataset, threads, args.epochs, 0, False))
                     print(f"{dataset} threads {threads} repeat {repeat} {name}: "
                           f"{statistics.median(runs[name][-1]['epoch_seconds'][1:]):.3f} s/epoch", flush=True)
             if args.evaluate and threads == max(args.threads):
-                for name in ("ours", "official"):
-                    runs[name].append(side(name, code, dataset, threads, None, 0, True))
+                for name in names:
+                    runs[name].append(side(args.method, name, code, dataset, threads, None, 0, True))
                     print(f"{dataset} {name} accuracy {runs[name][-1]['accuracy']:.4f}", flush=True)
             results.append({"method": args.method, "dataset": dataset, "threads": threads, "epochs": args.epochs,
                             "repeats": args.repeats, "device": "cpu", "runs": runs,
-                            "ours": summary([r for r in runs["ours"] if "accuracy" not in r] or runs["ours"]),
-                            "official": summary([r for r in runs["official"] if "accuracy" not in r]
-                                                or runs["official"])})
-            for name in ("ours", "official"):
+                            **{name: summary([r for r in runs[name] if "accuracy" not in r] or runs[name])
+                               for name in names}})
+            for name in names:
                 accuracy = [r["accuracy"] for r in runs[name] if "accuracy" in r]
                 if accuracy:
                     results[-1][name]["accuracy"] = accuracy[0]

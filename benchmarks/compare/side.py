@@ -132,9 +132,55 @@ def run_official(method: str, code: Path, settings: dict, data, epochs: int, see
         return model(data.x, data.edge_index)
 
 
+def run_pygcl(settings: dict, data, epochs: int, seed: int, stamps: list[float]):
+    """GRACE composed from PyGCL's parts (pip package ``pygcl``, imported as ``GCL``): its augmentors
+    (EdgeRemoving, FeatureMasking), its InfoNCE in a DualBranchContrast with intra-view negatives,
+    and the official GRACE encoder / projection shapes, as PyGCL's GRACE example builds them (without
+    the example's third, unaugmented forward pass per step)."""
+    import types
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from torch_geometric.nn import GCNConv
+
+    sys.modules.setdefault("dgl", types.ModuleType("dgl"))  # imported by GCL.utils, used only for DGL graphs
+    import GCL.augmentors as A
+    import GCL.losses as L
+    from GCL.models import DualBranchContrast
+
+    torch.manual_seed(seed)
+    hidden, projection = settings["out_channels"], settings["projection_channels"]
+    activation = {"relu": nn.ReLU(), "prelu": nn.PReLU()}[settings["activation"]]
+    convs = nn.ModuleList([GCNConv(data.num_features, 2 * hidden), GCNConv(2 * hidden, hidden)])
+    head = nn.ModuleList([nn.Linear(hidden, projection), nn.Linear(projection, hidden)])
+    views = [A.Compose([A.EdgeRemoving(pe=settings[f"drop_edge_{i}"]), A.FeatureMasking(pf=settings[f"drop_feature_{i}"])])
+             for i in (1, 2)]
+    contrast = DualBranchContrast(loss=L.InfoNCE(tau=settings["tau"]), mode="L2L", intraview_negs=True)
+    model = nn.ModuleList([convs, head, activation])
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+
+    def encode(x, edge_index):
+        for conv in convs:
+            x = activation(conv(x, edge_index))
+        return x
+
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        embedded = []
+        for view in views:
+            x, edge_index, _ = view(data.x, data.edge_index)
+            embedded.append(head[1](F.elu(head[0](encode(x, edge_index)))))
+        contrast(embedded[0], embedded[1]).backward()
+        optimizer.step()
+        stamps.append(time.perf_counter())
+    with torch.no_grad():
+        return encode(data.x, data.edge_index)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--side", choices=["ours", "official"], required=True)
+    parser.add_argument("--side", choices=["ours", "official", "pygcl"], required=True)
     parser.add_argument("--method", choices=["grace", "gca"], default="grace")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--epochs", type=int, help="default: the official config's")
@@ -152,6 +198,8 @@ def main() -> None:
     stamps = [time.perf_counter()]
     if args.side == "ours":
         z = run_ours(args.method, settings, data, epochs, args.seed, stamps)
+    elif args.side == "pygcl":
+        z = run_pygcl(settings, data, epochs, args.seed, stamps)
     else:
         z = run_official(args.method, args.official_code, settings, data, epochs, args.seed, stamps, args.dataset)
     result = {"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
