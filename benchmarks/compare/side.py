@@ -144,7 +144,9 @@ def run_pygcl(settings: dict, data, epochs: int, seed: int, stamps: list[float])
     from torch import nn
     from torch_geometric.nn import GCNConv
 
-    sys.modules.setdefault("dgl", types.ModuleType("dgl"))  # imported by GCL.utils, used only for DGL graphs
+    dgl = types.ModuleType("dgl")  # imported by GCL.utils, used only to build DGL graphs (never here)
+    dgl.DGLGraph = object
+    sys.modules.setdefault("dgl", dgl)
     import GCL.augmentors as A
     import GCL.losses as L
     from GCL.models import DualBranchContrast
