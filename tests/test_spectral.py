@@ -194,3 +194,21 @@ def test_the_gcn_encoder_propagates_sparsely_as_pyg_message_passing_on_any_edge_
             assert torch.allclose(a, b, atol=1e-4)
     assert gcn_propagation(edge_index, n).shape == (n, n)
     assert not GNNEncoder(6, 8, 4, conv="gcn", improved=True)._sparse_gcn  # other normalisations: PyG's path
+
+
+def test_sparse_input_features_meet_the_first_gcn_layer_as_a_sparse_matrix_with_the_same_result():
+    from graphcl.encoders import GNNEncoder
+
+    n, f = 40, 80
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(n, f, generator=g) * (torch.rand(n, f, generator=g) < 0.05)  # 5 % non-zeros
+    edge_index = random_graph(n, 200)
+    encoder = GNNEncoder(f, 16, 8)
+    sparse = encoder(x, edge_index)
+    grads = torch.autograd.grad(sparse.square().sum(), list(encoder.parameters()))
+    encoder._sparse_gcn = False  # PyG's GCNConv on the dense features
+    dense = encoder(x, edge_index)
+    reference = torch.autograd.grad(dense.square().sum(), list(encoder.parameters()))
+    assert torch.allclose(sparse, dense, atol=1e-5)
+    for a, b in zip(grads, reference):
+        assert torch.allclose(a, b, atol=1e-4)

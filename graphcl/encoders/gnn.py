@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import GAT, GCN, GIN, MLP, GraphSAGE
@@ -27,6 +28,23 @@ def gcn_propagation(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | No
     return SparseOperator(index.flip(0), weight, (num_nodes, num_nodes))
 
 
+#: Input features with at most this fraction of non-zeros meet the first GCN layer as a sparse matrix.
+SPARSE_INPUT_DENSITY = 0.1
+
+
+def _sparse_linear(lin: nn.Module, x: Tensor) -> Tensor:
+    r""":math:`X W^\top` of a bias-free linear layer, with ``X`` multiplied as a sparse matrix where it
+    is sparse (bag-of-words features: 1.3 % non-zeros on Cora, 0.9 % on Coauthor-CS) and needs no
+    gradient; else the layer itself."""
+    if (x.requires_grad or x.dim() != 2 or x.layout != torch.strided or getattr(lin, "bias", None) is not None
+            or not hasattr(lin, "weight") or x.size(1) < 64):
+        return lin(x)
+    index = x.nonzero().t()
+    if index.size(1) > SPARSE_INPUT_DENSITY * x.numel():
+        return lin(x)
+    return SparseOperator(index, x[index[0], index[1]], tuple(x.shape)) @ lin.weight.t()
+
+
 class GNNEncoder(nn.Module):
     r"""A stack of GCN / GAT / GIN / GraphSAGE layers with an activation after every layer.
 
@@ -49,7 +67,9 @@ class GNNEncoder(nn.Module):
     With ``conv='gcn'`` (PyG's default normalisation), each forward builds the normalised
     adjacency once as a sparse CSR matrix (:func:`gcn_propagation`) and propagates every layer
     by sparse-dense products: the same values as ``GCNConv``'s gather / scatter, without its
-    ``[E, C]`` messages (5.7x faster forward + backward and a fraction of the memory on Amazon Photo).
+    ``[E, C]`` messages (5.7x faster forward + backward and a fraction of the memory on Amazon Photo);
+    input features with at most :data:`SPARSE_INPUT_DENSITY` non-zeros are multiplied by the first
+    layer as a sparse matrix.
 
     Shapes: ``x: [N, F]``, ``edge_index: [2, E]``, ``edge_weight: [E]`` (GCN only) -> ``[N, d]``.
     """
@@ -86,7 +106,7 @@ class GNNEncoder(nn.Module):
             raise InvalidArgumentError("forward_operator needs conv='gcn' (a linear map, then propagation)")
         last = len(self.gnn.convs) - 1
         for i, conv in enumerate(self.gnn.convs):
-            x = operator @ conv.lin(x)
+            x = operator @ (_sparse_linear(conv.lin, x) if i == 0 else conv.lin(x))
             if conv.bias is not None:
                 x = x + conv.bias
             if i < last:
