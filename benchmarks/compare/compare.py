@@ -58,14 +58,37 @@ def summary(runs: list[dict]) -> dict:
     return out
 
 
+def merge(results: list[dict]) -> list[dict]:
+    """One row per (method, dataset, threads): timing from the timing runs, accuracy from every
+    ``--evaluate`` run (rows of several invocations, e.g. a later ``--eval-only`` with more seeds)."""
+    merged: dict[tuple, dict] = {}
+    for r in results:
+        row = merged.setdefault((r["method"], r["dataset"], r["threads"]),
+                                {**r, "runs": {name: [] for name in r["runs"]}})
+        for name, runs in r["runs"].items():
+            row["runs"].setdefault(name, []).extend(runs)
+        if r.get("repeats") and any("accuracy" not in run for runs in r["runs"].values() for run in runs):
+            row["epochs"], row["repeats"] = r["epochs"], r["repeats"]
+    for row in merged.values():
+        for name, runs in row["runs"].items():
+            timing = [run for run in runs if "accuracy" not in run] or runs
+            row[name] = summary(timing)
+            accuracy = [run["accuracy"] for run in runs if "accuracy" in run]
+            if accuracy:
+                row[name].update(accuracy=statistics.mean(accuracy), accuracy_std=statistics.pstdev(accuracy),
+                                 accuracy_seeds=len(accuracy))
+    return list(merged.values())
+
+
 def write_table(results: list[dict], note: str = "") -> Path:
     table = Table(["method", "dataset", "threads", "epochs x runs", "graphcl s/epoch (min / median)",
                    "official s/epoch (min / median)", "speed-up (median)", "PyGCL s/epoch (median, speed-up)",
                    "peak MiB graphcl / official / PyGCL", "accuracy graphcl / official", "device"])
     for r in results:
         ours, theirs, pygcl = r["ours"], r["official"], r.get("pygcl")
-        accuracy = (f"{100 * ours['accuracy']:.2f} / {100 * theirs['accuracy']:.2f}"
-                    if "accuracy" in ours and "accuracy" in theirs else "–")
+        accuracy = (f"{100 * ours['accuracy']:.2f} ± {100 * ours.get('accuracy_std', 0):.2f} / "
+                    f"{100 * theirs['accuracy']:.2f} ± {100 * theirs.get('accuracy_std', 0):.2f} "
+                    f"({ours.get('accuracy_seeds', 1)} seeds)" if "accuracy" in ours and "accuracy" in theirs else "–")
         table.add(**{"method": r["method"], "dataset": r["dataset"], "threads": r["threads"],
                      "epochs x runs": f"{r['epochs']} x {r['repeats']}",
                      "graphcl s/epoch (min / median)": f"{ours['min']:.3f} / {ours['median']:.3f}",
@@ -92,15 +115,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20, help="epochs per timing run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--evaluate", action="store_true", help="also one run per side with the official epochs, "
-                        "scored by the linear probe")
+    parser.add_argument("--evaluate", action="store_true", help="also one run per side and seed with the official "
+                        "epochs, scored by the linear probe")
+    parser.add_argument("--eval-seeds", type=int, nargs="+", default=[0], help="seeds of the --evaluate runs")
+    parser.add_argument("--eval-only", action="store_true", help="only the --evaluate runs (no timing runs)")
     parser.add_argument("--official-root", help="folder of fetched snapshots (default: ../.mirror)")
     parser.add_argument("--combine", nargs="+", type=Path, help="write the table from these runs/compare JSON files")
     parser.add_argument("--note", default="")
     args = parser.parse_args()
     if args.combine:
-        results = [r for path in args.combine for r in json.loads(path.read_text())]
-        print(write_table(results, args.note).read_text())
+        print(write_table(merge([r for path in args.combine for r in json.loads(path.read_text())]), args.note).read_text())
         return
     code = prepare(args.method.upper(), args.official_root)
     datasets = args.datasets or (["cora", "citeseer", "coauthor-cs"] if args.method == "grace" else ["amazon-photo"])
@@ -119,15 +143,16 @@ def main() -> None:
     for dataset in datasets:
         for threads in args.threads:
             runs: dict[str, list[dict]] = {name: [] for name in names}
-            for repeat in range(args.repeats):
+            for repeat in range(0 if args.eval_only else args.repeats):
                 for name in names:
                     runs[name].append(side(args.method, name, code, dataset, threads, args.epochs, 0, False))
                     print(f"{dataset} threads {threads} repeat {repeat} {name}: "
                           f"{statistics.median(runs[name][-1]['epoch_seconds'][1:]):.3f} s/epoch", flush=True)
             if args.evaluate and threads == max(args.threads):
-                for name in ("ours", "official"):  # the final metric of graphcl and the official code
-                    runs[name].append(side(args.method, name, code, dataset, threads, None, 0, True))
-                    print(f"{dataset} {name} accuracy {runs[name][-1]['accuracy']:.4f}", flush=True)
+                for seed in args.eval_seeds:
+                    for name in ("ours", "official"):  # the final metric of graphcl and the official code
+                        runs[name].append(side(args.method, name, code, dataset, threads, None, seed, True))
+                        print(f"{dataset} {name} seed {seed} accuracy {runs[name][-1]['accuracy']:.4f}", flush=True)
             results.append({"method": args.method, "dataset": dataset, "threads": threads, "epochs": args.epochs,
                             "repeats": args.repeats, "device": "cpu", "runs": runs,
                             **{name: summary([r for r in runs[name] if "accuracy" not in r] or runs[name])
@@ -135,7 +160,9 @@ def main() -> None:
             for name in names:
                 accuracy = [r["accuracy"] for r in runs[name] if "accuracy" in r]
                 if accuracy:
-                    results[-1][name]["accuracy"] = accuracy[0]
+                    results[-1][name]["accuracy"] = statistics.mean(accuracy)
+                    results[-1][name]["accuracy_std"] = statistics.pstdev(accuracy)
+                    results[-1][name]["accuracy_seeds"] = len(accuracy)
             out.write_text(json.dumps(results))
             print(write_table(results, args.note).read_text(), flush=True)
 
