@@ -67,7 +67,8 @@ def write_table(records: list[Record], extra_note: str = "") -> Path:
             "whose final partition has the highest modularity (on 10 % of the edges hidden from the search where the "
             "criterion says held-out); no label is read. ACC in %, mean ± std over the seeds; `final`: argmax q after the last "
             "epoch.\nShipped: the committed suite records of the same seeds (`records/clustering-<dataset>.json`). "
-            "Full records: `runs/auto_config/records/`.")
+            "Full records: `<--out>/records/` (runs/ is not committed); the candidates of every search: "
+            "docs/experiments/auto-config.md.")
     return write_report(RESULTS / "auto_config.md", "Automatic settings on datasets left out of the config",
                         table, intro=note, note=extra_note)
 
