@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the worker
     parser.add_argument("--from-log", type=Path, help="rewrite the table from the rows a run printed")
+    parser.add_argument("--note", default="", help="lines under the table")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_size(args.one, args.steps, args.threads)))
@@ -91,7 +92,7 @@ def main() -> None:
                      "minor page faults / step": f"{r['minor_faults'] / len(r['step_seconds']):,.0f}",
                      "system s / CPU s": f"{r['system_seconds']:.1f} / {r['system_seconds'] + r['user_seconds']:.1f}"})
     print(write_report(RESULTS / "grace_scaling.md", "GRACE's step on planted-partition graphs", table,
-                       intro=__doc__.split("\n\n")[1].replace("\n", " ")).read_text())
+                       intro=__doc__.split("\n\n")[2].replace("\n", " "), note=args.note).read_text())
 
 
 if __name__ == "__main__":
