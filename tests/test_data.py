@@ -464,3 +464,22 @@ def test_ogbn_arxiv_from_root(tmp_path: Path) -> None:
     assert data.num_nodes == 30 and data.y.dim() == 1 and data.num_classes == 40
     assert (int(data.train_mask.sum()), int(data.val_mask.sum()), int(data.test_mask.sum())) == (20, 5, 5)
     assert data.is_undirected() and data.name == "ogbn-arxiv"
+
+
+def test_planted_partition_draws_block_structured_edges_and_features():
+    from graphcl.data import planted_partition
+
+    data = planted_partition(2_000, num_blocks=4, avg_degree=10, num_features=8, inside=0.8, seed=1)
+    assert data.x.shape == (2_000, 8) and data.edge_index.shape == (2, 20_000) and data.y.max() == 3
+    src, dst = data.edge_index
+    assert torch.equal(data.edge_index[:, :10_000].flip(0), data.edge_index[:, 10_000:])  # both directions
+    same = (data.y[src] == data.y[dst]).float().mean().item()
+    assert 0.8 + 0.2 / 4 - 0.02 < same < 0.8 + 0.2 / 4 + 0.02  # planted fraction plus chance hits
+    centres = torch.stack([data.x[data.y == b].mean(0) for b in range(4)])
+    assert torch.cdist(centres, centres).fill_diagonal_(float("inf")).min() > 0.5  # block-correlated features
+    assert torch.equal(planted_partition(2_000, num_blocks=4, seed=1).edge_index,
+                       planted_partition(2_000, num_blocks=4, seed=1).edge_index)
+    from graphcl.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="planted_partition"):
+        planted_partition(0)
