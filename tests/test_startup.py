@@ -41,3 +41,13 @@ def test_an_unknown_method_is_one_line_with_the_choices():
     done = subprocess.run([sys.executable, "-m", "graphcl", "train", "nosuch", "--dataset", "cora"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "invalid choice: 'nosuch'" in done.stderr and "grace" in done.stderr
+
+
+def test_every_public_name_of_graphcl_data_resolves_from_its_module():
+    import graphcl.data as data
+
+    assert set(data.__all__) == set(data._EXPORTS)
+    for name in data.__all__:
+        assert getattr(data, name) is getattr(__import__(f"graphcl.data.{data._EXPORTS[name]}", fromlist=[name]), name)
+    with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
+        data.nosuch
