@@ -71,6 +71,8 @@ def merge(results: list[dict]) -> list[dict]:
             row["epochs"], row["repeats"] = r["epochs"], r["repeats"]
     for row in merged.values():
         for name, runs in row["runs"].items():
+            if not runs:
+                continue
             timing = [run for run in runs if "accuracy" not in run] or runs
             row[name] = summary(timing)
             accuracy = [run["accuracy"] for run in runs if "accuracy" in run]
@@ -156,8 +158,8 @@ def main() -> None:
             results.append({"method": args.method, "dataset": dataset, "threads": threads, "epochs": args.epochs,
                             "repeats": args.repeats, "device": "cpu", "runs": runs,
                             **{name: summary([r for r in runs[name] if "accuracy" not in r] or runs[name])
-                               for name in names}})
-            for name in names:
+                               for name in names if runs[name]}})
+            for name in (n for n in names if runs[n]):
                 accuracy = [r["accuracy"] for r in runs[name] if "accuracy" in r]
                 if accuracy:
                     results[-1][name]["accuracy"] = statistics.mean(accuracy)
