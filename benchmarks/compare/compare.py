@@ -69,13 +69,18 @@ def merge(results: list[dict]) -> list[dict]:
             row["runs"].setdefault(name, []).extend(runs)
         if r.get("repeats") and any("accuracy" not in run for runs in r["runs"].values() for run in runs):
             row["epochs"], row["repeats"] = r["epochs"], r["repeats"]
+    pooled: dict[tuple, list[float]] = {}  # accuracy does not depend on threads: pooled per method x dataset
+    for row in merged.values():
+        for name, runs in row["runs"].items():
+            pooled.setdefault((row["method"], row["dataset"], name), []).extend(
+                run["accuracy"] for run in runs if "accuracy" in run)
     for row in merged.values():
         for name, runs in row["runs"].items():
             if not runs:
                 continue
             timing = [run for run in runs if "accuracy" not in run] or runs
             row[name] = summary(timing)
-            accuracy = [run["accuracy"] for run in runs if "accuracy" in run]
+            accuracy = pooled[(row["method"], row["dataset"], name)]
             if accuracy:
                 row[name].update(accuracy=statistics.mean(accuracy), accuracy_std=statistics.pstdev(accuracy),
                                  accuracy_seeds=len(accuracy))
