@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
 from torch import Tensor
 from torch_geometric import seed_everything
 from torch_geometric.data import Dataset, InMemoryDataset
@@ -121,8 +122,6 @@ def configure(method: str, data: Any, *, overrides: dict[str, Any] | None = None
 def _hold_out_edges(data: Any, fraction: float, seed: int) -> tuple[Any, Tensor]:
     """``(graph without them, held-out edges [2, E_h])``: a random ``fraction`` of the undirected
     edges (both directions of each, self-loops never) leaves the graph; edge attributes follow."""
-    import torch
-
     if not hasattr(data, "edge_index") or data.edge_index is None:
         raise InvalidArgumentError("auto: holdout needs a graph with an edge_index; set holdout: 0 in the config")
     row, col = data.edge_index.cpu()
@@ -179,13 +178,13 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
         log.info("%s auto-configuration: %s -> label-free score %.4f", method, candidate, score)
     chosen, best = max(scores, key=lambda item: item[1])
     others = sorted(score for _, score in scores)
+    criterion = "modularity" if held_edges is None else "held-out modularity"
     warnings.warn(f"{method} on {dataset_name(data)}: no settings for this dataset in its config; chose "
                   f"{', '.join(f'{k}={v}' for k, v in chosen.items()) or 'the defaults'} by the label-free "
-                  f"{'held-out ' if held_edges is not None else ''}modularity {best:.4f} (the {len(scores)} candidates: {others[0]:.4f} .. {others[-1]:.4f}); --set them to "
-                  "choose yourself", AutoConfigWarning, stacklevel=3)
+                  f"{criterion} {best:.4f} (the {len(scores)} candidates: {others[0]:.4f} .. {others[-1]:.4f}); "
+                  "--set them to choose yourself", AutoConfigWarning, stacklevel=3)
     return chosen, {"chosen": chosen, "scores": scores, "seconds": round(seconds, 1), "seed": seed,
-                    "score": "held-out modularity" if held_edges is not None else "modularity",
-                    "held_out_edges": 0 if held_edges is None else held_edges.size(1)}
+                    "score": criterion, "held_out_edges": 0 if held_edges is None else held_edges.size(1)}
 
 
 class AutoConfigWarning(UserWarning):

@@ -193,8 +193,9 @@ def _file_source(raw: RawFile, folder: Path, mirror: Path | None) -> str:
 
 def availability(info: DatasetInfo, root: str | os.PathLike | None = None) -> str:
     """``'cache'``, ``'mirror'``, ``'download only'`` or ``'missing'`` for a catalogue entry."""
-    folder = _cache().cache_root(root) / info.cache_dir
-    sources = {_file_source(raw, folder, _cache().mirror_root()) for raw in info.files}
+    cache = _cache()
+    folder, mirror = cache.cache_root(root) / info.cache_dir, cache.mirror_root()
+    sources = {_file_source(raw, folder, mirror) for raw in info.files}
     if "missing" in sources:
         return "missing"
     if "download" in sources:

@@ -39,9 +39,9 @@ def _sparse_linear(lin: nn.Module, x: Tensor) -> Tensor:
     if (x.requires_grad or x.dim() != 2 or x.layout != torch.strided or getattr(lin, "bias", None) is not None
             or not hasattr(lin, "weight") or x.size(1) < 64):
         return lin(x)
-    index = x.nonzero().t()
-    if index.size(1) > SPARSE_INPUT_DENSITY * x.numel():
+    if int(torch.count_nonzero(x)) > SPARSE_INPUT_DENSITY * x.numel():
         return lin(x)
+    index = x.nonzero().t()
     return SparseOperator(index, x[index[0], index[1]], tuple(x.shape)) @ lin.weight.t()
 
 

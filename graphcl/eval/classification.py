@@ -97,6 +97,7 @@ def _train_probes(views: Tensor, y: Tensor, train_idx: Tensor, val_idx: Tensor, 
     weight = weight.to(views.device)
     bias = torch.zeros(num_views, 1, num_classes, device=views.device)
     x_train, y_train = views[:, train_idx], y[train_idx]
+    x_val, y_val, x_test, y_test = views[:, val_idx], y[val_idx], views[:, test_idx], y[test_idx].cpu().numpy()
     target = F.one_hot(y_train, num_classes).to(views.dtype)[None]  # [1, n, C]
     n = x_train.size(1)
     params = [weight, bias]
@@ -116,15 +117,14 @@ def _train_probes(views: Tensor, y: Tensor, train_idx: Tensor, val_idx: Tensor, 
             s.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             param.addcdiv_(m, (s.sqrt() / correction2 ** 0.5).add_(eps), value=-lr / correction1)
         if epoch % eval_every == 0 or epoch == epochs:
-            val_pred = torch.baddbmm(bias, views[:, val_idx], weight.transpose(1, 2)).argmax(-1)
-            val_accuracy = (val_pred == y[val_idx]).float().mean(1).tolist()
+            val_pred = torch.baddbmm(bias, x_val, weight.transpose(1, 2)).argmax(-1)
+            val_accuracy = (val_pred == y_val).float().mean(1).tolist()
             for v in range(num_views):
                 if val_accuracy[v] > best[v]["val_accuracy"]:
-                    pred = (views[v, test_idx] @ weight[v].T + bias[v]).argmax(1).cpu().numpy()
-                    true = y[test_idx].cpu().numpy()
-                    best[v] = {"accuracy": float((pred == true).mean()),
-                               "micro_f1": float(f1_score(true, pred, average="micro")),
-                               "macro_f1": float(f1_score(true, pred, average="macro")),
+                    pred = (x_test[v] @ weight[v].T + bias[v]).argmax(1).cpu().numpy()
+                    best[v] = {"accuracy": float((pred == y_test).mean()),
+                               "micro_f1": float(f1_score(y_test, pred, average="micro")),
+                               "macro_f1": float(f1_score(y_test, pred, average="macro")),
                                "val_accuracy": val_accuracy[v], "probe_epoch": epoch}
     return best, (weight, bias)
 

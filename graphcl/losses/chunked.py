@@ -273,12 +273,12 @@ class _TwoViewLogSumExp(torch.autograd.Function):
         lse_v_rows = u.new_full((n,), float("-inf"), dtype=acc)
         col_max = u.new_full((n,), float("-inf"), dtype=acc)
         col_sum = u.new_zeros(n, dtype=acc)
-        workspace, claim = shared.take(4 if intra else 2, min(chunk_size, n), n, u, acc)
+        buffers, claim = shared.take(4 if intra else 2, min(chunk_size, n), n, u, acc)
         for start in range(0, n, chunk_size):
             rows = slice(start, min(start + chunk_size, n))
             r = rows.stop - rows.start
-            (c,) = _similarity_blocks(u[rows], rows, [v], [exclude_positive], tau, [workspace[0]])
-            exps = workspace[1, :r]
+            (c,) = _similarity_blocks(u[rows], rows, [v], [exclude_positive], tau, [buffers[0]])
+            exps = buffers[1, :r]
             # Columns of the cross block are view 2's anchors: streaming log-sum-exp over chunks.
             new_max = torch.maximum(col_max, c.amax(dim=0))
             safe = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
@@ -286,8 +286,8 @@ class _TwoViewLogSumExp(torch.autograd.Function):
             col_max = new_max
             row_blocks = [c]
             if intra:
-                (a,) = _similarity_blocks(u[rows], rows, [u], [True], tau, [workspace[2]])
-                (b,) = _similarity_blocks(v[rows], rows, [v], [True], tau, [workspace[3]])
+                (a,) = _similarity_blocks(u[rows], rows, [u], [True], tau, [buffers[2]])
+                (b,) = _similarity_blocks(v[rows], rows, [v], [True], tau, [buffers[3]])
                 lse_v_rows[rows] = _row_logsumexp(b, exps)
                 row_blocks.append(a)
             m = torch.stack([blk.amax(dim=1) for blk in row_blocks]).amax(dim=0)
@@ -299,7 +299,7 @@ class _TwoViewLogSumExp(torch.autograd.Function):
         ctx.workspace = shared
         # One chunk: its blocks (cross, u-u, v-v) are the whole similarity matrices; keep them.
         if chunk_size >= n and u.dtype == acc and any(ctx.needs_input_grad):
-            ctx.blocks, ctx.scratch, ctx.claim = (workspace[0], *workspace[2:]), workspace[1:2], claim
+            ctx.blocks, ctx.scratch, ctx.claim = (buffers[0], *buffers[2:]), buffers[1:2], claim
         else:
             ctx.blocks, ctx.scratch, ctx.claim = None, None, None
             shared.release(claim)
@@ -317,19 +317,19 @@ class _TwoViewLogSumExp(torch.autograd.Function):
         u_acc, v_acc = u.to(acc), v.to(acc)
         grad_u, grad_v = torch.zeros_like(u_acc), torch.zeros_like(v_acc)
         if kept is not None:  # the exponentials go into the slot forward used for its own
-            workspace, claim = ctx.scratch, ctx.claim
+            buffers, claim = ctx.scratch, ctx.claim
             ctx.scratch = ctx.claim = None
         else:
-            workspace, claim = shared.take(2, min(ctx.chunk_size, n), n, u, acc)
+            buffers, claim = shared.take(2, min(ctx.chunk_size, n), n, u, acc)
         for start in range(0, n, ctx.chunk_size):
             rows = slice(start, min(start + ctx.chunk_size, n))
             r = rows.stop - rows.start
             if kept is not None:
                 c = kept[0]
             else:
-                (c,) = _similarity_blocks(u[rows], rows, [v], [ctx.exclude_positive], tau, [workspace[1]])
+                (c,) = _similarity_blocks(u[rows], rows, [v], [ctx.exclude_positive], tau, [buffers[1]])
             # d/dS_uv[i, k]: row softmax of view-1 anchor i plus column softmax of view-2 anchor k.
-            p = torch.sub(c, lse_v[None, :], out=workspace[0, :r]).exp_().mul_(g_v[None, :])
+            p = torch.sub(c, lse_v[None, :], out=buffers[0, :r]).exp_().mul_(g_v[None, :])
             p += c.sub_(lse_u[rows, None]).exp_().mul_(g_u[rows, None])
             grad_u[rows].addmm_(p, v_acc)
             grad_v.addmm_(p.t(), u_acc[rows])
@@ -339,7 +339,7 @@ class _TwoViewLogSumExp(torch.autograd.Function):
                     if kept is not None:
                         s = kept[1 + side]
                     else:
-                        (s,) = _similarity_blocks(x[rows], rows, [x], [True], tau, [workspace[1]])
+                        (s,) = _similarity_blocks(x[rows], rows, [x], [True], tau, [buffers[1]])
                     p = s.sub_(lse[rows, None]).exp_().mul_(g[rows, None])
                     grad[rows].addmm_(p, x_acc)
                     grad.addmm_(p.t(), x_acc[rows])

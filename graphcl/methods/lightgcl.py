@@ -193,10 +193,11 @@ class LightGCL(BPRRecommender):
         items = torch.cat([positives, negatives])
         contrast = 0.0
         for anchors, rows in ((users, slice(0, m)), (items, slice(m, None))):
-            g_a, e_all = view[rows][anchors], emb[rows]
+            g_all, e_all = view[rows], emb[rows]
+            g_a = g_all[anchors]
             # a node drawn several times in the batch has one denominator: computed once, gathered
             distinct, inverse = anchors.unique(return_inverse=True)
-            lse = chunked_logsumexp(view[rows][distinct], [e_all], [False], self.tau, self.chunk_size)[inverse]
+            lse = chunked_logsumexp(g_all[distinct], [e_all], [False], self.tau, self.chunk_size)[inverse]
             positive = ((g_a * e_all[anchors]).sum(-1) / self.tau).clamp(-5.0, 5.0)
             contrast = contrast + lse.mean() - positive.mean()
         bpr = bpr_loss(emb[users], emb[positives + m], emb[negatives + m])
