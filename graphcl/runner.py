@@ -147,11 +147,14 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
     scored by the task's label-free :meth:`~graphcl.tasks.Task.restart_score` (the modularity of
     the final partition for node-level methods), or, where the grid has ``holdout > 0``, by the
     modularity of that partition on edges hidden from every candidate's training (the same hidden
-    edges for all, drawn with ``seed``); no label is looked at.
+    edges for all, drawn with ``seed``); no label is looked at. Where the grid lists node-feature
+    candidates (the features as given, structural ones appended, low-pass smoothed ones), they are
+    scored first at the grid's first combination and the grid is searched with the best of them;
+    candidates that prepare the same features (e.g. on a graph without any) are trained once.
 
     Returns:
-        ``(chosen entries, report)``: the report has every candidate's score, the chosen one and
-        the search's seconds.
+        ``(chosen entries, report)``: the report has every candidate's score (``features``: those of
+        the feature stage), the chosen one and the search's seconds.
     """
     grid = auto_grid(method)
     task = get_task(get_method_class(method).task)
@@ -159,32 +162,49 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
         raise InvalidArgumentError(f"{method} has no auto: grid in its config or no label-free score to choose by")
     overrides = dict(overrides or {})
     candidates = grid.candidates(exclude=set(overrides))
-    if len(candidates) == 1:  # every searched key is set by the caller
-        return candidates[0], {"chosen": candidates[0], "scores": [], "seconds": 0.0, "seed": seed}
+    features = grid.feature_candidates(exclude=set(overrides))
+    if len(candidates) == 1 and len(features) <= 1:  # every searched key is set by the caller
+        chosen = {**candidates[0], **(features[0] if features else {})}
+        return chosen, {"chosen": chosen, "scores": [], "seconds": 0.0, "seed": seed}
     search_data, held_edges = _hold_out_edges(data, grid.holdout, seed) if grid.holdout else (data, None)
-    scores, seconds = [], 0.0
-    for candidate in candidates:
+    scored: dict[str, float] = {}  # by the parameters, settings and prepared data the candidate trains on
+    seconds = 0.0
+
+    def score(candidate: dict[str, Any]) -> float:
+        nonlocal seconds
         params, settings, prepared = configure(method, search_data, overrides={**candidate, **overrides},
                                                epochs=epochs or grid.epochs, section=False)
-        seed_everything(seed)
-        model = build_method(method, task.in_channels(prepared), **params)
-        result = train(model, prepared, epochs=settings.epochs, lr=settings.lr, weight_decay=settings.weight_decay,
-                       device=device, seed=seed, patience=settings.patience, progress=False)
-        seconds += result.train_seconds
-        prepared = task.to_device(prepared, device)
-        score = (task.restart_score(model, prepared, seed) if held_edges is None else
-                 modularity(held_edges, task.partition(model, prepared, seed), prepared.num_nodes))
-        scores.append([candidate, round(score, 5)])
-        log.info("%s auto-configuration: %s -> label-free score %.4f", method, candidate, score)
+        features_as_prepared = settings.replace(structural_features="none", smooth_features=0)
+        key = repr((sorted(params.items()), features_as_prepared, data_fingerprint(prepared)))
+        if key not in scored:
+            seed_everything(seed)
+            model = build_method(method, task.in_channels(prepared), **params)
+            result = train(model, prepared, epochs=settings.epochs, lr=settings.lr,
+                           weight_decay=settings.weight_decay, device=device, seed=seed, patience=settings.patience,
+                           progress=False)
+            seconds += result.train_seconds
+            prepared = task.to_device(prepared, device)
+            scored[key] = (task.restart_score(model, prepared, seed) if held_edges is None else
+                           modularity(held_edges, task.partition(model, prepared, seed), prepared.num_nodes))
+            log.info("%s auto-configuration: %s -> label-free score %.4f", method, candidate, scored[key])
+        return scored[key]
+
+    feature_scores = [[feature, round(score({**candidates[0], **feature}), 5)] for feature in features]
+    best_features = max(feature_scores, key=lambda item: item[1])[0] if feature_scores else {}
+    scores = [[{**candidate, **best_features}, round(score({**candidate, **best_features}), 5)]
+              for candidate in candidates]
     chosen, best = max(scores, key=lambda item: item[1])
-    others = sorted(score for _, score in scores)
+    others = sorted(s for _, s in scores + feature_scores)
     criterion = "modularity" if held_edges is None else "held-out modularity"
     warnings.warn(f"{method} on {dataset_name(data)}: no settings for this dataset in its config; chose "
                   f"{', '.join(f'{k}={v}' for k, v in chosen.items()) or 'the defaults'} by the label-free "
-                  f"{criterion} {best:.4f} (the {len(scores)} candidates: {others[0]:.4f} .. {others[-1]:.4f}); "
+                  f"{criterion} {best:.4f} (the {len(scored)} candidates: {others[0]:.4f} .. {others[-1]:.4f}); "
                   "--set them to choose yourself", AutoConfigWarning, stacklevel=3)
-    return chosen, {"chosen": chosen, "scores": scores, "seconds": round(seconds, 1), "seed": seed,
-                    "score": criterion, "held_out_edges": 0 if held_edges is None else held_edges.size(1)}
+    report = {"chosen": chosen, "scores": scores, "seconds": round(seconds, 1), "seed": seed, "score": criterion,
+              "held_out_edges": 0 if held_edges is None else held_edges.size(1)}
+    if feature_scores:
+        report["features"] = feature_scores
+    return chosen, report
 
 
 class AutoConfigWarning(UserWarning):

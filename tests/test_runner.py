@@ -147,16 +147,44 @@ def test_an_unconfigured_dataset_gets_settings_chosen_label_free_and_said(tiny_g
     assert report["score"] == "held-out modularity" and report["held_out_edges"] > 0
     assert len(report["scores"]) == 4 and report["chosen"] == max(report["scores"], key=lambda s: s[1])[0]
     assert all(record.config[k] == v for k, v in report["chosen"].items())
+    # The feature stage ran first (as given, structural features appended, low-pass smoothed) and the
+    # grid was searched with its winner.
+    features = report["features"]
+    assert [f for f, _ in features] == [{}, {"structural_features": "degree+lappe"}, {"smooth_features": 2}]
+    best = max(features, key=lambda s: s[1])[0]
+    assert all(candidate.items() >= best.items() for candidate, _ in report["scores"])
     # The score is the modularity of the candidate's own final clusters (labels unused): retrain the chosen one.
     (again,) = run("scgc-star", tiny_graph, epochs=3, evals=["cluster"], overrides={**small, **report["chosen"]},
                    progress=False, auto=False)
     assert "auto_config" not in again.extra
     # Settings the user gives are not searched; all of them given: no search at all.
-    (fixed,) = run("scgc-star", tiny_graph, epochs=3, evals=["cluster"], overrides={**small, "order": 2, "tau": 0.5},
-                   progress=False)
+    (fixed,) = run("scgc-star", tiny_graph, epochs=3, evals=["cluster"], progress=False,
+                   overrides={**small, "order": 2, "tau": 0.5, "structural_features": "none"})
     assert fixed.extra["auto_config"]["scores"] == [] and fixed.config["order"] == 2
     with pytest.raises(InvalidArgumentError, match="no auto: grid"):
         run("grace", tiny_graph, epochs=1, overrides=SMALL, auto=True, progress=False)
+
+
+def test_feature_candidates_that_prepare_the_same_features_are_trained_once(tiny_graph, monkeypatch):
+    import graphcl.runner
+    from graphcl.runner import auto_configure
+    from test_methods import TINY_AE
+
+    trained = []
+    monkeypatch.setattr(graphcl.runner, "train", lambda model, data, **kw: trained.append(data.x) or
+                        graphcl.train.train(model, data, **kw))
+    bare = planted_graph()
+    del bare.x
+    small = {k: v for k, v in TINY_AE.items() if k not in ("order", "tau")}
+    # Without features, as given = degree+lappe appended = smoothed-then-degree+lappe: one training.
+    _, report = auto_configure("scgc-star", bare, overrides={**small, "order": 1, "tau": 1.0}, epochs=2)
+    assert len(trained) == 1 and len({score for _, score in report["features"]}) == 1
+    assert "x" not in bare
+    trained.clear()
+    _, given = auto_configure("scgc-star", tiny_graph, overrides={**small, "order": 1, "tau": 1.0}, epochs=2)
+    assert len(trained) == 3 and [x.size(1) for x in trained] == [tiny_graph.num_features,
+                                                                    tiny_graph.num_features + 32,
+                                                                    tiny_graph.num_features]
 
 
 def test_a_graph_without_features_trains_on_structural_ones_and_the_record_says_so(tiny_graph):

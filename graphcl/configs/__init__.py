@@ -175,12 +175,18 @@ class AutoGrid:
     candidate's training and the score is the modularity of its partition on the hidden edges
     (edge-sampling cross-validation, Chen & Lei, JASA 2018), so that a candidate which smooths over
     more hops is not rewarded for fitting the edges it was trained on.
+
+    ``features`` lists the node-feature candidates (run settings such as ``structural_features`` or
+    ``smooth_features``; ``{}`` is the features as given). With more than one, they are searched
+    first, each at the grid's first combination and by the same score; the grid is then searched
+    with the winner (``len(features) - 1 + len(grid)`` trainings rather than their product).
     """
 
     grid: dict[str, list[Any]]
     fixed: dict[str, Any] = field(default_factory=dict)
     epochs: int | None = None
     holdout: float = 0.0
+    features: list[dict[str, Any]] = field(default_factory=list)
 
     def candidates(self, exclude: set[str] = frozenset()) -> list[dict[str, Any]]:
         """Every combination of the grid values, without the keys in ``exclude`` (set by the user)."""
@@ -189,6 +195,12 @@ class AutoGrid:
         keys = [k for k in self.grid if k not in exclude]
         fixed = {k: v for k, v in self.fixed.items() if k not in exclude}
         return [{**fixed, **dict(zip(keys, values))} for values in itertools.product(*(self.grid[k] for k in keys))]
+
+    def feature_candidates(self, exclude: set[str] = frozenset()) -> list[dict[str, Any]]:
+        """The node-feature candidates; none where the user set one of their keys."""
+        if any(key in exclude for candidate in self.features for key in candidate):
+            return []
+        return [dict(candidate) for candidate in self.features]
 
 
 def auto_grid(method: str) -> AutoGrid | None:
@@ -199,15 +211,19 @@ def auto_grid(method: str) -> AutoGrid | None:
         return None
     if not raw:
         return None
-    unknown = set(raw) - {"grid", "fixed", "epochs", "holdout"}
+    unknown = set(raw) - {"grid", "fixed", "epochs", "holdout", "features"}
     if unknown or not isinstance(raw.get("grid"), dict):
-        raise InvalidArgumentError(f"{method}.yaml auto: takes grid (key: [values]), fixed, epochs and holdout; "
-                                   f"got {sorted(raw)}")
+        raise InvalidArgumentError(f"{method}.yaml auto: takes grid (key: [values]), fixed, epochs, holdout and "
+                                   f"features; got {sorted(raw)}")
+    features = raw.get("features") or []
+    if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+        raise InvalidArgumentError(f"{method}.yaml auto: features is a list of run-setting mappings ({{}} for the "
+                                   f"features as given), got {features!r}")
     holdout = float(raw.get("holdout", 0.0))
     if not 0.0 <= holdout < 1.0:
         raise InvalidArgumentError(f"{method}.yaml auto: holdout must be in [0, 1), got {holdout}")
     return AutoGrid(grid={k: list(v) for k, v in raw["grid"].items()}, fixed=dict(raw.get("fixed") or {}),
-                    epochs=raw.get("epochs"), holdout=holdout)
+                    epochs=raw.get("epochs"), holdout=holdout, features=[dict(f) for f in features])
 
 
 def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]:
