@@ -189,3 +189,32 @@ def test_a_loss_module_reusing_its_workspace_gives_each_call_its_own_gradients(c
     twin = copy.deepcopy(loss)
     assert twin._workspace is not loss._workspace and twin._workspace._buffer is None
     assert "_workspace" not in "".join(loss.state_dict())
+
+
+@pytest.mark.parametrize("budget", [None, 64])  # one block kept for backward / chunks of a few rows
+def test_chunked_logsumexp_through_a_workspace_equals_dense_over_pending_and_repeated_backwards(budget):
+    """Calls sharing one workspace while both backwards are pending, a second backward of a retained
+    graph and a later call reusing the buffer all give the dense values and gradients."""
+    from graphcl.losses.chunked import ChunkWorkspace
+
+    g = torch.Generator().manual_seed(3)
+    anchors = [torch.randn(n, 6, dtype=torch.float64, generator=g, requires_grad=True) for n in (7, 11)]
+    cand = torch.randn(13, 6, dtype=torch.float64, generator=g, requires_grad=True)
+    weight = torch.arange(1.0, 14.0, dtype=torch.float64)[:11]
+    options = {"memory_budget": budget * 8 * 13} if budget else {}
+    workspace = ChunkWorkspace()
+    outs = [chunked_logsumexp(a, [cand], [False], 0.3, workspace=workspace, **options) for a in anchors]
+    refs = [torch.logsumexp(a @ cand.t() / 0.3, 1) for a in anchors]
+    for out, ref in zip(outs, refs):
+        assert torch.allclose(out, ref, atol=1e-10)
+    for repeat in range(2):  # the second backward of the retained graph recomputes what forward kept
+        for out, ref, a in zip(outs, refs, anchors):
+            w = weight[:a.size(0)]
+            ours = torch.autograd.grad((out * w).sum(), (a, cand), retain_graph=True)
+            theirs = torch.autograd.grad((ref * w).sum(), (a, cand), retain_graph=True)
+            assert all(torch.allclose(x, y, atol=1e-10) for x, y in zip(ours, theirs)), repeat
+    del outs
+    again = chunked_logsumexp(anchors[1], [cand], [False], 0.3, workspace=workspace, **options)
+    assert workspace._buffer is not None and torch.allclose(again, refs[1], atol=1e-10)
+    ours = torch.autograd.grad(again.sum(), cand)[0]
+    assert torch.allclose(ours, torch.autograd.grad(refs[1].sum(), cand)[0], atol=1e-10)

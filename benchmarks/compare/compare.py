@@ -3,6 +3,7 @@
     python benchmarks/compare/compare.py --datasets cora citeseer --epochs 20 --repeats 3 --threads 1 2
     python benchmarks/compare/compare.py --datasets cora --evaluate          # + final accuracy, full epochs
     python benchmarks/compare/compare.py --method gca --datasets amazon-photo --epochs 5
+    python benchmarks/compare/compare.py --method lightgcl --epochs 4 --repeats 3   # seconds per batch, Gowalla
 
 Each repetition runs graphcl, the official code and (for GRACE, where the ``pygcl`` package is
 installed) PyGCL in turn (A B C A B C ...), each in a fresh process (benchmarks/compare/side.py)
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from official import prepare  # noqa: E402
+from official import METHOD, prepare  # noqa: E402
 
 from graphcl.records import Table, write_report  # noqa: E402
 
@@ -96,7 +97,8 @@ def write_table(results: list[dict], note: str = "") -> Path:
         accuracy = (f"{100 * ours['accuracy']:.2f} ± {100 * ours.get('accuracy_std', 0):.2f} / "
                     f"{100 * theirs['accuracy']:.2f} ± {100 * theirs.get('accuracy_std', 0):.2f} "
                     f"({ours.get('accuracy_seeds', 1)} seeds)" if "accuracy" in ours and "accuracy" in theirs else "–")
-        table.add(**{"method": r["method"], "dataset": r["dataset"], "threads": r["threads"],
+        per = " (s per batch)" if r["method"] == "lightgcl" else ""
+        table.add(**{"method": r["method"] + per, "dataset": r["dataset"], "threads": r["threads"],
                      "epochs x runs": f"{r['epochs']} x {r['repeats']}",
                      "graphcl s/epoch (min / median)": f"{ours['min']:.3f} / {ours['median']:.3f}",
                      "official s/epoch (min / median)": f"{theirs['min']:.3f} / {theirs['median']:.3f}",
@@ -116,7 +118,7 @@ def write_table(results: list[dict], note: str = "") -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", choices=["grace", "gca"], default="grace")
+    parser.add_argument("--method", choices=sorted(METHOD), default="grace")
     parser.add_argument("--datasets", nargs="+", help="default: cora citeseer coauthor-cs (GRACE), amazon-photo (GCA)")
     parser.add_argument("--no-pygcl", action="store_true", help="leave PyGCL out (GRACE)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs per timing run")
@@ -133,8 +135,9 @@ def main() -> None:
     if args.combine:
         print(write_table(merge([r for path in args.combine for r in json.loads(path.read_text())]), args.note).read_text())
         return
-    code = prepare(args.method.upper(), args.official_root)
-    datasets = args.datasets or (["cora", "citeseer", "coauthor-cs"] if args.method == "grace" else ["amazon-photo"])
+    code = prepare(METHOD[args.method], args.official_root)
+    datasets = args.datasets or {"grace": ["cora", "citeseer", "coauthor-cs"], "gca": ["amazon-photo"],
+                                 "lightgcl": ["gowalla"]}[args.method]
     names = ["ours", "official"]
     if args.method == "grace" and not args.no_pygcl:
         try:

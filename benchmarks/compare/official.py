@@ -19,7 +19,10 @@ OFFICIAL: dict[str, tuple[str, Path | None, tuple[str, ...]]] = {
     "GRACE": ("CRIPAC-DIG/GRACE", None, ()),
     "GCA": ("CRIPAC-DIG/GCA", HERE / "patches" / "GCA.diff", ()),
     "GraphCL": ("Shen-Lab/GraphCL", None, ("unsupervised_TU",)),  # the snapshot lacks its large model files
+    "LightGCL": ("HKUDS/LightGCL", None, ("model.py", "utils.py")),  # its data archives are not needed
 }
+#: graphcl method -> the official implementation's name above.
+METHOD = {"grace": "GRACE", "gca": "GCA", "lightgcl": "LightGCL"}
 
 
 def snapshot_root(root: str | os.PathLike | None = None) -> Path:

@@ -115,9 +115,10 @@ def _similarity_blocks(anchor_rows: Tensor, rows: slice, candidates: Sequence[Te
     """Scaled similarities of one anchor chunk against every candidate set (diagonal masked), written
     into ``workspaces`` (one ``[chunk, M_c]`` buffer per set, reused across chunks) when given."""
     blocks = []
+    scaled = anchor_rows / tau
     for c, (cand, exclude) in enumerate(zip(candidates, exclude_diagonal)):
-        if workspaces is not None and cand.dtype == workspaces[c].dtype:
-            s = torch.mm(anchor_rows, cand.t(), out=workspaces[c][: anchor_rows.size(0)]).div_(tau)
+        if workspaces is not None and cand.dtype == workspaces[c].dtype:  # 1 / tau on the [chunk, d] factor
+            s = torch.mm(scaled, cand.t(), out=workspaces[c][: anchor_rows.size(0)])
         else:
             s = (anchor_rows @ cand.t()).to(_accumulation_dtype(anchor_rows)).div_(tau)
         if exclude:
@@ -133,20 +134,28 @@ class _ChunkedLogSumExp(torch.autograd.Function):
     rows whose weighted sum underflows to 0 are recomputed in the log domain."""
 
     @staticmethod
-    def _workspaces(anchor: Tensor, candidates: Sequence[Tensor], chunk_size: int,
-                    weights: tuple | None) -> tuple[list[Tensor], list[Tensor | None]]:
+    def _workspaces(anchor: Tensor, candidates: Sequence[Tensor], chunk_size: int, weights: tuple | None,
+                    workspace: ChunkWorkspace | None) -> tuple[list[Tensor], list[Tensor | None], _Claim | None]:
+        """The ``[chunk, M_c]`` similarity buffers (from ``workspace`` where given: one contiguous
+        piece per candidate set), the weights' buffers and the claim on the workspace."""
         rows, acc = min(chunk_size, anchor.size(0)), _accumulation_dtype(anchor)
-        similarity = [anchor.new_empty(rows, c.size(0), dtype=acc) for c in candidates]
+        if workspace is None:
+            similarity, claim = [anchor.new_empty(rows, c.size(0), dtype=acc) for c in candidates], None
+        else:
+            (flat,), claim = workspace.take(1, 1, rows * sum(c.size(0) for c in candidates), anchor, acc)
+            ends = torch.tensor([0] + [rows * c.size(0) for c in candidates]).cumsum(0).tolist()
+            similarity = [flat[a:b].view(rows, c.size(0)) for a, b, c in zip(ends, ends[1:], candidates)]
         weight = [None if weights is None or w is None else anchor.new_empty(rows, c.size(0), dtype=acc)
                   for c, w in zip(candidates, weights or [None] * len(candidates))]
-        return similarity, weight
+        return similarity, weight, claim
 
     @staticmethod
     def forward(ctx, tau: float, chunk_size: int, exclude_diagonal: tuple[bool, ...], weights: tuple | None,
-                anchor: Tensor, *candidates: Tensor) -> Tensor:
+                workspace: ChunkWorkspace | None, anchor: Tensor, *candidates: Tensor) -> Tensor:
         n = anchor.size(0)
         lse = anchor.new_empty(n, dtype=_accumulation_dtype(anchor))
-        similarity, weight = _ChunkedLogSumExp._workspaces(anchor, candidates, chunk_size, weights)
+        similarity, weight, claim = _ChunkedLogSumExp._workspaces(anchor, candidates, chunk_size, weights, workspace)
+        total = None
         for start in range(0, n, chunk_size):
             rows = slice(start, min(start + chunk_size, n))
             blocks = _similarity_blocks(anchor[rows], rows, candidates, exclude_diagonal, tau, similarity)
@@ -165,7 +174,14 @@ class _ChunkedLogSumExp(torch.autograd.Function):
             if lost.numel():
                 lse[lost] = _ChunkedLogSumExp._log_domain(anchor, lost, candidates, exclude_diagonal, tau, weights)
         ctx.tau, ctx.chunk_size, ctx.exclude_diagonal, ctx.weights = tau, chunk_size, exclude_diagonal, weights
-        ctx.save_for_backward(lse, anchor, *candidates)
+        ctx.workspace = workspace
+        # One chunk held every anchor: its exponentials exp(s - m) (weighted) serve backward, which then
+        # needs no second product; rows whose sum is 0 (underflow) take the recomputing path.
+        keep = n and n <= chunk_size and any(ctx.needs_input_grad) and bool((total > 0).all())
+        ctx.kept, ctx.claim = (blocks, claim) if keep else (None, None)
+        if not keep and workspace is not None:
+            workspace.release(claim)
+        ctx.save_for_backward(lse, anchor, *candidates, *((total,) if keep else ()))
         return lse
 
     @staticmethod
@@ -185,35 +201,49 @@ class _ChunkedLogSumExp(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_lse: Tensor):
+        kept, claim, ctx.kept, ctx.claim = ctx.kept, ctx.claim, None, None  # a second backward recomputes
         lse, anchor, *candidates = ctx.saved_tensors
-        tau, chunk_size, weights = ctx.tau, ctx.chunk_size, ctx.weights
+        candidates, total = candidates[:len(ctx.exclude_diagonal)], candidates[len(ctx.exclude_diagonal):]
+        tau, chunk_size, weights, workspace = ctx.tau, ctx.chunk_size, ctx.weights, ctx.workspace
         n = anchor.size(0)
         acc = lse.dtype
+        if kept is not None:  # d lse_i / d s_ik = exp(s_ik - m_i) w_ik / total_i, kept from forward
+            (total,) = total
+            scale = (grad_lse.to(acc) / (tau * total))[:, None]
+            a_scaled = anchor.to(acc) * scale
+            grads = ((scale * sum(b @ c.to(acc) for b, c in zip(kept, candidates))).to(anchor.dtype),
+                     *((b.t() @ a_scaled).to(c.dtype) for b, c in zip(kept, candidates)))
+            if workspace is not None:
+                workspace.release(claim)
+            return (None, None, None, None, None, *grads)
         grad_anchor = torch.zeros_like(anchor, dtype=acc)
         grad_cands = [torch.zeros_like(c, dtype=acc) for c in candidates]
-        similarity, weight = _ChunkedLogSumExp._workspaces(anchor, candidates, chunk_size, weights)
+        similarity, weight, claim = _ChunkedLogSumExp._workspaces(anchor, candidates, chunk_size, weights, workspace)
         for start in range(0, n, chunk_size):
             rows = slice(start, min(start + chunk_size, n))
             a = anchor[rows]
-            a_acc = a.to(acc)
             blocks = _similarity_blocks(a, rows, candidates, ctx.exclude_diagonal, tau, similarity)
             scale = (grad_lse[rows].to(acc) / tau)[:, None]
+            a_scaled = a.to(acc) * scale
             for c, (block, cand) in enumerate(zip(blocks, candidates)):
                 p = block.sub_(lse[rows, None])
                 if weight[c] is not None:
                     p.clamp_max_(_WEIGHTED_EXPONENT_LIMIT).exp_().mul_(weights[c].block_into(rows, weight[c][: p.size(0)]))
                 else:
                     p.exp_()
-                p.mul_(scale)
-                grad_anchor[rows] += p @ cand.to(acc)
-                grad_cands[c] += p.t() @ a_acc
-        return (None, None, None, None, grad_anchor.to(anchor.dtype),
-                *(g.to(c.dtype) for g, c in zip(grad_cands, candidates)))
+                # the row scale goes on the [chunk, d] factors, not on the [chunk, M] block
+                grad_anchor[rows] += scale * (p @ cand.to(acc))
+                grad_cands[c] += p.t() @ a_scaled
+        if workspace is not None:
+            workspace.release(claim)
+        grads = (grad_anchor.to(anchor.dtype), *(g.to(c.dtype) for g, c in zip(grad_cands, candidates)))
+        return (None, None, None, None, None, *grads)
 
 
 def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diagonal: Sequence[bool],
                       tau: float, chunk_size: int | None = None,
-                      weights: Sequence["NegativeWeights | None"] | None = None) -> Tensor:
+                      weights: Sequence["NegativeWeights | None"] | None = None,
+                      memory_budget: int = DEFAULT_MEMORY_BUDGET, workspace: ChunkWorkspace | None = None) -> Tensor:
     """Per-anchor log-sum-exp of ``<a_i, b_k> / tau`` over several candidate sets, in row chunks.
 
     Args:
@@ -225,6 +255,11 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
         chunk_size: anchors per chunk; ``None`` picks :func:`auto_chunk_size`.
         weights: per candidate set, :class:`~graphcl.losses.weighting.NegativeWeights` over its
             rows (or ``None`` for all ones); a row whose weights are all 0 gives ``-inf``.
+        memory_budget: bytes of ``[chunk, M]`` blocks the automatic chunk size may use. When one
+            chunk holds every anchor, forward keeps its blocks for backward (no recomputation).
+        workspace: the caller's :class:`ChunkWorkspace`, reused across calls so that the blocks are
+            not page-faulted in afresh every step (pass one per call whose backward is pending at
+            the same time).
 
     Returns:
         ``[N]`` log-sum-exps (float64 for float64 input, float32 otherwise, also for fp16/bf16).
@@ -246,14 +281,14 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
         num_candidates = sum(c.size(0) for c in candidates)
         entry = torch.finfo(_accumulation_dtype(anchor)).bits // 8
         buffers = 2 if weights is not None else 1  # the similarity blocks (and the weights' blocks)
-        chunk_size = auto_chunk_size(anchor.size(0), buffers * num_candidates, bytes_per_entry=entry)
+        chunk_size = auto_chunk_size(anchor.size(0), buffers * num_candidates, memory_budget, bytes_per_entry=entry)
         if weights is not None and anchor.device.type == "cpu":
             chunk_size = min(chunk_size, max(128, auto_chunk_size(anchor.size(0), num_candidates,
                                                                   4 * _CPU_WEIGHTED_BLOCK_ELEMENTS)))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     return _ChunkedLogSumExp.apply(float(tau), int(chunk_size), tuple(bool(e) for e in exclude_diagonal), weights,
-                                   anchor, *candidates)
+                                   workspace, anchor, *candidates)
 
 
 class _TwoViewLogSumExp(torch.autograd.Function):

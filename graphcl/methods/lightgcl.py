@@ -34,6 +34,7 @@ from graphcl.augment.spectral import LowRankOperator, normalized_biadjacency, sv
 from graphcl.encoders import LightGCNPropagation, normalized_operator
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import NegativeSampler, bpr_loss, chunked_logsumexp
+from graphcl.losses.chunked import DEFAULT_MEMORY_BUDGET, ChunkWorkspace
 from graphcl.methods.base import Method, register_method
 
 __all__ = ["BPRRecommender", "LightGCN", "LightGCL"]
@@ -152,6 +153,9 @@ class LightGCL(BPRRecommender):
         svd_rank: :math:`q`.
         svd_niter: power iterations of the randomized SVD.
         chunk_size: anchors per chunk of the contrastive denominators (``None``: automatic).
+        memory_budget: bytes of similarity blocks each side (users, items) may hold; where one
+            block holds a side's batch, forward keeps it for backward (``None``: the default
+            :data:`~graphcl.losses.chunked.DEFAULT_MEMORY_BUDGET`).
         num_layers: :math:`L` (LightGCL: 2).
         batch_size: training interactions per step (LightGCL: 4096).
         **kwargs: see :class:`BPRRecommender`.
@@ -160,11 +164,15 @@ class LightGCL(BPRRecommender):
     combine = "sum"
 
     def __init__(self, in_channels: int | None = None, tau: float = 0.2, lambda1: float = 0.2, lambda2: float = 1e-7,
-                 svd_rank: int = 5, svd_niter: int = 2, chunk_size: int | None = None, num_layers: int = 2,
-                 batch_size: int = 4096, **kwargs) -> None:
+                 svd_rank: int = 5, svd_niter: int = 2, chunk_size: int | None = None,
+                 memory_budget: int | None = None, num_layers: int = 2, batch_size: int = 4096, **kwargs) -> None:
         super().__init__(in_channels, num_layers=num_layers, batch_size=batch_size, **kwargs)
         self.tau, self.lambda1, self.lambda2 = float(tau), float(lambda1), float(lambda2)
         self.svd_rank, self.svd_niter, self.chunk_size = svd_rank, svd_niter, chunk_size
+        if memory_budget is not None and memory_budget < 1:
+            raise InvalidArgumentError(f"memory_budget must be a positive number of bytes, got {memory_budget}")
+        self.memory_budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
+        self._workspaces = (ChunkWorkspace(), ChunkWorkspace())  # users' and items' blocks, kept between steps
 
     def _init_embedding(self, num_users: int, num_items: int) -> None:
         nn.init.xavier_uniform_(self.embedding.weight.data[:num_users])
@@ -192,12 +200,14 @@ class LightGCL(BPRRecommender):
         view = self._svd_view(layers)
         items = torch.cat([positives, negatives])
         contrast = 0.0
-        for anchors, rows in ((users, slice(0, m)), (items, slice(m, None))):
+        for anchors, rows, workspace in ((users, slice(0, m), self._workspaces[0]),
+                                         (items, slice(m, None), self._workspaces[1])):
             g_all, e_all = view[rows], emb[rows]
             g_a = g_all[anchors]
             # a node drawn several times in the batch has one denominator: computed once, gathered
             distinct, inverse = anchors.unique(return_inverse=True)
-            lse = chunked_logsumexp(g_all[distinct], [e_all], [False], self.tau, self.chunk_size)[inverse]
+            lse = chunked_logsumexp(g_all[distinct], [e_all], [False], self.tau, self.chunk_size,
+                                    memory_budget=self.memory_budget, workspace=workspace)[inverse]
             positive = ((g_a * e_all[anchors]).sum(-1) / self.tau).clamp(-5.0, 5.0)
             contrast = contrast + lse.mean() - positive.mean()
         bpr = bpr_loss(emb[users], emb[positives + m], emb[negatives + m])
