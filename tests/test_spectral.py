@@ -212,3 +212,28 @@ def test_sparse_input_features_meet_the_first_gcn_layer_as_a_sparse_matrix_with_
     assert torch.allclose(sparse, dense, atol=1e-5)
     for a, b in zip(grads, reference):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_the_autoencoder_meets_sparse_features_with_a_sparse_first_layer_converted_once_per_tensor():
+    import copy
+
+    from graphcl.encoders import SDCNAutoencoder
+
+    n, f = 30, 90
+    g = torch.Generator().manual_seed(6)
+    x = torch.rand(n, f, generator=g) * (torch.rand(n, f, generator=g) < 0.05)
+    model = SDCNAutoencoder(f, 4, (16, 8, 12))
+    z = model.encode(x)
+    grads = torch.autograd.grad(z.square().sum(), list(model.encoder.parameters()))
+    reference_z = model.encoder(x)  # the dense layers themselves
+    reference = torch.autograd.grad(reference_z.square().sum(), list(model.encoder.parameters()))
+    assert torch.allclose(z, reference_z, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, reference))
+    operator = model._sparse_input._operator
+    assert operator is not None and model.encode(x) is not None and model._sparse_input._operator is operator
+    x[0, 0] = 7.0  # changed in place: converted again, the new value used
+    assert torch.allclose(model.encode(x), model.encoder(x), atol=1e-5) and model._sparse_input._operator is not operator
+    twin = copy.deepcopy(model)
+    assert twin._sparse_input._operator is None and "_sparse_input" not in "".join(model.state_dict())
+    dense = torch.rand(n, f, generator=g)  # 100 % non-zeros: the dense layer
+    assert torch.allclose(model.encode(dense), model.encoder(dense), atol=1e-6)

@@ -20,9 +20,11 @@ OFFICIAL: dict[str, tuple[str, Path | None, tuple[str, ...]]] = {
     "GCA": ("CRIPAC-DIG/GCA", HERE / "patches" / "GCA.diff", ()),
     "GraphCL": ("Shen-Lab/GraphCL", None, ("unsupervised_TU",)),  # the snapshot lacks its large model files
     "LightGCL": ("HKUDS/LightGCL", None, ("model.py", "utils.py")),  # its data archives are not needed
+    "PAMC": ("gayanku/PAMC", None, ()),
+    "SCGC": ("gayanku/SCGC", None, ()),
 }
 #: graphcl method -> the official implementation's name above.
-METHOD = {"grace": "GRACE", "gca": "GCA", "lightgcl": "LightGCL"}
+METHOD = {"grace": "GRACE", "gca": "GCA", "lightgcl": "LightGCL", "pamc": "PAMC", "scgc-star": "SCGC"}
 
 
 def snapshot_root(root: str | os.PathLike | None = None) -> Path:

@@ -263,7 +263,7 @@ def run_pygcl(settings: dict, data, epochs: int, seed: int, stamps: list[float])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", choices=["ours", "official", "pygcl"], required=True)
-    parser.add_argument("--method", choices=["grace", "gca", "lightgcl"], default="grace")
+    parser.add_argument("--method", choices=["grace", "gca", "lightgcl", "pamc", "scgc-star"], default="grace")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--epochs", type=int, help="default: the official config's")
     parser.add_argument("--threads", type=int, default=1)
@@ -274,6 +274,20 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.method in ("pamc", "scgc-star"):
+        import cluster_side
+
+        data, settings = cluster_side.load_graph(args.dataset)
+        settings = settings or cluster_side.ACM_COMMAND[args.method]
+        epochs, stamps = args.epochs or 5, [time.perf_counter()]
+        if args.side == "ours":
+            cluster_side.run_ours(args.method, data, settings, epochs, args.seed, stamps)
+        else:
+            cluster_side.run_official(args.method, args.official_code, data, settings, epochs, args.seed, stamps)
+        print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
+                          "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
     if args.method == "lightgcl":
         params, run, data = rec_data(args.dataset)
         steps, stamps = args.epochs or 5, [time.perf_counter()]

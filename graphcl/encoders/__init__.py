@@ -5,8 +5,8 @@ from graphcl.encoders.gnn import CONVOLUTIONS, GNNEncoder, MLPEncoder, Projectio
 from graphcl.encoders.graph import GINGraphEncoder
 from graphcl.encoders.hetero import OneHotLinear, SemanticAttention, StandardizedGCN
 from graphcl.encoders.lightgcn import LightGCNPropagation, normalized_operator
-from graphcl.encoders.propagation import SparseOperator
+from graphcl.encoders.propagation import SparseInput, SparseOperator
 
 __all__ = ["GNNEncoder", "MLPEncoder", "ProjectionHead", "CONVOLUTIONS", "SDCNAutoencoder", "pretrain_autoencoder",
            "pretrained_autoencoder", "SemanticAttention", "StandardizedGCN", "OneHotLinear", "GINGraphEncoder",
-           "LightGCNPropagation", "normalized_operator", "gcn_propagation", "SparseOperator"]
+           "LightGCNPropagation", "normalized_operator", "gcn_propagation", "SparseOperator", "SparseInput"]

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from graphcl.checks import check_features
 from graphcl.data import atomic_save, cache_key, cached_file
+from graphcl.encoders.propagation import SparseInput
 from graphcl.errors import InvalidArgumentError
 
 __all__ = ["SDCNAutoencoder", "pretrain_autoencoder", "pretrained_autoencoder"]
@@ -72,6 +73,7 @@ class SDCNAutoencoder(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels = tuple(hidden_channels)
         self.checkpoint_rows = checkpoint_rows
+        self._sparse_input = SparseInput()
         self.encoder = _mlp([in_channels, *hidden_channels, out_channels])
         self.decoder = _mlp([out_channels, *reversed(hidden_channels), in_channels]) if decoder else None
 
@@ -87,6 +89,9 @@ class SDCNAutoencoder(nn.Module):
                           for block in x.split(self.checkpoint_rows)])
 
     def encode(self, x: Tensor) -> Tensor:
+        if self.checkpoint_rows is None or not torch.is_grad_enabled():  # sparse features: a sparse first layer
+            first, *rest = self.encoder
+            return nn.Sequential(*rest)(self._sparse_input.linear(first, x))
         return self._rowwise(self.encoder, x)
 
     def forward(self, x: Tensor) -> tuple[Tensor | None, Tensor]:

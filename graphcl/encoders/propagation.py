@@ -12,12 +12,16 @@ context (4,057 x 14,328, 12.0 M entries, d = 64, one thread): forward + backward
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-__all__ = ["SparseOperator"]
+__all__ = ["SparseOperator", "SparseInput", "SPARSE_INPUT_DENSITY"]
+
+#: Input features with at most this fraction of non-zeros meet a first linear layer as a sparse matrix.
+SPARSE_INPUT_DENSITY = 0.1
 
 
 class _Apply(torch.autograd.Function):
@@ -83,3 +87,44 @@ class SparseOperator:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape={self.shape}, nnz={self.nnz})"
+
+
+class SparseInput:
+    r"""A first linear layer on sparse input features: :math:`X W^\top + b` with :math:`X` multiplied
+    as a sparse matrix where it has at most :data:`SPARSE_INPUT_DENSITY` non-zeros and needs no
+    gradient (bag-of-words features: 1.3 % non-zeros on Cora, 4.5 % on ACM), else the layer itself.
+
+    The sparse form of the last input is kept while that same tensor comes back unchanged (a
+    weak reference and its version counter), so constant features are converted once per run, not
+    once per step. Module-owned scratch: never in a ``state_dict``, not copied by ``deepcopy``.
+
+    Shapes: ``x [N, F]`` -> ``[N, out_features]``.
+    """
+
+    def __init__(self) -> None:
+        self._source: weakref.ref | None = None
+        self._version = -1
+        self._operator: SparseOperator | None = None
+
+    def linear(self, lin: nn.Module, x: Tensor) -> Tensor:
+        if (x.requires_grad or x.dim() != 2 or x.layout != torch.strided or not hasattr(lin, "weight")
+                or x.size(1) < 64):
+            return lin(x)
+        if self._source is None or self._source() is not x or x._version != self._version:
+            sparse = int(torch.count_nonzero(x)) <= SPARSE_INPUT_DENSITY * x.numel()
+            index = x.nonzero().t() if sparse else None
+            self._operator = SparseOperator(index, x[index[0], index[1]], tuple(x.shape)) if sparse else None
+            self._source, self._version = weakref.ref(x), x._version
+        if self._operator is None:
+            return lin(x)
+        out = self._operator @ lin.weight.t()
+        return out if getattr(lin, "bias", None) is None else out + lin.bias
+
+    def __deepcopy__(self, memo: dict) -> "SparseInput":
+        return SparseInput()
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
