@@ -32,7 +32,10 @@ def load_graph(dataset: str):
     from graphcl.data import load_dataset, planted_partition
 
     if dataset.startswith("planted-"):
+        from torch_geometric.utils import remove_self_loops, to_undirected
+
         data = planted_partition(int(dataset.split("-")[1]), num_blocks=10, avg_degree=10.0, num_features=64, seed=0)
+        data.edge_index = to_undirected(remove_self_loops(data.edge_index)[0], num_nodes=data.num_nodes)  # merged
         data.name = dataset
         return data, SYNTHETIC_COMMAND
     return load_dataset(dataset), None

@@ -137,7 +137,7 @@ def main() -> None:
         return
     code = prepare(METHOD[args.method], args.official_root)
     datasets = args.datasets or {"grace": ["cora", "citeseer", "coauthor-cs"], "gca": ["amazon-photo"],
-                                 "lightgcl": ["gowalla"]}[args.method]
+                                 "lightgcl": ["gowalla"], "meow": ["heco-acm"]}[args.method]
     names = ["ours", "official"]
     if args.method == "grace" and not args.no_pygcl:
         try:

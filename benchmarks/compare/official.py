@@ -22,9 +22,11 @@ OFFICIAL: dict[str, tuple[str, Path | None, tuple[str, ...]]] = {
     "LightGCL": ("HKUDS/LightGCL", None, ("model.py", "utils.py")),  # its data archives are not needed
     "PAMC": ("gayanku/PAMC", None, ()),
     "SCGC": ("gayanku/SCGC", None, ()),
+    "MEOW": ("jianxiangyu/MEOW", HERE / "patches" / "MEOW.diff", ("code_meow",)),  # data: the mirror's MEOW/
 }
 #: graphcl method -> the official implementation's name above.
-METHOD = {"grace": "GRACE", "gca": "GCA", "lightgcl": "LightGCL", "pamc": "PAMC", "scgc-star": "SCGC"}
+METHOD = {"grace": "GRACE", "gca": "GCA", "lightgcl": "LightGCL", "pamc": "PAMC", "scgc-star": "SCGC",
+          "meow": "MEOW"}
 
 
 def snapshot_root(root: str | os.PathLike | None = None) -> Path:

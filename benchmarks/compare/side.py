@@ -263,7 +263,7 @@ def run_pygcl(settings: dict, data, epochs: int, seed: int, stamps: list[float])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", choices=["ours", "official", "pygcl"], required=True)
-    parser.add_argument("--method", choices=["grace", "gca", "lightgcl", "pamc", "scgc-star"], default="grace")
+    parser.add_argument("--method", choices=["grace", "gca", "lightgcl", "pamc", "scgc-star", "meow"], default="grace")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--epochs", type=int, help="default: the official config's")
     parser.add_argument("--threads", type=int, default=1)
@@ -284,6 +284,18 @@ def main() -> None:
             cluster_side.run_ours(args.method, data, settings, epochs, args.seed, stamps)
         else:
             cluster_side.run_official(args.method, args.official_code, data, settings, epochs, args.seed, stamps)
+        print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
+                          "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
+    if args.method == "meow":
+        import meow_side
+
+        epochs, stamps = args.epochs or 5, [time.perf_counter()]
+        if args.side == "ours":
+            meow_side.run_ours(args.dataset, epochs, args.seed, stamps)
+        else:
+            meow_side.run_official(args.official_code, args.dataset, epochs, args.seed, stamps)
         print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
                           "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -36,7 +36,7 @@ def _mlp(sizes: Sequence[int]) -> nn.Sequential:
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=True))  # on the linear layer's own output: nothing else reads it
     return nn.Sequential(*layers)
 
 
