@@ -1,0 +1,124 @@
+"""Neighbour sampling for mini-batch training: our vectorised sampler and PyG's NeighborLoader."""
+import itertools
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from graphcl.data.neighbors import NeighborSampler, check_sampling, neighbor_loader, pyg_sampler_available
+from graphcl.errors import InvalidArgumentError
+
+
+def random_graph(n: int, m: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, n, (2, m), generator=g)
+
+
+@pytest.mark.parametrize("fanouts", [[3, 2], [1], [-1, 4], [5, 5, 5]])
+def test_every_sampled_edge_exists_fanouts_hold_and_seeds_come_first(fanouts):
+    n = 60
+    edge_index = random_graph(n, 400, seed=len(fanouts))
+    before = edge_index.clone()
+    sampler = NeighborSampler(edge_index, n, fanouts)
+    seeds = torch.tensor([5, 17, 3, 42])
+    batch = sampler(seeds, torch.Generator().manual_seed(0))
+    assert torch.equal(edge_index, before)  # the input is untouched
+    assert torch.equal(batch.n_id[:4], seeds) and batch.batch_size == 4
+    assert batch.n_id.unique().numel() == batch.n_id.numel() == batch.num_nodes
+    src, dst = batch.n_id[batch.edge_index[0]], batch.n_id[batch.edge_index[1]]
+    assert torch.equal(edge_index[:, batch.e_id], torch.stack([src, dst]))  # each sampled edge is that edge
+    assert batch.e_id.unique().numel() == batch.e_id.numel()  # without replacement
+    degree = torch.bincount(edge_index[1], minlength=n)
+    per_target = torch.bincount(batch.edge_index[1], minlength=batch.num_nodes)
+    # hop 1 expands the seeds: min(k, in-degree) edges each (all of them for k = -1)
+    k = fanouts[0]
+    expected = degree[seeds] if k < 0 else degree[seeds].clamp(max=k)
+    assert torch.equal(per_target[:4], expected)
+    assert sampler._local.eq(-1).all()  # the scratch map is reset after every batch
+
+
+def test_sampling_is_reproducible_under_a_seed_and_varies_without_it():
+    edge_index = random_graph(200, 3000, seed=1)
+    sampler = NeighborSampler(edge_index, 200, [4, 3])
+    seeds = torch.arange(10)
+    a = sampler(seeds, torch.Generator().manual_seed(7))
+    b = sampler(seeds, torch.Generator().manual_seed(7))
+    c = sampler(seeds, torch.Generator().manual_seed(8))
+    assert torch.equal(a.n_id, b.n_id) and torch.equal(a.edge_index, b.edge_index)
+    assert not torch.equal(a.e_id, c.e_id)
+
+
+def test_a_subset_of_a_hubs_edges_is_uniform_over_all_subsets():
+    """Floyd's algorithm: every 2-subset of a node's 6 edges equally likely (chi-square, 4,500 draws)."""
+    edge_index = torch.tensor([[1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 0]])
+    sampler = NeighborSampler(edge_index, 7, [2])
+    generator = torch.Generator().manual_seed(0)
+    counts = {pair: 0 for pair in itertools.combinations(range(1, 7), 2)}
+    draws = 4500
+    for _ in range(draws):
+        batch = sampler(torch.tensor([0]), generator)
+        counts[tuple(sorted(batch.n_id[1:].tolist()))] += 1
+    expected = draws / len(counts)
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    assert chi2 < 36.1  # 14 degrees of freedom, p = 0.001
+
+
+@pytest.mark.skipif(not pyg_sampler_available(), reason="PyG's sampler needs pyg-lib or torch-sparse")
+def test_ours_and_pygs_neighbor_loader_sample_the_same_computation_graphs():
+    """Where a fan-out covers every in-edge both give the same graph; below it, the same number of
+    valid edges per target. (torch-sparse's subset draw is not uniform: Floyd's algorithm with
+    ``rand() % j`` instead of ``% (j + 1)``, so with fan-out 1 a node's last in-edge is never drawn;
+    ours is uniform, see the chi-square test above.)"""
+    from torch_geometric.loader import NeighborLoader
+
+    n = 40
+    edge_index = random_graph(n, 300, seed=3)
+    data = Data(edge_index=edge_index, num_nodes=n)
+    seeds = torch.tensor([0, 7, 21])
+    for fanouts in ([50, 50], [3, 2]):
+        ours = NeighborSampler(edge_index, n, fanouts)(seeds, torch.Generator().manual_seed(0))
+        (theirs,) = list(NeighborLoader(data, num_neighbors=fanouts, batch_size=3, input_nodes=seeds))
+        assert torch.equal(theirs.n_id[:3], seeds) and torch.equal(ours.n_id[:3], seeds)
+        per_seed = [torch.bincount(b.edge_index[1], minlength=b.num_nodes)[:3] for b in (ours, theirs)]
+        assert torch.equal(*per_seed)  # min(fan-out, in-degree) edges for every seed
+        for b in (ours, theirs):
+            assert torch.equal(edge_index[:, b.e_id], b.n_id[b.edge_index])
+        if fanouts[0] >= n:  # every edge of the 2-hop neighbourhood: the same nodes and edges
+            assert set(ours.n_id.tolist()) == set(theirs.n_id.tolist())
+            assert sorted(ours.e_id.tolist()) == sorted(theirs.e_id.tolist())
+
+
+@pytest.mark.parametrize("pyg", [False, True])
+def test_the_loader_attaches_features_and_covers_every_node_once_per_epoch(pyg, monkeypatch):
+    import graphcl.data.neighbors
+
+    if pyg and not pyg_sampler_available():
+        pytest.skip("PyG's sampler needs pyg-lib or torch-sparse")
+    monkeypatch.setattr(graphcl.data.neighbors, "pyg_sampler_available", lambda: pyg)
+    n = 50
+    data = Data(x=torch.randn(n, 3), y=torch.arange(n), edge_index=random_graph(n, 300, seed=4))
+    seen = []
+    for batch in neighbor_loader(data, [2, 2], batch_size=16, seed=0):
+        seeds = batch.n_id[:batch.batch_size]
+        assert torch.equal(batch.x, data.x[batch.n_id]) and torch.equal(batch.y, data.y[batch.n_id])
+        seen.append(seeds)
+    assert torch.equal(torch.cat(seen).sort().values, torch.arange(n))
+
+
+def test_bad_sampling_settings_give_one_line_errors():
+    edge_index = random_graph(10, 30, seed=5)
+    with pytest.raises(InvalidArgumentError, match="batch_size must be a positive"):
+        check_sampling([10, 10], 0)
+    with pytest.raises(InvalidArgumentError, match="2 fan-outs for an encoder of 3 layers"):
+        check_sampling([10, 10], 64, num_layers=3)
+    with pytest.raises(InvalidArgumentError, match="one fan-out per layer"):
+        check_sampling(10, 64)
+    with pytest.raises(InvalidArgumentError, match="positive fan-outs"):
+        NeighborSampler(edge_index, 10, [0, 5])
+    sampler = NeighborSampler(edge_index, 10, [2])
+    with pytest.raises(InvalidArgumentError, match="seed ids must lie in"):
+        sampler(torch.tensor([10]))
+    with pytest.raises(InvalidArgumentError, match="distinct"):
+        sampler(torch.tensor([1, 1]))
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        next(neighbor_loader(Data(edge_index=edge_index, num_nodes=10), [2], batch_size=0))
