@@ -137,7 +137,8 @@ def main() -> None:
         return
     code = prepare(METHOD[args.method], args.official_root)
     datasets = args.datasets or {"grace": ["cora", "citeseer", "coauthor-cs"], "gca": ["amazon-photo"],
-                                 "lightgcl": ["gowalla"], "meow": ["heco-acm"]}[args.method]
+                                 "lightgcl": ["gowalla"], "meow": ["heco-acm"],
+                                 "graphcl": ["mutag", "nci1"]}[args.method]
     names = ["ours", "official"]
     if args.method == "grace" and not args.no_pygcl:
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -95,4 +96,5 @@ def run_official(code: Path, dataset: str, epochs: int, seed: int, stamps: list[
             their_main.train()
     finally:
         os.chdir(cwd)
+        shutil.rmtree(work)  # the link to the mirror's folder goes, not the folder
     del stamps[0]  # the official epochs are stamped at their start: setup is not an epoch

@@ -18,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 OFFICIAL: dict[str, tuple[str, Path | None, tuple[str, ...]]] = {
     "GRACE": ("CRIPAC-DIG/GRACE", None, ()),
     "GCA": ("CRIPAC-DIG/GCA", HERE / "patches" / "GCA.diff", ()),
-    "GraphCL": ("Shen-Lab/GraphCL", None, ("unsupervised_TU",)),  # the snapshot lacks its large model files
+    # the snapshot lacks its large model files; the patch lets unsupervised_TU/aug.py run on PyG 2.x / torch >= 2.6
+    "GraphCL": ("Shen-Lab/GraphCL", HERE / "patches" / "GraphCL.diff", ("unsupervised_TU",)),
     "LightGCL": ("HKUDS/LightGCL", None, ("model.py", "utils.py")),  # its data archives are not needed
     "PAMC": ("gayanku/PAMC", None, ()),
     "SCGC": ("gayanku/SCGC", None, ()),
@@ -26,7 +27,7 @@ OFFICIAL: dict[str, tuple[str, Path | None, tuple[str, ...]]] = {
 }
 #: graphcl method -> the official implementation's name above.
 METHOD = {"grace": "GRACE", "gca": "GCA", "lightgcl": "LightGCL", "pamc": "PAMC", "scgc-star": "SCGC",
-          "meow": "MEOW"}
+          "meow": "MEOW", "graphcl": "GraphCL"}
 
 
 def snapshot_root(root: str | os.PathLike | None = None) -> Path:

@@ -263,7 +263,8 @@ def run_pygcl(settings: dict, data, epochs: int, seed: int, stamps: list[float])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", choices=["ours", "official", "pygcl"], required=True)
-    parser.add_argument("--method", choices=["grace", "gca", "lightgcl", "pamc", "scgc-star", "meow"], default="grace")
+    parser.add_argument("--method", choices=["grace", "gca", "lightgcl", "pamc", "scgc-star", "meow",
+                                             "graphcl"], default="grace")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--epochs", type=int, help="default: the official config's")
     parser.add_argument("--threads", type=int, default=1)
@@ -299,6 +300,18 @@ def main() -> None:
         print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
                           "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
+    if args.method == "graphcl":
+        import graph_side
+
+        epochs, stamps = args.epochs or 20, [time.perf_counter()]
+        if args.side == "ours":
+            counts = graph_side.run_ours(args.dataset, epochs, args.seed, stamps)
+        else:
+            counts = graph_side.run_official(args.official_code, args.dataset, epochs, args.seed, stamps)
+        print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
+                          "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **counts}))
         return
     if args.method == "lightgcl":
         params, run, data = rec_data(args.dataset)
