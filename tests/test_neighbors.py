@@ -1,5 +1,6 @@
 """Neighbour sampling for mini-batch training: our vectorised sampler and PyG's NeighborLoader."""
 import itertools
+import math
 
 import pytest
 import torch
@@ -121,4 +122,46 @@ def test_bad_sampling_settings_give_one_line_errors():
     with pytest.raises(InvalidArgumentError, match="distinct"):
         sampler(torch.tensor([1, 1]))
     with pytest.raises(InvalidArgumentError, match="batch_size"):
-        next(neighbor_loader(Data(edge_index=edge_index, num_nodes=10), [2], batch_size=0))
+        neighbor_loader(Data(edge_index=edge_index, num_nodes=10), [2], batch_size=0)
+
+
+@pytest.mark.parametrize("pyg", [False, True])
+def test_mini_batch_grace_trains_on_sampled_subgraphs_and_its_loss_falls(pyg, monkeypatch):
+    import graphcl.data.neighbors
+    from graphcl.data import planted_partition
+    from graphcl.runner import run
+
+    if pyg and not pyg_sampler_available():
+        pytest.skip("PyG's sampler needs pyg-lib or torch-sparse")
+    monkeypatch.setattr(graphcl.data.neighbors, "pyg_sampler_available", lambda: pyg)
+    from torch_geometric.utils import coalesce, remove_self_loops
+
+    data = planted_partition(300, num_blocks=3, avg_degree=8.0, num_features=16, seed=0)
+    data.edge_index = coalesce(remove_self_loops(data.edge_index)[0], num_nodes=300)
+    overrides = {"out_channels": 16, "projection_channels": 16, "batch_size": 64, "num_neighbors": [5, 5],
+                 "lr": 0.01}
+    (record,) = run("grace", data, epochs=1, evals=["node"], overrides=overrides, split="random", progress=False)
+    assert record.config["batch_size"] == 64 and record.config["num_neighbors"] == [5, 5]
+    assert 0.0 <= record.metrics["accuracy"] <= 1.0 and math.isfinite(record.final_loss)
+    # the training loop itself: one step per batch (5 batches of 64 seeds), the epoch loss falling
+    from graphcl.methods import build_method
+    from graphcl.train import train
+
+    torch.manual_seed(0)
+    model = build_method("grace", 16, **{k: v for k, v in overrides.items() if k != "lr"})
+    result = train(model, data, epochs=8, lr=0.01, seed=0, progress=False)
+    assert len(model._loader) == 5
+    assert all(math.isfinite(v) for v in result.losses) and result.losses[-1] < result.losses[0]
+
+
+def test_mini_batch_settings_are_checked_before_training():
+    from graphcl.methods import build_method
+
+    with pytest.raises(InvalidArgumentError, match="2 fan-outs for an encoder of 3 layers"):
+        build_method("grace", 8, num_layers=3, batch_size=32, num_neighbors=[5, 5])
+    with pytest.raises(InvalidArgumentError, match="set batch_size too"):
+        build_method("grace", 8, num_neighbors=[5, 5])
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        build_method("grace", 8, batch_size=0)
+    with pytest.raises(InvalidArgumentError, match="svd_rank"):
+        build_method("grace", 8, batch_size=32, svd_rank=4)

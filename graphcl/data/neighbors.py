@@ -23,7 +23,7 @@ from torch_geometric.data import Data
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidArgumentError
 
-__all__ = ["NeighborSampler", "neighbor_loader", "pyg_sampler_available"]
+__all__ = ["NeighborSampler", "NeighborBatches", "neighbor_loader", "pyg_sampler_available", "check_sampling"]
 
 
 def pyg_sampler_available() -> bool:
@@ -148,27 +148,57 @@ class NeighborSampler:
             yield self(seeds, generator)
 
 
-def neighbor_loader(data: Data, num_neighbors: Sequence[int], batch_size: int, *, shuffle: bool = True,
-                    num_workers: int = 0, seed: int = 0, input_nodes: Tensor | None = None) -> Iterator[Data]:
-    """Mini-batches of sampled computation graphs with their features (``x``, ``y`` where present):
-    PyG's :class:`~torch_geometric.loader.NeighborLoader` where it can run, else :class:`NeighborSampler`.
+class NeighborBatches:
+    """Mini-batches of sampled computation graphs with their node attributes (``x``, ``y`` where
+    present), re-iterable (a new shuffle every pass): PyG's
+    :class:`~torch_geometric.loader.NeighborLoader` where it can run, else :class:`NeighborSampler`.
     Each batch is a ``Data`` with ``n_id``, ``edge_index`` (local), ``batch_size`` and the node
-    attributes of ``n_id``; the first ``batch_size`` nodes are the seeds."""
-    fanouts = check_sampling(num_neighbors, batch_size)
-    if num_workers < 0:
-        raise InvalidArgumentError(f"num_workers must be >= 0, got {num_workers}")
-    generator = torch.Generator().manual_seed(seed)
-    if pyg_sampler_available():
-        from torch_geometric.loader import NeighborLoader
+    attributes of ``n_id``; the first ``batch_size`` nodes are the seeds.
 
-        return iter(NeighborLoader(data, num_neighbors=fanouts, batch_size=batch_size, shuffle=shuffle,
-                                   num_workers=num_workers, input_nodes=input_nodes, generator=generator))
-    sampler = NeighborSampler(data.edge_index, data.num_nodes, fanouts)
+    Args:
+        data: the graph (on any device; sampling runs on the CPU).
+        num_neighbors: fan-out per layer (``-1``: all neighbours).
+        batch_size: seed nodes per batch.
+        shuffle: a random order of the seeds every pass.
+        num_workers: PyG loader worker processes (ours samples in the calling process).
+        seed: seeds the shuffles and draws (the passes differ from each other).
+        input_nodes: the seed nodes (default: every node).
+    """
 
-    def attach(batch: Data) -> Data:
-        for key in ("x", "y"):
-            if data.get(key) is not None:
-                batch[key] = data[key][batch.n_id.to(data[key].device)]
-        return batch
+    def __init__(self, data: Data, num_neighbors: Sequence[int], batch_size: int, *, shuffle: bool = True,
+                 num_workers: int = 0, seed: int = 0, input_nodes: Tensor | None = None) -> None:
+        self.num_neighbors = check_sampling(num_neighbors, batch_size)
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise InvalidArgumentError(f"num_workers must be a number of processes >= 0, got {num_workers!r}")
+        self.batch_size, self.shuffle, self.input_nodes = batch_size, shuffle, input_nodes
+        self.generator = torch.Generator().manual_seed(seed)
+        self.data = data
+        count = data.num_nodes if input_nodes is None else int(torch.as_tensor(input_nodes).numel())
+        self._length = -(-count // batch_size)
+        if pyg_sampler_available():
+            from torch_geometric.loader import NeighborLoader
 
-    return (attach(batch) for batch in sampler.batches(batch_size, shuffle, generator, input_nodes))
+            cpu = data.cpu() if data.edge_index.device.type != "cpu" else data
+            self._pyg = NeighborLoader(cpu, num_neighbors=self.num_neighbors, batch_size=batch_size, shuffle=shuffle,
+                                       num_workers=num_workers, input_nodes=input_nodes, generator=self.generator)
+            self._sampler = None
+        else:
+            self._pyg, self._sampler = None, NeighborSampler(data.edge_index, data.num_nodes, self.num_neighbors)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[Data]:
+        if self._pyg is not None:
+            yield from self._pyg
+            return
+        for batch in self._sampler.batches(self.batch_size, self.shuffle, self.generator, self.input_nodes):
+            for key in ("x", "y"):
+                if self.data.get(key) is not None:
+                    batch[key] = self.data[key][batch.n_id.to(self.data[key].device)]
+            yield batch
+
+
+def neighbor_loader(data: Data, num_neighbors: Sequence[int], batch_size: int, **kwargs) -> NeighborBatches:
+    """:class:`NeighborBatches` over ``data`` (the keyword arguments are its own)."""
+    return NeighborBatches(data, num_neighbors, batch_size, **kwargs)

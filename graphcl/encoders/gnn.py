@@ -70,7 +70,7 @@ class GNNEncoder(nn.Module):
                                       dropout=dropout, act=act, **conv_kwargs)
         # One activation module for every layer (a PReLU's slope is shared, as in GRACE / GCA).
         self.act = self.gnn.act if act_last else None
-        self.out_channels = out_channels
+        self.out_channels, self.num_layers = out_channels, num_layers
         first = self.gnn.convs[0]
         self._sparse_gcn = isinstance(self.gnn, GCN) and all(
             getattr(first, key, None) == value for key, value in

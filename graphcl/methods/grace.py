@@ -1,6 +1,8 @@
 """GRACE and GCA: node-level contrast between two stochastically augmented views."""
 from __future__ import annotations
 
+from typing import Iterator, Sequence
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
@@ -8,6 +10,7 @@ from torch_geometric.transforms import BaseTransform, Compose
 
 from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature, SVDView
 from graphcl.checks import check_graph, float_features, parameter_dtype
+from graphcl.data.neighbors import NeighborBatches, check_sampling
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError
 from graphcl.losses import InfoNCE
@@ -55,6 +58,13 @@ class GRACE(Method):
     * ``loss``: the contrast of the two projected views, called as ``loss(z1, z2)`` (e.g.
       :class:`~graphcl.losses.DCL`, :class:`~graphcl.losses.DCLW`); replaces ``tau`` and ``chunk_size``.
 
+    With ``batch_size`` set, an epoch is a pass over mini-batches instead of one full-graph step:
+    each batch is the sampled computation graph of ``batch_size`` seed nodes (``num_neighbors``
+    fan-outs per layer, default 10 per layer; :class:`~graphcl.data.neighbors.NeighborBatches`,
+    PyG's ``NeighborLoader`` where it can run), both views augment that subgraph, and the contrast
+    runs over the seeds' projections (in-batch negatives). ``num_workers``: sampling processes
+    (PyG's loader only).
+
     >>> from graphcl.losses import DCL
     >>> from graphcl.encoders import GNNEncoder
     >>> model = GRACE(16, encoder=GNNEncoder(16, 64, 32, conv="gat"), loss=DCL(tau=0.5))
@@ -63,7 +73,8 @@ class GRACE(Method):
     def __init__(self, in_channels: int, out_channels: int = 128, projection_channels: int = 128,
                  num_layers: int = 2, conv: str = "gcn", activation: str = "relu", drop_edge_1: float = 0.2,
                  drop_edge_2: float = 0.4, drop_feature_1: float = 0.3, drop_feature_2: float = 0.4,
-                 tau: float = 0.4, chunk_size: int | None = None, svd_rank: int | None = None, *,
+                 tau: float = 0.4, chunk_size: int | None = None, svd_rank: int | None = None,
+                 batch_size: int | None = None, num_neighbors: Sequence[int] | None = None, num_workers: int = 0, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         super().__init__()
@@ -92,6 +103,19 @@ class GRACE(Method):
         if augmenters is None:
             augmenters = self.make_views(drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2)
         self.view_1, self.view_2 = augmenters
+        self.batch_size, self.num_workers, self.num_neighbors = batch_size, num_workers, None
+        self._loader: NeighborBatches | None = None
+        self._batches: Iterator[Data] | None = None
+        if batch_size is not None:
+            if svd_rank is not None:
+                raise InvalidArgumentError("svd_rank (the SVD view of the whole graph) does not combine with "
+                                           "batch_size (mini-batches of sampled subgraphs); drop one of them")
+            layers = getattr(self.encoder, "num_layers", None)
+            fanouts = list(num_neighbors) if num_neighbors is not None else [10] * (layers or num_layers)
+            self.num_neighbors = check_sampling(fanouts, batch_size, layers)
+        elif num_neighbors is not None:
+            raise InvalidArgumentError("num_neighbors is the fan-out of mini-batch training: set batch_size too "
+                                       "(e.g. --set batch_size=1024 num_neighbors=[10,10])")
 
     def make_views(self, pe1: float, pe2: float, pf1: float, pf2: float) -> tuple[BaseTransform, BaseTransform]:
         """The two augmentation pipelines (edge dropping then feature masking)."""
@@ -99,12 +123,39 @@ class GRACE(Method):
 
     def setup(self, data: Data) -> None:
         check_graph(data)
+        if self.batch_size is not None:
+            seed = int(torch.randint(0, 2 ** 31, (1,)))  # from the run's seeded stream
+            self._loader = NeighborBatches(data, self.num_neighbors, self.batch_size, num_workers=self.num_workers,
+                                           seed=seed)
+
+    def start_epoch(self, data: Data) -> int:
+        if self._loader is None:
+            return 1
+        self._batches = iter(self._loader)
+        return len(self._loader)
+
+    def _next_batch(self, data: Data) -> Data:
+        """The next sampled subgraph, on the model's device."""
+        if self._batches is None:
+            raise InvalidArgumentError(f"{self.name}: call setup(data) and start_epoch(data) (the training loop "
+                                       "does) before a mini-batch loss()")
+        batch = next(self._batches, None)
+        if batch is None:  # more steps than batches: a new pass
+            self._batches = iter(self._loader)
+            batch = next(self._batches)
+        return batch.to(data.edge_index.device)
 
     def encode(self, data: Data) -> Tensor:
         x = float_features(data.x, parameter_dtype(self))  # integer / float64 features as the model's dtype
         return self.encoder(x, data.edge_index, data.get("edge_weight"))
 
     def loss(self, data: Data) -> Tensor:
+        if self.batch_size is not None:  # the seeds come first in a sampled subgraph
+            batch = self._next_batch(data)
+            seeds = slice(0, batch.batch_size)
+            z1 = self.projector(self.encode(self.view_1(batch))[seeds])
+            z2 = self.projector(self.encode(self.view_2(batch))[seeds])
+            return self.criterion(z1, z2)
         z1 = self.projector(self.encode(self.view_1(data)))
         if self.svd_view is not None:
             operator = self.svd_view.factors(data.edge_index, data.num_nodes)
