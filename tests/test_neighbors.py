@@ -165,3 +165,20 @@ def test_mini_batch_settings_are_checked_before_training():
         build_method("grace", 8, batch_size=0)
     with pytest.raises(InvalidArgumentError, match="svd_rank"):
         build_method("grace", 8, batch_size=32, svd_rank=4)
+
+
+@pytest.mark.parametrize("conv", ["gcn", "sage"])
+def test_layer_wise_inference_gives_the_forward_embeddings(conv):
+    from graphcl.encoders import GNNEncoder
+
+    g = torch.Generator().manual_seed(9)
+    n, f = 70, 80
+    x = torch.rand(n, f, generator=g) * (torch.rand(n, f, generator=g) < 0.05)  # sparse: a sparse first layer
+    edge_index = random_graph(n, 400, seed=9)
+    encoder = GNNEncoder(f, 16, 8, num_layers=3, conv=conv, act="prelu").eval()
+    with torch.no_grad():
+        reference = encoder(x, edge_index)
+    out = encoder.inference(x, edge_index, batch_size=16)
+    assert torch.allclose(out, reference, atol=1e-5)
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        GNNEncoder(f, 16, 8).inference(x, edge_index, batch_size=0)

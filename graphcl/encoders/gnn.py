@@ -16,7 +16,8 @@ from graphcl.errors import InvalidArgumentError, UnknownNameError
 CONVOLUTIONS = {"gcn": GCN, "gat": GAT, "gin": GIN, "sage": GraphSAGE}
 
 
-def gcn_propagation(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None) -> SparseOperator:
+def gcn_propagation(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None,
+                    transpose: bool = True) -> SparseOperator:
     r"""GCN's propagation matrix :math:`\hat D^{-1/2} (A + I) \hat D^{-1/2}` as a
     :class:`~graphcl.encoders.SparseOperator` whose row ``i`` holds node ``i``'s incoming edges
     (PyG's ``gcn_norm``, so that ``adj @ h`` equals ``GCNConv``'s propagation; duplicate edges add
@@ -25,7 +26,7 @@ def gcn_propagation(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | No
     Shapes: ``edge_index [2, E]``, ``edge_weight [E]`` -> ``[N, N]`` with at most ``E + N`` entries.
     """
     index, weight = gcn_norm(edge_index, edge_weight, num_nodes, add_self_loops=True)
-    return SparseOperator(index.flip(0), weight, (num_nodes, num_nodes))
+    return SparseOperator(index.flip(0), weight, (num_nodes, num_nodes), transpose=transpose)
 
 
 class GNNEncoder(nn.Module):
@@ -96,6 +97,47 @@ class GNNEncoder(nn.Module):
             if i < last:
                 x = self.gnn.dropout(self.gnn.act(x))
         return self.act(x) if self.act is not None else x
+
+    @torch.no_grad()
+    def inference(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
+                  batch_size: int = 65536) -> Tensor:
+        r"""Embeddings of every node, layer by layer (PyG's layer-wise inference), without gradients:
+        the values of :meth:`forward` in eval mode. For GCN each layer's :math:`H W` is computed in
+        row blocks of ``batch_size`` nodes, propagated by the normalised adjacency (CSR, no
+        transpose), and bias and activation are applied in place, so a layer holds its input, its
+        output and one block; other convolutions run :meth:`forward`.
+
+        Shapes: ``x [N, F]`` -> ``[N, out_channels]``.
+        """
+        if not (self._sparse_gcn and isinstance(edge_index, Tensor) and not edge_index.is_sparse):
+            return self.forward(x, edge_index, edge_weight)
+        if batch_size < 1:
+            raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
+        operator = gcn_propagation(edge_index, x.size(0), edge_weight, transpose=False)
+        last = len(self.gnn.convs) - 1
+        h = x
+        for i, conv in enumerate(self.gnn.convs):
+            if i == 0:
+                hw = self._sparse_input.linear(conv.lin, h)
+            else:
+                hw = h.new_empty(h.size(0), conv.lin.weight.size(0))
+                for start in range(0, h.size(0), batch_size):
+                    torch.mm(h[start:start + batch_size], conv.lin.weight.t(), out=hw[start:start + batch_size])
+            h = operator @ hw
+            del hw
+            if conv.bias is not None:
+                h += conv.bias
+            if i < last or self.act is not None:
+                h = self._activate(h)
+        return h
+
+    def _activate(self, h: Tensor) -> Tensor:
+        """The encoder's activation on ``h``, in place where it is a plain elementwise one."""
+        act = self.gnn.act
+        if isinstance(act, (nn.ReLU, nn.LeakyReLU, nn.ELU)):
+            return {nn.ReLU: torch.relu_, nn.LeakyReLU: lambda t: torch.nn.functional.leaky_relu_(
+                t, act.negative_slope), nn.ELU: lambda t: torch.nn.functional.elu_(t, act.alpha)}[type(act)](h)
+        return act(h)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         if self._sparse_gcn and isinstance(edge_index, Tensor) and not edge_index.is_sparse and (

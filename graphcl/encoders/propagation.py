@@ -46,13 +46,14 @@ class SparseOperator:
         shape: ``(M, N)``.
     """
 
-    def __init__(self, index: Tensor, values: Tensor, shape: tuple[int, int]) -> None:
+    def __init__(self, index: Tensor, values: Tensor, shape: tuple[int, int], transpose: bool = True) -> None:
         with warnings.catch_warnings():  # torch's notices that sparse CSR support is in beta
             warnings.simplefilter("ignore", UserWarning)
             coo = torch.sparse_coo_tensor(index, values.detach(), shape).coalesce()
             self.shape = tuple(shape)
             self.matrix = coo.to_sparse_csr()
-            self.transpose = coo.t().coalesce().to_sparse_csr()
+            # A^T for the backward; an operator built for inference only (transpose=False) has none
+            self.transpose = coo.t().coalesce().to_sparse_csr() if transpose else None
 
     @classmethod
     def row_mean(cls, index: Tensor, shape: tuple[int, int]) -> "SparseOperator":
@@ -78,6 +79,8 @@ class SparseOperator:
         if x.size(0) != self.shape[1]:
             raise ValueError(f"operator of shape {self.shape} cannot multiply {x.size(0)} rows")
         if torch.is_grad_enabled() and x.requires_grad:
+            if self.transpose is None:
+                raise ValueError("this operator was built without its transpose (inference only): no gradient")
             return _Apply.apply(self.matrix, self.transpose, x)
         return self.matrix @ x
 

@@ -167,9 +167,15 @@ class GRACE(Method):
 
     @torch.no_grad()
     def embed(self, data: Data) -> Tensor:
+        """The encoder's embeddings of the whole graph ``[N, d]``, layer by layer where the encoder
+        has a layer-wise ``inference`` (:meth:`graphcl.encoders.GNNEncoder.inference`)."""
         was_training = self.training
         self.eval()
-        z = self.encode(data)
+        if hasattr(self.encoder, "inference"):
+            x = float_features(data.x, parameter_dtype(self))
+            z = self.encoder.inference(x, data.edge_index, data.get("edge_weight"))
+        else:
+            z = self.encode(data)
         self.train(was_training)
         return z.detach()
 
