@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from graphcl.data.neighbors import NeighborSampler, check_sampling, neighbor_loader, pyg_sampler_available
+from graphcl.data.neighbors import (NeighborBatches, NeighborSampler, check_sampling, neighbor_loader,
+                                    pyg_sampler_available)
 from graphcl.errors import InvalidArgumentError
 
 
@@ -182,3 +183,29 @@ def test_layer_wise_inference_gives_the_forward_embeddings(conv):
     assert torch.allclose(out, reference, atol=1e-5)
     with pytest.raises(InvalidArgumentError, match="batch_size"):
         GNNEncoder(f, 16, 8).inference(x, edge_index, batch_size=0)
+
+
+def test_mini_batch_gca_augments_a_subgraph_by_the_whole_graphs_probabilities():
+    from torch_geometric.utils import coalesce, remove_self_loops
+
+    from graphcl.augment import AdaptiveDropEdge
+    from graphcl.data import planted_partition
+    from graphcl.methods import build_method
+    from graphcl.train import train
+
+    data = planted_partition(200, num_blocks=3, avg_degree=8.0, num_features=16, seed=1)
+    data.edge_index = coalesce(remove_self_loops(data.edge_index)[0], num_nodes=200)
+    drop = AdaptiveDropEdge(0.5).fit(data)
+    whole = drop.drop_probability(data)
+    batch = next(iter(NeighborBatches(data, [4, 4], 32, seed=0)))
+    subgraph_own = AdaptiveDropEdge(0.5).drop_probability(batch)
+    assert not torch.allclose(subgraph_own, whole[batch.e_id])  # what a subgraph alone would use
+    torch.manual_seed(0)
+    kept = drop(batch.clone())
+    torch.manual_seed(0)
+    expected = torch.bernoulli(1.0 - whole[batch.e_id]).bool()
+    assert torch.equal(kept.e_id, batch.e_id[expected])
+    torch.manual_seed(0)
+    model = build_method("gca", 16, out_channels=16, projection_channels=8, batch_size=50, num_neighbors=[4, 4])
+    result = train(model, data, epochs=6, lr=0.01, seed=0, progress=False)
+    assert all(math.isfinite(v) for v in result.losses) and result.losses[-1] < result.losses[0]

@@ -271,8 +271,18 @@ class AdaptiveDropEdge(BaseTransform):
             self._cache.put([edge_index], prob, extra)
         return prob
 
+    def fit(self, data: Data) -> "AdaptiveDropEdge":
+        """Keep the whole graph's probabilities for mini-batches: a sampled subgraph with ``e_id``
+        (its edges' positions in that graph) then drops by those, not by its own centralities."""
+        self._fitted = self.drop_probability(data)
+        return self
+
     def forward(self, data: Data) -> Data:
-        prob = self.drop_probability(data)
+        fitted = getattr(self, "_fitted", None)
+        if fitted is not None and data.get("e_id") is not None:
+            prob = fitted.to(data.e_id.device)[data.e_id]
+        else:
+            prob = self.drop_probability(data)
         if prob.numel() == 0:
             return data
         keep = torch.bernoulli(1.0 - prob).to(torch.bool)

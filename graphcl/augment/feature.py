@@ -173,11 +173,18 @@ class AdaptiveMaskFeature(BaseTransform):
             self._prob_cache.put([edge_index, x], prob, extra)
         return prob
 
+    def fit(self, data: Data) -> "AdaptiveMaskFeature":
+        """Keep the whole graph's per-dimension probabilities for mini-batches: a sampled subgraph
+        (with ``n_id``) is then masked by those, not by its own centralities."""
+        self._fitted = self.drop_probability(data)
+        return self
+
     def forward(self, data: Data) -> Data:
-        prob = self.drop_probability(data)
+        fitted = getattr(self, "_fitted", None)
+        prob = fitted if fitted is not None and data.get("n_id") is not None else self.drop_probability(data)
         if prob.numel() == 0:
             return data
-        drop = torch.bernoulli(prob).to(torch.bool)
+        drop = torch.bernoulli(prob.to(data.x.device)).to(torch.bool)
         data.x = data.x.masked_fill(drop.view(1, -1), 0)
         return data
 

@@ -200,7 +200,8 @@ class GCA(GRACE):
                  num_layers: int = 2, conv: str = "gcn", activation: str = "prelu", drop_edge_1: float = 0.3,
                  drop_edge_2: float = 0.4, drop_feature_1: float = 0.1, drop_feature_2: float = 0.0,
                  tau: float = 0.4, drop_scheme: str = "degree", threshold: float = 0.7,
-                 dense_features: bool = False, chunk_size: int | None = None, *,
+                 dense_features: bool = False, chunk_size: int | None = None, batch_size: int | None = None,
+                 num_neighbors: Sequence[int] | None = None, num_workers: int = 0, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         if drop_scheme not in ("degree", "pagerank", "evc", "uniform"):
@@ -208,7 +209,18 @@ class GCA(GRACE):
         self.drop_scheme, self.threshold, self.dense_features = drop_scheme, threshold, dense_features
         super().__init__(in_channels, out_channels, projection_channels, num_layers, conv, activation,
                          drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2, tau, chunk_size,
+                         batch_size=batch_size, num_neighbors=num_neighbors, num_workers=num_workers,
                          encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
+
+    def setup(self, data: Data) -> None:
+        """With mini-batches, the adaptive augmenters keep the whole graph's drop probabilities: a
+        sampled subgraph is augmented by its edges' and features' probabilities in the whole graph."""
+        super().setup(data)
+        if self.batch_size is not None:
+            for view in (self.view_1, self.view_2):
+                for part in getattr(view, "transforms", [view]):
+                    if hasattr(part, "fit"):
+                        part.fit(data)
 
     def make_views(self, pe1: float, pe2: float, pf1: float, pf2: float) -> tuple[BaseTransform, BaseTransform]:
         if self.drop_scheme == "uniform":
