@@ -41,7 +41,7 @@ REAL_PROBE = cache._probe_host
 ALL_NAMES = {
     "cora", "citeseer", "pubmed", "citationfull-cora", "citationfull-cora_ml", "citationfull-citeseer",
     "citationfull-dblp", "citationfull-pubmed", "amazon-photo", "amazon-computers", "coauthor-cs",
-    "coauthor-physics", "wikics", "ogbn-arxiv", "acm", "dblp", "cite", "usps", "hhar", "reut",
+    "coauthor-physics", "wikics", "ogbn-arxiv", "ogbn-products", "acm", "dblp", "cite", "usps", "hhar", "reut",
     "heco-acm", "heco-dblp", "heco-aminer", "heco-freebase", "gowalla", "mutag", "proteins", "nci1", "imdb-binary",
 }
 

@@ -22,20 +22,23 @@ def _write_csv_gz(path: Path, rows: np.ndarray, fmt: str) -> None:
             f.write(",".join(fmt % v for v in row) + "\n")
 
 
-def write_tiny_ogbn_arxiv(root: Path, num_nodes: int = 120, seed: int = 0) -> None:
-    """A tiny citation graph in OGB's raw layout for ogbn-arxiv (what ogb downloads and unzips)."""
-    data = planted_graph(num_blocks=4, block_size=num_nodes // 4, num_features=128, seed=seed)
-    folder = root / "ogbn_arxiv"
+def write_tiny_ogbn_arxiv(root: Path, num_nodes: int = 120, seed: int = 0, name: str = "ogbn_arxiv",
+                          split: str = "time", num_features: int = 128) -> None:
+    """A tiny graph in OGB's raw layout for ogbn-arxiv (what ogb downloads and unzips); ``name`` /
+    ``split`` / ``num_features`` ``ogbn_products`` / ``sales_ranking`` / 100 for ogbn-products."""
+    data = planted_graph(num_blocks=4, block_size=num_nodes // 4, num_features=num_features, seed=seed)
+    folder = root / name
     edges = data.edge_index[:, data.edge_index[0] < data.edge_index[1]].t().numpy()  # directed citations
     _write_csv_gz(folder / "raw" / "edge.csv.gz", edges, "%d")
     _write_csv_gz(folder / "raw" / "node-feat.csv.gz", data.x.numpy(), "%.6f")
     _write_csv_gz(folder / "raw" / "node-label.csv.gz", data.y.numpy(), "%d")
-    _write_csv_gz(folder / "raw" / "node_year.csv.gz", 2000 + np.arange(num_nodes) % 20, "%d")
+    if name == "ogbn_arxiv":
+        _write_csv_gz(folder / "raw" / "node_year.csv.gz", 2000 + np.arange(num_nodes) % 20, "%d")
     _write_csv_gz(folder / "raw" / "num-node-list.csv.gz", np.array([num_nodes]), "%d")
     _write_csv_gz(folder / "raw" / "num-edge-list.csv.gz", np.array([len(edges)]), "%d")
     perm = np.random.default_rng(seed).permutation(num_nodes)
-    for name, part in zip(("train", "valid", "test"), np.split(perm, [num_nodes // 2, 3 * num_nodes // 4])):
-        _write_csv_gz(folder / "split" / "time" / f"{name}.csv.gz", np.sort(part), "%d")
+    for part_name, part in zip(("train", "valid", "test"), np.split(perm, [num_nodes // 2, 3 * num_nodes // 4])):
+        _write_csv_gz(folder / "split" / split / f"{part_name}.csv.gz", np.sort(part), "%d")
     (folder / "RELEASE_v1.txt").write_text("tiny test copy\n")
 
 
@@ -50,6 +53,21 @@ def test_ogbn_arxiv_example_on_tiny_ogb_raw_files(tmp_path):
                                                   "--no-check-stats", "--chunk-size", "7"])
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert metrics["accuracy"] > 0.5  # four planted classes: chance is 0.25
+
+
+def test_ogbn_arxiv_example_trains_mini_batches_with_batch_size(tmp_path):
+    write_tiny_ogbn_arxiv(tmp_path)
+    metrics = run_example("ogbn_arxiv_grace.py", ["--root", str(tmp_path), "--epochs", "6", "--out-channels", "16",
+                                                  "--no-check-stats", "--batch-size", "40", "--num-neighbors", "5", "5"])
+    assert metrics["accuracy"] > 0.5  # four planted classes: chance is 0.25
+
+
+def test_ogbn_products_minibatch_example_on_tiny_ogb_raw_files(tmp_path):
+    write_tiny_ogbn_arxiv(tmp_path, name="ogbn_products", split="sales_ranking", num_features=100)
+    metrics = run_example("ogbn_products_minibatch.py", ["--root", str(tmp_path), "--epochs", "6", "--out-channels",
+                                                         "16", "--no-check-stats", "--batch-size", "40",
+                                                         "--num-neighbors", "5", "5"])
+    assert metrics["accuracy"] > 0.5
 
 
 @pytest.mark.mirror

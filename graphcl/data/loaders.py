@@ -79,7 +79,7 @@ def _ogb_quiet_and_safe() -> Iterator[None]:
 
 
 def _load_ogb_node(info: DatasetInfo, folder: Path) -> Data:
-    """An OGB node-property dataset (ogbn-arxiv) through ``ogb``'s ``PygNodePropPredDataset``.
+    """An OGB node-property dataset (ogbn-arxiv, ogbn-products) through ``ogb``'s ``PygNodePropPredDataset``.
 
     ``folder`` is ``<root>/ogbn_arxiv``. Labels are flattened to 1-D, the official split
     becomes ``train_mask`` / ``val_mask`` / ``test_mask``, ``node_year`` (if present) is
