@@ -4,28 +4,53 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from typing import Sequence
 
 from graphcl.configs import config_names, parse_override
-from graphcl.errors import GraphclError
+from graphcl.errors import GraphclError, InvalidArgumentError
+
+
+def _launch(nproc: int) -> int:
+    """``graphcl train ... --nproc K``: the same command in K processes under torchrun."""
+    import subprocess
+
+    if nproc < 1:
+        raise InvalidArgumentError(f"--nproc must be >= 1, got {nproc}")
+    argv = sys.argv[1:]
+    index = argv.index("--nproc")
+    argv = argv[:index] + argv[index + 2:]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               "-m", "graphcl", *argv]
+    return subprocess.run(command).returncode
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(args.nproc)
     from graphcl.data import load_dataset
+    from graphcl.distributed import init_from_env, rank
     from graphcl.methods import get_method_class
     from graphcl.records import ORACLE_FLAG, Table, write_records
     from graphcl.runner import run
     from graphcl.tasks import get_task
 
+    distributed = init_from_env()
+    if distributed and args.checkpoint_dir:
+        raise InvalidArgumentError("--checkpoint-dir with several processes is not supported yet; train in one "
+                                   "process to checkpoint")
     data = load_dataset(args.dataset)
     overrides = dict(parse_override(s) for s in args.set)
     task = get_task(get_method_class(args.method).task)
     evals = args.eval if args.eval is not None else task.default_evals
-    records = run(args.method, data, seeds=args.seeds, epochs=args.epochs, evals=evals, split=args.split,
-                  device=args.device, overrides=overrides, patience=args.patience,
-                  checkpoint_dir=args.checkpoint_dir, resume=args.resume, auto=args.auto, progress=not args.quiet)
+    records = run(args.method, data, seeds=args.seeds, epochs=args.epochs, evals=evals if rank() == 0 else ["none"],
+                  split=args.split, device=args.device, overrides=overrides, patience=args.patience,
+                  checkpoint_dir=args.checkpoint_dir, resume=args.resume, auto=args.auto,
+                  progress=not args.quiet and rank() == 0)
+    if rank() != 0:  # rank 0 evaluates and reports
+        return 0
     metrics = task.table_metrics(evals, records[0].metrics) + ["train_seconds", "peak_memory_mb"]
     table = Table(["run", "seeds", *metrics])
     table.add(run=task.describe(args.method, records[0].dataset, records[0].config, evals), seeds=len(records), **{m: (m, records) for m in metrics})
@@ -90,6 +115,8 @@ def build_parser(method_names: Sequence[str] | None = None) -> argparse.Argument
                         "without a section in the method's config; --auto: always, ignoring the section)")
     t.add_argument("--out", help="write the per-seed records to this JSON file")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=int, help="train in this many processes (torch.distributed through torchrun; "
+                   "mini-batch methods split the seed nodes across them)")
     t.set_defaults(func=_train)
 
     b = sub.add_parser("bench", help="run a benchmark suite and write its tables")

@@ -15,6 +15,7 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data, Dataset
 from tqdm.auto import tqdm
 
+from graphcl.distributed import average_gradients
 from graphcl.errors import InvalidArgumentError
 from graphcl.methods.base import Method
 from graphcl.profiling import PeakMemory
@@ -190,6 +191,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
                         f"the loss became {loss.item()} at epoch {epoch + 1}; lower the learning rate or raise the "
                         "temperature, and check the features for extreme values")
                 loss.backward()
+                average_gradients(method.parameters())  # over the ranks of a torch.distributed group
                 optimizer.step()
                 total += float(loss.detach())
             value = total / steps

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphcl.checks import check_features
+from graphcl.distributed import gather
 from graphcl.errors import InvalidArgumentError
 from graphcl.losses.chunked import ChunkWorkspace, auto_chunk_size, chunked_logsumexp, two_view_logsumexp
 from graphcl.losses.positives import PositivePairs, log_positive_mass
@@ -64,17 +65,21 @@ class InfoNCE(nn.Module):
         intra_view_negatives: also contrast against the other nodes of the anchor's own view.
         symmetric: average both directions (view 1 as anchors, then view 2).
         chunk_size: anchors per chunk of the denominator; ``None`` chooses from ``N``.
+        gather_distributed: in a ``torch.distributed`` group, contrast the views gathered from
+            every rank (:func:`graphcl.distributed.gather`, with gradients): the loss of the union
+            of the ranks' batches, each rank's rows one block of the ``N`` (as lightly's losses).
 
     Shapes: ``z1, z2: [N, d]`` -> scalar.
     """
 
     def __init__(self, tau: float = 0.5, intra_view_negatives: bool = True, symmetric: bool = True,
-                 chunk_size: int | None = None) -> None:
+                 chunk_size: int | None = None, gather_distributed: bool = False) -> None:
         super().__init__()
         self.tau = _check_tau(tau)
         self.intra_view_negatives = intra_view_negatives
         self.symmetric = symmetric
         self.chunk_size = chunk_size
+        self.gather_distributed = gather_distributed
         self._workspace = ChunkWorkspace()  # chunk buffers reused from step to step
 
     def one_way(self, u: Tensor, v: Tensor, weights: NegativeWeights | None = None) -> Tensor:
@@ -94,6 +99,8 @@ class InfoNCE(nn.Module):
     def forward(self, z1: Tensor, z2: Tensor, weights: NegativeWeights | None = None) -> Tensor:
         """``weights``: optional :class:`~graphcl.losses.weighting.NegativeWeights` over the ``N`` nodes."""
         _check_views(z1, z2)
+        if self.gather_distributed:
+            z1, z2 = gather(z1), gather(z2)
         u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
         if weights is not None:
             if weights.num_nodes != u.size(0):

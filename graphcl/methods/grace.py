@@ -11,6 +11,7 @@ from torch_geometric.transforms import BaseTransform, Compose
 from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature, SVDView
 from graphcl.checks import check_graph, float_features, parameter_dtype
 from graphcl.data.neighbors import NeighborBatches, check_sampling
+from graphcl.distributed import is_distributed, rank, world_size
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError
 from graphcl.losses import InfoNCE
@@ -99,7 +100,9 @@ class GRACE(Method):
             d = getattr(encoder, "out_channels", out_channels)
             projector = ProjectionHead(d, projection_channels, d)
         self.projector = projector
-        self.criterion = loss if loss is not None else InfoNCE(tau, chunk_size=chunk_size)
+        # mini-batches of a torch.distributed group contrast every rank's seeds (graphcl.distributed)
+        self.criterion = loss if loss is not None else InfoNCE(tau, chunk_size=chunk_size,
+                                                               gather_distributed=batch_size is not None)
         if augmenters is None:
             augmenters = self.make_views(drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2)
         self.view_1, self.view_2 = augmenters
@@ -125,8 +128,12 @@ class GRACE(Method):
         check_graph(data)
         if self.batch_size is not None:
             seed = int(torch.randint(0, 2 ** 31, (1,)))  # from the run's seeded stream
+            seeds = None
+            if is_distributed():  # an equal share of the nodes per rank (the remainder is left out)
+                share = data.num_nodes // world_size()
+                seeds = torch.arange(rank(), data.num_nodes, world_size())[:share]
             self._loader = NeighborBatches(data, self.num_neighbors, self.batch_size, num_workers=self.num_workers,
-                                           seed=seed)
+                                           seed=seed, input_nodes=seeds)
 
     def start_epoch(self, data: Data) -> int:
         if self._loader is None:
