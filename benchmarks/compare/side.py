@@ -260,6 +260,47 @@ def run_pygcl(settings: dict, data, epochs: int, seed: int, stamps: list[float])
         return encode(data.x, data.edge_index)
 
 
+def timed_side(args: argparse.Namespace) -> dict:
+    """The epoch (for LightGCL: batch) stamps of one side of the methods with a side module of
+    their own, as the JSON object main prints."""
+    stamps, counts = [time.perf_counter()], {}
+    ours = args.side == "ours"
+    if args.method in ("pamc", "scgc-star"):
+        import cluster_side
+
+        data, settings = cluster_side.load_graph(args.dataset)
+        settings = settings or cluster_side.ACM_COMMAND[args.method]
+        epochs = args.epochs or 5
+        if ours:
+            cluster_side.run_ours(args.method, data, settings, epochs, args.seed, stamps)
+        else:
+            cluster_side.run_official(args.method, args.official_code, data, settings, epochs, args.seed, stamps)
+    elif args.method == "meow":
+        import meow_side
+
+        epochs = args.epochs or 5
+        if ours:
+            meow_side.run_ours(args.dataset, epochs, args.seed, stamps)
+        else:
+            meow_side.run_official(args.official_code, args.dataset, epochs, args.seed, stamps)
+    elif args.method == "graphcl":
+        import graph_side
+
+        epochs = args.epochs or 20
+        counts = (graph_side.run_ours(args.dataset, epochs, args.seed, stamps) if ours else
+                  graph_side.run_official(args.official_code, args.dataset, epochs, args.seed, stamps))
+    else:  # lightgcl: seconds per batch
+        params, run, data = rec_data(args.dataset)
+        epochs = args.epochs or 5
+        if ours:
+            run_ours_lightgcl(params, run.lr, data, epochs, args.seed, stamps)
+        else:
+            run_official_lightgcl(args.official_code, params, run.lr, data, epochs, args.seed, stamps)
+    return {"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
+            "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **counts}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", choices=["ours", "official", "pygcl"], required=True)
@@ -275,53 +316,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    if args.method in ("pamc", "scgc-star"):
-        import cluster_side
-
-        data, settings = cluster_side.load_graph(args.dataset)
-        settings = settings or cluster_side.ACM_COMMAND[args.method]
-        epochs, stamps = args.epochs or 5, [time.perf_counter()]
-        if args.side == "ours":
-            cluster_side.run_ours(args.method, data, settings, epochs, args.seed, stamps)
-        else:
-            cluster_side.run_official(args.method, args.official_code, data, settings, epochs, args.seed, stamps)
-        print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
-                          "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
-                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-        return
-    if args.method == "meow":
-        import meow_side
-
-        epochs, stamps = args.epochs or 5, [time.perf_counter()]
-        if args.side == "ours":
-            meow_side.run_ours(args.dataset, epochs, args.seed, stamps)
-        else:
-            meow_side.run_official(args.official_code, args.dataset, epochs, args.seed, stamps)
-        print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
-                          "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
-                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-        return
-    if args.method == "graphcl":
-        import graph_side
-
-        epochs, stamps = args.epochs or 20, [time.perf_counter()]
-        if args.side == "ours":
-            counts = graph_side.run_ours(args.dataset, epochs, args.seed, stamps)
-        else:
-            counts = graph_side.run_official(args.official_code, args.dataset, epochs, args.seed, stamps)
-        print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
-                          "epochs": epochs, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
-                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **counts}))
-        return
-    if args.method == "lightgcl":
-        params, run, data = rec_data(args.dataset)
-        steps, stamps = args.epochs or 5, [time.perf_counter()]
-        runner = run_ours_lightgcl if args.side == "ours" else (
-            lambda *a: run_official_lightgcl(args.official_code, *a))
-        runner(params, run.lr, data, steps, args.seed, stamps)
-        print(json.dumps({"side": args.side, "method": args.method, "dataset": args.dataset, "threads": args.threads,
-                          "epochs": steps, "seed": args.seed, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])],
-                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    if args.method in ("pamc", "scgc-star", "meow", "graphcl", "lightgcl"):
+        print(json.dumps(timed_side(args)))
         return
     settings = official_settings(args.method, args.official_code, args.dataset)
     epochs = args.epochs or settings["epochs"]
