@@ -38,8 +38,8 @@ from graphcl.checks import check_graph, check_num_clusters, float_features, para
 from graphcl.clustering import modularity
 from graphcl.encoders import SDCNAutoencoder, pretrained_autoencoder
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs, student_t_assignment,
-                            target_distribution)
+from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs, log_positive_mass,
+                            meta_nodes, student_t_assignment, target_distribution)
 from graphcl.methods._parts import check_module
 from graphcl.methods.base import ClusteringMethod, register_method
 
@@ -296,20 +296,87 @@ class PamC(DeepClustering):
             with the embeddings ``z [N, n_z]``, the meta-node assignment ``[N, K]`` and the
             :class:`~graphcl.losses.PositivePairs` (e.g. ``MetaNodeContrast(0.5)``); replaces the
             one built from ``tau``.
+        batch_size: train on mini-batches of this many nodes instead of the whole graph: the
+            target :math:`P` comes from a full pass at the start of each epoch, a batch's loss is
+            :math:`\beta\,\mathrm{KL}(P_B \Vert Q_B)` plus the contrast of its nodes with their
+            positives (encoded alongside; the encoder is node-wise) against the meta-nodes of the
+            batch (:math:`c_k = \sum_{i \in B} a_{ik} z_i`). Built-in contrast only.
         **kwargs: see :class:`DeepClustering`.
     """
 
     cumulative = True
 
     def __init__(self, in_channels: int, num_clusters: int = 2, assignment: str = "hard", *,
-                 loss: nn.Module | None = None, **kwargs) -> None:
+                 loss: nn.Module | None = None, batch_size: int | None = None, **kwargs) -> None:
         if assignment not in ("hard", "soft"):
             raise InvalidArgumentError(f"assignment must be 'hard' or 'soft', got {assignment!r}")
         super().__init__(in_channels, num_clusters, **kwargs)
         check_module(self.name, "loss", loss, "MetaNodeContrast(0.5)")
+        if batch_size is not None and (loss is not None or batch_size < 2):
+            raise InvalidArgumentError("batch_size (mini-batch PamC) needs at least 2 nodes per batch and the "
+                                       f"built-in contrast; got batch_size={batch_size}"
+                                       + (" and a loss object" if loss is not None else ""))
         self.assignment = assignment
         self.criterion = loss if loss is not None else MetaNodeContrast(self.tau)
+        self.batch_size = batch_size
+        self._batches: list[Tensor] = []
+        self._target: Tensor | None = None
 
     def contrast(self, z: Tensor, q: Tensor) -> Tensor:
         a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q
         return self.criterion(z, a, self.positives)
+
+    def start_epoch(self, data: Data) -> int:
+        if self.batch_size is None:
+            return 1
+        self._check_ready()
+        with torch.no_grad():  # this epoch's target from every node's Q
+            q = self.soft_assignment(self.autoencoder.encode(self._features(data)))
+        if self.last_assignment is not None:
+            self.assignment_change = float((q.argmax(1) != self.last_assignment.argmax(1)).float().mean())
+        self.last_assignment, self._target = q, target_distribution(q)
+        order = torch.randperm(data.num_nodes, device=q.device)
+        self._batches = list(order.split(self.batch_size))
+        return len(self._batches)
+
+    def loss(self, data: Data) -> Tensor:
+        if self.batch_size is None:
+            return super().loss(data)
+        if not self._batches:
+            raise InvalidArgumentError(f"{self.name}: call start_epoch(data) (the training loop does) before a "
+                                       "mini-batch loss()")
+        batch = self._batches.pop()
+        pairs, nodes = self._batch_pairs(batch)
+        z = self.autoencoder.encode(self._features(data)[nodes])  # the batch first, then its positives
+        size = batch.numel()
+        q = self.soft_assignment(z[:size])
+        zn = F.normalize(z, dim=1)
+        positive = log_positive_mass(zn, pairs, self.tau)[:size].mean()
+        a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q
+        centers = meta_nodes(z[:size], a)
+        nonempty = a.detach().sum(0) > 0
+        cn = F.normalize(centers[nonempty], dim=1)
+        logits = (cn @ cn.T / self.tau).masked_fill(torch.eye(cn.size(0), dtype=torch.bool, device=cn.device), 0.0)
+        contrast = torch.logsumexp(logits, dim=1).mean() - positive
+        return self.beta * self.kl(q, self._target[batch]) + self.alpha * contrast
+
+    def _batch_pairs(self, batch: Tensor) -> tuple[PositivePairs, Tensor]:
+        """The positives of the batch's nodes over local ids (the batch first, then the other ends
+        of its pairs, each of those with only its self-pair) and the global ids of those nodes."""
+        full = self.positives
+        start, end = full.ptr[batch], full.ptr[batch + 1]
+        counts = end - start
+        offsets = torch.arange(int(counts.sum()), device=batch.device) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts)
+        positions = torch.repeat_interleave(start, counts) + offsets
+        rows = torch.repeat_interleave(torch.arange(batch.numel(), device=batch.device), counts)
+        partners = full.index[1, positions]
+        others = partners[~torch.isin(partners, batch)].unique()
+        nodes = torch.cat([batch, others])
+        local = torch.full((full.num_nodes,), -1, dtype=torch.long, device=batch.device)
+        local[nodes] = torch.arange(nodes.numel(), device=batch.device)
+        extra = torch.arange(batch.numel(), nodes.numel(), device=batch.device)
+        index = torch.cat([torch.stack([rows, local[partners]]), torch.stack([extra, extra])], dim=1)
+        weight = torch.cat([full.weight[positions], torch.ones(extra.numel(), device=batch.device,
+                                                               dtype=full.weight.dtype)])
+        return PositivePairs.from_coo(index, weight, nodes.numel()), nodes
