@@ -12,8 +12,9 @@ chosen settings then train every seed. ``--search-only`` prints each search's sc
 seeds (``benchmarks/results/records/clustering-<dataset>.json``) and k-means on the raw features.
 Writes ``runs/auto_config/records/auto-<method>-<dataset>.json`` and ``benchmarks/results/auto_config.md``.
 
-``--features-only`` runs only the feature stage of each search (the grid's first combination with each
-feature candidate: as given, structural features appended, low-pass smoothed) and prints its scores.
+``--features-only`` runs only the feature stage of each search (each feature candidate at one grid
+combination, ``--at``, e.g. the one a grid search chose: as given, structural features appended,
+low-pass smoothed) and prints its scores.
 ``--weak-features`` replaces each dataset's features by a one-hot encoding of the node degree (the weak
 features of the air-traffic networks of the deep clustering papers) and compares the search with its
 structural fallback against the search on the features as given and k-means on them
@@ -138,6 +139,9 @@ def main() -> None:
     parser.add_argument("--note", default="", help="lines printed under the introduction")
     parser.add_argument("--search-only", action="store_true", help="print each search's choice; train no seed")
     parser.add_argument("--features-only", action="store_true", help="print each feature stage's scores only")
+    parser.add_argument("--at", nargs="+", default=[], metavar="DATASET:KEY=VALUE,...",
+                        help="with --features-only: the grid point per dataset (e.g. acm:order=3,tau=4.0; default: "
+                             "the grid's first)")
     parser.add_argument("--weak-features", action="store_true", help="one-hot degree features instead of the real ones")
     args = parser.parse_args()
     if args.combine:
@@ -162,9 +166,14 @@ def main() -> None:
             everything += raw
         for method in args.methods:
             if args.features_only:
-                first = {k: v for k, v in auto_grid(method).candidates()[0].items() if k in auto_grid(method).grid}
-                report = auto_configure(method, data, overrides=first, device=args.device)[1]
-                print(dataset, method, first, report.get("features"), report["seconds"], "s", flush=True)
+                from graphcl.configs import parse_override
+
+                points = {entry.split(":")[0]: dict(parse_override(kv) for kv in entry.split(":")[1].split(","))
+                          for entry in args.at}
+                grid = auto_grid(method)
+                point = points.get(dataset) or {k: v for k, v in grid.candidates()[0].items() if k in grid.grid}
+                report = auto_configure(method, data, overrides=point, device=args.device)[1]
+                print(dataset, method, point, report.get("features"), report["seconds"], "s", flush=True)
                 continue
             if args.weak_features:
                 for variant, overrides in (("fallback", None), ("given", {"structural_features": "none"})):

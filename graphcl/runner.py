@@ -149,7 +149,8 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
     modularity of that partition on edges hidden from every candidate's training (the same hidden
     edges for all, drawn with ``seed``); no label is looked at. Where the grid lists node-feature
     candidates (the features as given, structural ones appended, low-pass smoothed ones), they are
-    scored first at the grid's first combination and the grid is searched with the best of them;
+    scored at the grid's best combination after the grid and the best of them is kept (the features
+    as given are that combination itself, so the choice never scores below the grid's best);
     candidates that prepare the same features (e.g. on a graph without any) are trained once.
 
     Returns:
@@ -189,11 +190,12 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
             log.info("%s auto-configuration: %s -> label-free score %.4f", method, candidate, scored[key])
         return scored[key]
 
-    feature_scores = [[feature, round(score({**candidates[0], **feature}), 5)] for feature in features]
-    best_features = max(feature_scores, key=lambda item: item[1])[0] if feature_scores else {}
-    scores = [[{**candidate, **best_features}, round(score({**candidate, **best_features}), 5)]
-              for candidate in candidates]
+    scores = [[candidate, round(score(candidate), 5)] for candidate in candidates]
     chosen, best = max(scores, key=lambda item: item[1])
+    feature_scores = [[feature, round(score({**chosen, **feature}), 5)] for feature in features]
+    if feature_scores:  # the features as given ({}) at the chosen point score as that point did
+        feature, best = max(feature_scores, key=lambda item: item[1])
+        chosen = {**chosen, **feature}
     others = sorted(s for _, s in scores + feature_scores)
     criterion = "modularity" if held_edges is None else "held-out modularity"
     warnings.warn(f"{method} on {dataset_name(data)}: no settings for this dataset in its config; chose "

@@ -177,9 +177,11 @@ class AutoGrid:
     more hops is not rewarded for fitting the edges it was trained on.
 
     ``features`` lists the node-feature candidates (run settings such as ``structural_features`` or
-    ``smooth_features``; ``{}`` is the features as given). With more than one, they are searched
-    first, each at the grid's first combination and by the same score; the grid is then searched
-    with the winner (``len(features) - 1 + len(grid)`` trainings rather than their product).
+    ``smooth_features``; ``{}`` is the features as given). With more than one, the grid is searched
+    on the features as given, then each candidate is scored at the grid's best combination by the
+    same score and the best is kept (``len(grid) + len(features) - 1`` trainings rather than their
+    product; searched first at a fixed combination instead, a feature choice did not carry over:
+    docs/experiments/auto-config.md).
     """
 
     grid: dict[str, list[Any]]
