@@ -122,7 +122,7 @@ def weak_feature_table(records: list[Record]) -> Path:
     note = ("Each dataset's features replaced by a one-hot encoding of the node degree (as in the air-traffic networks "
             "of the deep clustering papers); no config section, so the method searches its `auto:` grid.\n"
             "`ACC auto`: with the feature stage (as given / degree+LapPE appended / 2-step low-pass, scored by held-out "
-            "modularity at the grid's first combination); `features as given`: the stage switched off "
+            "modularity at the grid's best combination); `features as given`: the stage switched off "
             "(`structural_features=none`). Final ACC in %, mean ± std over the seeds.")
     return write_report(RESULTS / "auto_config_weak_features.md", "Automatic settings on graphs with weak features",
                         table, intro=note)
