@@ -149,8 +149,8 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
     modularity of that partition on edges hidden from every candidate's training (the same hidden
     edges for all, drawn with ``seed``); no label is looked at. Where the grid lists node-feature
     candidates (the features as given, structural ones appended, low-pass smoothed ones), they are
-    scored at the grid's best combination after the grid and the best of them is kept (the features
-    as given are that combination itself, so the choice never scores below the grid's best);
+    scored at the grid's best combination after the grid; another than the features as given (that
+    combination itself) is kept only if it scores more than the grid's ``feature_margin`` above them;
     candidates that prepare the same features (e.g. on a graph without any) are trained once.
 
     Returns:
@@ -194,8 +194,9 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
     chosen, best = max(scores, key=lambda item: item[1])
     feature_scores = [[feature, round(score({**chosen, **feature}), 5)] for feature in features]
     if feature_scores:  # the features as given ({}) at the chosen point score as that point did
-        feature, best = max(feature_scores, key=lambda item: item[1])
-        chosen = {**chosen, **feature}
+        feature, feature_score = max(feature_scores, key=lambda item: item[1])
+        if feature_score > best + grid.feature_margin:  # another one only where it is clearly better
+            chosen, best = {**chosen, **feature}, feature_score
     others = sorted(s for _, s in scores + feature_scores)
     criterion = "modularity" if held_edges is None else "held-out modularity"
     warnings.warn(f"{method} on {dataset_name(data)}: no settings for this dataset in its config; chose "

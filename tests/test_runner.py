@@ -153,8 +153,9 @@ def test_an_unconfigured_dataset_gets_settings_chosen_label_free_and_said(tiny_g
     assert [f for f, _ in features] == [{}, {"structural_features": "degree+lappe"}, {"smooth_features": 2}]
     grid_best, grid_score = max(report["scores"], key=lambda s: s[1])
     best_feature, best_score = max(features, key=lambda s: s[1])
-    assert features[0][1] == grid_score and report["chosen"] == {**grid_best, **best_feature}
-    assert best_score >= grid_score
+    assert features[0][1] == grid_score
+    margin = 0.01  # scgc-star.yaml's feature_margin
+    assert report["chosen"] == ({**grid_best, **best_feature} if best_score > grid_score + margin else grid_best)
     # The score is the modularity of the candidate's own final clusters (labels unused): retrain the chosen one.
     (again,) = run("scgc-star", tiny_graph, epochs=3, evals=["cluster"], overrides={**small, **report["chosen"]},
                    progress=False, auto=False)

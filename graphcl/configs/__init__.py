@@ -181,7 +181,8 @@ class AutoGrid:
     on the features as given, then each candidate is scored at the grid's best combination by the
     same score and the best is kept (``len(grid) + len(features) - 1`` trainings rather than their
     product; searched first at a fixed combination instead, a feature choice did not carry over:
-    docs/experiments/auto-config.md).
+    docs/experiments/auto-config.md). Another feature candidate replaces the features as given only
+    if it scores more than ``feature_margin`` above them (the score's run-to-run noise).
     """
 
     grid: dict[str, list[Any]]
@@ -189,6 +190,7 @@ class AutoGrid:
     epochs: int | None = None
     holdout: float = 0.0
     features: list[dict[str, Any]] = field(default_factory=list)
+    feature_margin: float = 0.0
 
     def candidates(self, exclude: set[str] = frozenset()) -> list[dict[str, Any]]:
         """Every combination of the grid values, without the keys in ``exclude`` (set by the user)."""
@@ -213,10 +215,10 @@ def auto_grid(method: str) -> AutoGrid | None:
         return None
     if not raw:
         return None
-    unknown = set(raw) - {"grid", "fixed", "epochs", "holdout", "features"}
+    unknown = set(raw) - {"grid", "fixed", "epochs", "holdout", "features", "feature_margin"}
     if unknown or not isinstance(raw.get("grid"), dict):
-        raise InvalidArgumentError(f"{method}.yaml auto: takes grid (key: [values]), fixed, epochs, holdout and "
-                                   f"features; got {sorted(raw)}")
+        raise InvalidArgumentError(f"{method}.yaml auto: takes grid (key: [values]), fixed, epochs, holdout, "
+                                   f"features and feature_margin; got {sorted(raw)}")
     features = raw.get("features") or []
     if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
         raise InvalidArgumentError(f"{method}.yaml auto: features is a list of run-setting mappings ({{}} for the "
@@ -225,7 +227,8 @@ def auto_grid(method: str) -> AutoGrid | None:
     if not 0.0 <= holdout < 1.0:
         raise InvalidArgumentError(f"{method}.yaml auto: holdout must be in [0, 1), got {holdout}")
     return AutoGrid(grid={k: list(v) for k, v in raw["grid"].items()}, fixed=dict(raw.get("fixed") or {}),
-                    epochs=raw.get("epochs"), holdout=holdout, features=[dict(f) for f in features])
+                    epochs=raw.get("epochs"), holdout=holdout, features=[dict(f) for f in features],
+                    feature_margin=float(raw.get("feature_margin", 0.0)))
 
 
 def split_config(config: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]:
