@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from graphcl.data.neighbors import (NeighborBatches, NeighborSampler, check_sampling, neighbor_loader,
-                                    pyg_sampler_available)
+from graphcl.data.neighbors import NeighborBatches, NeighborSampler, check_sampling, pyg_sampler_available
 from graphcl.errors import InvalidArgumentError
 
 
@@ -100,7 +99,7 @@ def test_the_loader_attaches_features_and_covers_every_node_once_per_epoch(pyg, 
     n = 50
     data = Data(x=torch.randn(n, 3), y=torch.arange(n), edge_index=random_graph(n, 300, seed=4))
     seen = []
-    for batch in neighbor_loader(data, [2, 2], batch_size=16, seed=0):
+    for batch in NeighborBatches(data, [2, 2], batch_size=16, seed=0):
         seeds = batch.n_id[:batch.batch_size]
         assert torch.equal(batch.x, data.x[batch.n_id]) and torch.equal(batch.y, data.y[batch.n_id])
         seen.append(seeds)
@@ -123,7 +122,7 @@ def test_bad_sampling_settings_give_one_line_errors():
     with pytest.raises(InvalidArgumentError, match="distinct"):
         sampler(torch.tensor([1, 1]))
     with pytest.raises(InvalidArgumentError, match="batch_size"):
-        neighbor_loader(Data(edge_index=edge_index, num_nodes=10), [2], batch_size=0)
+        NeighborBatches(Data(edge_index=edge_index, num_nodes=10), [2], batch_size=0)
 
 
 @pytest.mark.parametrize("pyg", [False, True])

@@ -251,6 +251,7 @@ class AdaptiveDropEdge(BaseTransform):
         self.threshold = check_probability("threshold", threshold)
         self.pagerank_iterations = check_positive_int("pagerank_iterations", pagerank_iterations)
         self._cache = C._TensorKeyedCache()
+        self._fitted: Tensor | None = None  # the whole graph's probabilities (fit), for mini-batches
 
     def drop_probability(self, data: Data) -> Tensor:
         """Per-edge drop probabilities :math:`p_e` (``[E]``, float32), cached per graph."""
@@ -278,7 +279,7 @@ class AdaptiveDropEdge(BaseTransform):
         return self
 
     def forward(self, data: Data) -> Data:
-        fitted = getattr(self, "_fitted", None)
+        fitted = self._fitted
         if fitted is not None and data.get("e_id") is not None:
             prob = fitted.to(data.e_id.device)[data.e_id]
         else:

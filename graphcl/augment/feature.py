@@ -142,6 +142,7 @@ class AdaptiveMaskFeature(BaseTransform):
         self.pagerank_iterations = check_positive_int("pagerank_iterations", pagerank_iterations)
         self._centrality_cache = C._TensorKeyedCache()
         self._prob_cache = C._TensorKeyedCache()
+        self._fitted: Tensor | None = None  # the whole graph's probabilities (fit), for mini-batches
 
     def node_centrality(self, data: Data) -> Tensor:
         """Node centralities :math:`\\varphi_c` (``[N]``, float32), cached per ``edge_index``."""
@@ -180,7 +181,7 @@ class AdaptiveMaskFeature(BaseTransform):
         return self
 
     def forward(self, data: Data) -> Data:
-        fitted = getattr(self, "_fitted", None)
+        fitted = self._fitted
         prob = fitted if fitted is not None and data.get("n_id") is not None else self.drop_probability(data)
         if prob.numel() == 0:
             return data

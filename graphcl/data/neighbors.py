@@ -6,7 +6,7 @@ every node reached at hop ``l - 1`` a uniformly random subset of ``num_neighbors
 incoming edges (all of them where it has fewer; ``-1``: all), without replacement. PyG's sampler
 needs ``pyg-lib`` or ``torch-sparse`` (no wheels on PyPI for this platform); this one needs
 neither and runs in ``O(sampled edges)`` per batch (no per-batch ``[N]`` allocation), so it is
-the fallback wherever they are missing (:func:`neighbor_loader`).
+the fallback wherever they are missing (:class:`NeighborBatches`).
 
 A subset of ``k`` of a node's ``d > k`` edges is drawn by Floyd's algorithm (every ``k``-subset
 equally likely), vectorised over the frontier: ``k`` rounds of one random integer per node.
@@ -23,7 +23,7 @@ from torch_geometric.data import Data
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidArgumentError
 
-__all__ = ["NeighborSampler", "NeighborBatches", "neighbor_loader", "pyg_sampler_available", "check_sampling"]
+__all__ = ["NeighborSampler", "NeighborBatches", "pyg_sampler_available", "check_sampling"]
 
 
 def pyg_sampler_available() -> bool:
@@ -107,14 +107,14 @@ class NeighborSampler:
             raise InvalidArgumentError("seeds must be distinct node ids")
         local = self._local
         local[seeds] = torch.arange(seeds.numel())
-        n_id, frontier = [seeds], torch.arange(seeds.numel())  # frontier: local ids to expand
+        n_id, frontier, expand = [seeds], torch.arange(seeds.numel()), seeds  # local / global ids to expand
         rows, cols, e_ids = [], [], []
         count = seeds.numel()
         try:
             for k in self.num_neighbors:
                 if frontier.numel() == 0:
                     break
-                positions, owner = self._sample_edges(torch.cat(n_id)[frontier], k, generator)
+                positions, owner = self._sample_edges(expand, k, generator)
                 sources = self.sources[positions]
                 new = sources[local[sources] < 0]
                 targets, frontier = frontier[owner], frontier[:0]
@@ -127,6 +127,7 @@ class NeighborSampler:
                     local[reached] = frontier
                     count += reached.numel()
                     n_id.append(reached)
+                    expand = reached
                 rows.append(local[sources])
                 cols.append(targets)
                 e_ids.append(self.edge_ids[positions])
@@ -198,7 +199,3 @@ class NeighborBatches:
                     batch[key] = self.data[key][batch.n_id.to(self.data[key].device)]
             yield batch
 
-
-def neighbor_loader(data: Data, num_neighbors: Sequence[int], batch_size: int, **kwargs) -> NeighborBatches:
-    """:class:`NeighborBatches` over ``data`` (the keyword arguments are its own)."""
-    return NeighborBatches(data, num_neighbors, batch_size, **kwargs)

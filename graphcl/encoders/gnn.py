@@ -104,7 +104,7 @@ class GNNEncoder(nn.Module):
         r"""Embeddings of every node, layer by layer (PyG's layer-wise inference), without gradients:
         the values of :meth:`forward` in eval mode. For GCN each layer's :math:`H W` is computed in
         row blocks of ``batch_size`` nodes, propagated by the normalised adjacency (CSR, no
-        transpose), and bias and activation are applied in place, so a layer holds its input, its
+        transpose), and bias (and ReLU) are applied in place, so a layer holds its input, its
         output and one block; other convolutions run :meth:`forward`.
 
         Shapes: ``x [N, F]`` -> ``[N, out_channels]``.
@@ -127,17 +127,9 @@ class GNNEncoder(nn.Module):
             del hw
             if conv.bias is not None:
                 h += conv.bias
-            if i < last or self.act is not None:
-                h = self._activate(h)
+            if i < last or self.act is not None:  # ReLU (the default) in place
+                h = h.relu_() if isinstance(self.gnn.act, nn.ReLU) else self.gnn.act(h)
         return h
-
-    def _activate(self, h: Tensor) -> Tensor:
-        """The encoder's activation on ``h``, in place where it is a plain elementwise one."""
-        act = self.gnn.act
-        if isinstance(act, (nn.ReLU, nn.LeakyReLU, nn.ELU)):
-            return {nn.ReLU: torch.relu_, nn.LeakyReLU: lambda t: torch.nn.functional.leaky_relu_(
-                t, act.negative_slope), nn.ELU: lambda t: torch.nn.functional.elu_(t, act.alpha)}[type(act)](h)
-        return act(h)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         if self._sparse_gcn and isinstance(edge_index, Tensor) and not edge_index.is_sparse and (

@@ -125,15 +125,17 @@ class MetaNodeContrast(nn.Module):
         if assignment.dim() != 2 or assignment.size(0) != z.size(0):
             raise InvalidArgumentError(
                 f"assignment must be [N, K] with N = {z.size(0)}, got {tuple(assignment.shape)}")
-        zn = F.normalize(z, dim=1)
-        positive = log_positive_mass(zn, pairs, self.tau).mean()
+        positive = log_positive_mass(F.normalize(z, dim=1), pairs, self.tau).mean()
+        return self.negative(z, assignment) - positive
+
+    def negative(self, z: Tensor, assignment: Tensor) -> Tensor:
+        r"""The meta-node term :math:`\frac1{K'} \sum_k \log \sum_{k'} e^{\cos(c_k, c_{k'})/\tau}`."""
         centers = meta_nodes(z, assignment)
         nonempty = assignment.detach().sum(0) > 0
         cn = F.normalize(centers[nonempty], dim=1)
         self_pairs = torch.eye(cn.size(0), dtype=torch.bool, device=cn.device)
         logits = (cn @ cn.T / self.tau).masked_fill(self_pairs, 0.0)
-        negative = torch.logsumexp(logits, dim=1).mean()
-        return negative - positive
+        return torch.logsumexp(logits, dim=1).mean()
 
 
 def prototype_concentration(z: Tensor, labels: Tensor, centroids: Tensor, temperature: float,

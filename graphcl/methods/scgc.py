@@ -39,7 +39,7 @@ from graphcl.clustering import modularity
 from graphcl.encoders import SDCNAutoencoder, pretrained_autoencoder
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs, log_positive_mass,
-                            meta_nodes, student_t_assignment, target_distribution)
+                            student_t_assignment, target_distribution)
 from graphcl.methods._parts import check_module
 from graphcl.methods.base import ClusteringMethod, register_method
 
@@ -350,14 +350,9 @@ class PamC(DeepClustering):
         z = self.autoencoder.encode(self._features(data)[nodes])  # the batch first, then its positives
         size = batch.numel()
         q = self.soft_assignment(z[:size])
-        zn = F.normalize(z, dim=1)
-        positive = log_positive_mass(zn, pairs, self.tau)[:size].mean()
+        positive = log_positive_mass(F.normalize(z, dim=1), pairs, self.tau)[:size].mean()
         a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q
-        centers = meta_nodes(z[:size], a)
-        nonempty = a.detach().sum(0) > 0
-        cn = F.normalize(centers[nonempty], dim=1)
-        logits = (cn @ cn.T / self.tau).masked_fill(torch.eye(cn.size(0), dtype=torch.bool, device=cn.device), 0.0)
-        contrast = torch.logsumexp(logits, dim=1).mean() - positive
+        contrast = self.criterion.negative(z[:size], a) - positive
         return self.beta * self.kl(q, self._target[batch]) + self.alpha * contrast
 
     def _batch_pairs(self, batch: Tensor) -> tuple[PositivePairs, Tensor]:
@@ -373,10 +368,10 @@ class PamC(DeepClustering):
         partners = full.index[1, positions]
         others = partners[~torch.isin(partners, batch)].unique()
         nodes = torch.cat([batch, others])
-        local = torch.full((full.num_nodes,), -1, dtype=torch.long, device=batch.device)
-        local[nodes] = torch.arange(nodes.numel(), device=batch.device)
+        ordered, order = nodes.sort()  # local ids by binary search: O(batch), no [N] map per step
+        local = order[torch.searchsorted(ordered, partners)]
         extra = torch.arange(batch.numel(), nodes.numel(), device=batch.device)
-        index = torch.cat([torch.stack([rows, local[partners]]), torch.stack([extra, extra])], dim=1)
+        index = torch.cat([torch.stack([rows, local]), torch.stack([extra, extra])], dim=1)
         weight = torch.cat([full.weight[positions], torch.ones(extra.numel(), device=batch.device,
                                                                dtype=full.weight.dtype)])
         return PositivePairs.from_coo(index, weight, nodes.numel()), nodes
