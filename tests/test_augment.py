@@ -713,3 +713,22 @@ def test_structural_features_are_deterministic_leave_the_input_and_append_to_x()
     assert StructuralFeatures("lappe", dim=4)(tiny).x.shape == (2, 4)  # fewer eigenvectors than asked: zeros
     with pytest.raises(InvalidArgumentError, match="structural features must be one of"):
         StructuralFeatures("rwpe")
+
+
+@pytest.mark.parametrize("pairs", [[(i, (i + 1) % 30) for i in range(30)], [(i, i + 1) for i in range(0, 24, 2)]],
+                         ids=["ring", "disjoint_edges"])
+def test_laplacian_encodings_of_regular_graphs(pairs):
+    # On a regular graph the constant vector is an exact null vector of the normalised Laplacian; the
+    # eigensolver's start vector must not be it (ARPACK stopped with "starting vector is zero").
+    from graphcl.augment import StructuralFeatures
+
+    edges = torch.tensor(pairs).t()
+    data = Data(edge_index=torch.cat([edges, edges.flip(0)], dim=1), num_nodes=int(edges.max()) + 1)
+    pe = StructuralFeatures("lappe", dim=8)(data).x
+    assert torch.isfinite(pe).all() and torch.allclose(pe.t() @ pe, torch.eye(8), atol=1e-4)
+    adjacency = torch.zeros(data.num_nodes, data.num_nodes)
+    adjacency[data.edge_index[0], data.edge_index[1]] = 1.0
+    inv_sqrt = adjacency.sum(1).rsqrt()
+    laplacian = torch.eye(data.num_nodes) - inv_sqrt[:, None] * adjacency * inv_sqrt[None, :]
+    rayleigh = (pe * (laplacian @ pe)).sum(0)
+    assert torch.allclose(laplacian @ pe, pe * rayleigh, atol=1e-4)  # eigenvectors (degenerate: any basis)

@@ -117,7 +117,8 @@ class StructuralFeatures(BaseTransform):
     * ``'lappe'``: the ``dim`` eigenvectors of the normalised Laplacian
       :math:`I - D^{-1/2} A D^{-1/2}` with the smallest non-zero eigenvalues (Dwivedi et al., "Benchmarking
       GNNs", 2020), from SciPy's sparse ``eigsh`` (never a dense matrix), signs fixed so that each
-      vector's largest entry in magnitude is positive (deterministic); zeros beyond ``N - 2``;
+      vector's largest entry in magnitude is positive (deterministic where the eigenvalues are distinct;
+      within a repeated eigenvalue's space any orthonormal basis is valid); zeros beyond ``N - 2``;
     * ``'degree+lappe'``: both, concatenated.
 
     ``append`` (default) puts them after the existing features; without features they become ``x``.
@@ -159,7 +160,9 @@ class StructuralFeatures(BaseTransform):
         degree = np.asarray(a.sum(axis=1)).ravel()
         inv_sqrt = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-12)), 0.0)
         laplacian = sp.identity(n, format="csr") - sp.diags(inv_sqrt) @ a @ sp.diags(inv_sqrt)
-        v0 = np.ones(n) / np.sqrt(n)  # a fixed start vector: the same vectors every run
+        # A fixed random start vector: the same vectors every run. Not the constant vector: on a regular
+        # graph that is an exact null vector of L and ARPACK stops ("starting vector is zero").
+        v0 = np.random.default_rng(0).uniform(-1.0, 1.0, n)
         values, vectors = eigsh(laplacian, k=k, which="SA", v0=v0, tol=1e-6)
         order = np.argsort(values)[1:]  # drop the smallest (the trivial one of a connected graph)
         vectors = vectors[:, order][:, : self.dim]
