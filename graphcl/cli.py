@@ -37,10 +37,7 @@ def _train(args: argparse.Namespace) -> int:
     from graphcl.runner import run
     from graphcl.tasks import get_task
 
-    distributed = init_from_env()
-    if distributed and args.checkpoint_dir:
-        raise InvalidArgumentError("--checkpoint-dir with several processes is not supported yet; train in one "
-                                   "process to checkpoint")
+    init_from_env()
     data = load_dataset(args.dataset)
     overrides = dict(parse_override(s) for s in args.set)
     task = get_task(get_method_class(args.method).task)

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from graphcl.errors import InvalidArgumentError
 
-__all__ = ["is_distributed", "world_size", "rank", "gather", "average_gradients", "init_from_env"]
+__all__ = ["is_distributed", "world_size", "rank", "gather", "gather_objects", "average_gradients", "init_from_env"]
 
 
 def is_distributed() -> bool:
@@ -51,6 +51,15 @@ def gather(t: Tensor) -> Tensor:
         raise InvalidArgumentError(f"every rank must contrast as many rows; got {[int(s) for s in sizes]} (split the "
                                    "seed nodes evenly across ranks)")
     return torch.cat(all_gather(t.contiguous()))
+
+
+def gather_objects(obj: object) -> list:
+    """Every rank's picklable ``obj`` in rank order (``[obj]`` outside a group); every rank must call it."""
+    if not is_distributed():
+        return [obj]
+    out: list = [None] * world_size()
+    torch.distributed.all_gather_object(out, obj)
+    return out
 
 
 def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:

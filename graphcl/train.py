@@ -15,7 +15,7 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data, Dataset
 from tqdm.auto import tqdm
 
-from graphcl.distributed import average_gradients
+from graphcl.distributed import average_gradients, gather_objects, rank, world_size
 from graphcl.errors import InvalidArgumentError
 from graphcl.methods.base import Method
 from graphcl.profiling import PeakMemory
@@ -85,6 +85,9 @@ def _load_checkpoint(path: Path, device: torch.device, identity: dict | None, ep
         raise InvalidArgumentError(f"checkpoint {path} was trained under other settings or data (changed: "
                                    f"{_changes(state.get('identity'), identity)}); use another --checkpoint-dir, "
                                    "--resume fresh to retrain, or --resume force to load it anyway")
+    if state.get("world_size", 1) != world_size():
+        raise InvalidArgumentError(f"checkpoint {path} was trained by {state.get('world_size', 1)} processes, this run has "
+                                   f"{world_size()}; resume with --nproc {state.get('world_size', 1)}, or --resume fresh")
     if state["epoch"] > epochs:
         raise InvalidArgumentError(f"checkpoint {path} holds {state['epoch']} epochs, more than the {epochs} asked "
                                    f"for; ask for --epochs {state['epoch']} or more, or --resume fresh")
@@ -160,18 +163,23 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
         best, since_best = state.get("best", math.inf), state.get("since_best", 0)
         earlier_seconds = state.get("train_seconds", 0.0)
         result.stopped_early = bool(state.get("stopped_early", False))
-        torch.set_rng_state(state["rng"])
+        rng_ranks = state.get("rng_ranks", [])
+        torch.set_rng_state(rng_ranks[rank()] if rank() < len(rng_ranks) else state["rng"])
         log.info("resumed from %s at epoch %d", path, start_epoch)
 
     def save(epoch: int) -> None:
+        """Rank 0 writes the weights and optimizer (the same on every rank) and every rank's RNG state."""
         if path is None:
+            return
+        rng_ranks = gather_objects(torch.get_rng_state())
+        if rank() != 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         torch.save({"model": method.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                     "losses": result.losses, "best": best, "since_best": since_best, "identity": identity,
                     "stopped_early": result.stopped_early, "train_seconds": earlier_seconds + time.perf_counter() - t0,
-                    "rng": torch.get_rng_state()}, tmp)
+                    "rng": rng_ranks[0], "rng_ranks": rng_ranks, "world_size": world_size()}, tmp)
         os.replace(tmp, path)
 
     method.train()

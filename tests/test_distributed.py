@@ -73,12 +73,27 @@ def test_graphcl_train_with_nproc_2_runs_torchrun_and_rank_0_writes_one_record(t
     np.save(folder / "features.npy", data.x.numpy())
     out = tmp_path / "records.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "graphcl", "train", "grace", "--dataset", str(folder), "--epochs",
-                           "2", "--eval", "none", "--quiet", "--nproc", "2", "--out", str(out), "--set",
-                           "out_channels=8", "projection_channels=8", "batch_size=16", "num_neighbors=[4,4]"],
-                          capture_output=True, text=True, timeout=600, env=env)
+
+    def train(epochs: int, nproc: int = 2) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "graphcl", "train", "grace", "--dataset", str(folder), "--epochs",
+                               str(epochs), "--eval", "none", "--quiet", "--nproc", str(nproc), "--out", str(out),
+                               "--checkpoint-dir", str(tmp_path / "checkpoints"), "--set", "out_channels=8",
+                               "projection_channels=8", "batch_size=16", "num_neighbors=[4,4]"],
+                              capture_output=True, text=True, timeout=600, env=env)
+
+    def records() -> list:
+        loaded = json.loads(out.read_text())
+        return loaded if isinstance(loaded, list) else loaded.get("records", [loaded])
+
+    done = train(2)
     assert done.returncode == 0, done.stderr[-3000:]
-    records = json.loads(out.read_text())
-    records = records if isinstance(records, list) else records.get("records", [records])
-    assert len(records) == 1 and records[0]["config"]["batch_size"] == 16
+    assert len(records()) == 1 and records()[0]["config"]["batch_size"] == 16
     assert done.stdout.count("records written to") == 1  # rank 0 only
+    (checkpoint,) = (tmp_path / "checkpoints").iterdir()
+    state = torch.load(checkpoint, weights_only=False)
+    assert state["world_size"] == 2 and len(state["rng_ranks"]) == 2 and state["epoch"] == 2
+    done = train(3)  # both ranks resume rank 0's checkpoint, each with its own random state
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert records()[0].get("resumed_from_epoch") == 2 and torch.load(checkpoint, weights_only=False)["epoch"] == 3
+    done = train(4, nproc=1)
+    assert done.returncode != 0 and "trained by 2 processes, this run has 1; resume with --nproc 2" in done.stderr

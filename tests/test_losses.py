@@ -69,6 +69,34 @@ def test_infonce_one_direction():
              23, 6, seed=1)
 
 
+def dense_grace_extra_negatives(z1, z2, tau, anchors, intra=True, symmetric=True):
+    """GRACE's loss over the first ``anchors`` rows, every row of both views a negative."""
+    def semi(a, b):
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        between = torch.exp(a[:anchors] @ b.t() / tau)
+        refl = torch.exp(a[:anchors] @ a.t() / tau)
+        own = refl[torch.arange(anchors), torch.arange(anchors)]
+        denom = between.sum(1) + (refl.sum(1) - own if intra else 0)
+        return -torch.log(between[torch.arange(anchors), torch.arange(anchors)] / denom)
+    loss = semi(z1, z2)
+    if symmetric:
+        loss = 0.5 * (loss + semi(z2, z1))
+    return loss.mean()
+
+
+@pytest.mark.parametrize("n,anchors,chunk", [(9, 4, 3), (30, 30, 7), (41, 1, None), (64, 20, 5)])
+@pytest.mark.parametrize("intra,symmetric", [(True, True), (False, True), (True, False)])
+def test_infonce_with_extra_negatives_matches_dense(n, anchors, chunk, intra, symmetric):
+    loss = InfoNCE(0.4, intra_view_negatives=intra, symmetric=symmetric, chunk_size=chunk)
+    _compare(lambda a, b: loss(a, b, anchors=anchors),
+             lambda a, b: dense_grace_extra_negatives(a, b, 0.4, anchors, intra, symmetric), n, 6, seed=n)
+    if anchors == n:  # no extra rows: the plain loss
+        z1, z2 = _pair(n, 6, 0)
+        assert torch.allclose(loss(z1, z2, anchors=n), loss(z1, z2), atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match="anchors must be a number of rows"):
+        loss(*_pair(n, 6, 0), anchors=0)
+
+
 @pytest.mark.parametrize("n,tau,chunk", [(5, 0.1, 2), (31, 0.5, 6), (40, 0.2, None)])
 @pytest.mark.parametrize("intra", [True, False])
 def test_dcl_matches_dense(n, tau, chunk, intra):

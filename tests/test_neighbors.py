@@ -154,6 +154,50 @@ def test_mini_batch_grace_trains_on_sampled_subgraphs_and_its_loss_falls(pyg, mo
     assert all(math.isfinite(v) for v in result.losses) and result.losses[-1] < result.losses[0]
 
 
+def test_negatives_from_the_whole_graph_join_the_denominator_and_train(monkeypatch):
+    import graphcl.data.neighbors
+    from graphcl.data import planted_partition
+    from graphcl.losses import InfoNCE
+    from graphcl.methods import build_method
+    from graphcl.train import train
+
+    monkeypatch.setattr(graphcl.data.neighbors, "pyg_sampler_available", lambda: False)
+    from torch_geometric.utils import coalesce, remove_self_loops
+
+    data = planted_partition(200, num_blocks=3, avg_degree=6.0, num_features=12, seed=1)
+    data.edge_index = coalesce(remove_self_loops(data.edge_index)[0], num_nodes=200)
+    settings = {"out_channels": 8, "projection_channels": 8, "batch_size": 32, "num_neighbors": [4, 4],
+                "num_negatives": 50, "drop_edge_1": 0.0, "drop_edge_2": 0.0, "drop_feature_1": 0.0,
+                "drop_feature_2": 0.0}
+    torch.manual_seed(0)
+    model = build_method("grace", 12, **settings)
+    model.setup(data)
+    model.start_epoch(data)
+    torch.manual_seed(5)
+    loss = model.loss(data)
+    # the same draws again: the seeds' and the negatives' projections, contrasted with anchors = the seeds
+    torch.manual_seed(0)
+    twin = build_method("grace", 12, **settings)
+    twin.setup(data)
+    twin.start_epoch(data)
+    batch, negatives = twin._next_batch(data), twin._next_negatives(data)
+    assert batch.batch_size == 32 and negatives.batch_size == 50
+    z = torch.cat([twin.projector(twin.encode(b)[: b.batch_size]) for b in (batch, negatives)])
+    expected = InfoNCE(0.4)(z, z, anchors=32)
+    assert torch.allclose(loss, expected, atol=1e-6)
+    assert not torch.allclose(loss, InfoNCE(0.4)(z[:32], z[:32]), atol=1e-4)  # the extra rows count
+    # the training loop: the draws cycle past the graph's end (200 nodes = 4 draws of 50 per pass)
+    result = train(build_method("grace", 12, **{**settings, "drop_edge_1": 0.2, "drop_feature_1": 0.2}), data,
+                   epochs=6, lr=0.01, seed=0, progress=False)
+    assert all(math.isfinite(v) for v in result.losses) and result.losses[-1] < result.losses[0]
+    with pytest.raises(InvalidArgumentError, match="set batch_size too"):
+        build_method("grace", 12, num_negatives=50)
+    with pytest.raises(InvalidArgumentError, match="num_negatives must be"):
+        build_method("grace", 12, batch_size=32, num_negatives=0)
+    with pytest.raises(InvalidArgumentError, match="exceeds the graph's 200 nodes"):
+        build_method("grace", 12, batch_size=32, num_negatives=500).setup(data)
+
+
 def test_mini_batch_settings_are_checked_before_training():
     from graphcl.methods import build_method
 

@@ -3,6 +3,7 @@
     python benchmarks/compare/compare.py --datasets cora citeseer --epochs 20 --repeats 3 --threads 1 2
     python benchmarks/compare/compare.py --datasets cora --evaluate          # + final accuracy, full epochs
     python benchmarks/compare/compare.py --method gca --datasets amazon-photo --epochs 5
+    python benchmarks/compare/compare.py --method gca --datasets amazon-photo --eval-only --evaluate --eval-epochs 200
     python benchmarks/compare/compare.py --method lightgcl --epochs 4 --repeats 3   # seconds per batch, Gowalla
 
 Each repetition runs graphcl, the official code and (for GRACE, where the ``pygcl`` package is
@@ -68,6 +69,8 @@ def merge(results: list[dict]) -> list[dict]:
                                 {**r, "runs": {name: [] for name in r["runs"]}})
         for name, runs in r["runs"].items():
             row["runs"].setdefault(name, []).extend(runs)
+        if r.get("eval_epochs"):
+            row["eval_epochs"] = r["eval_epochs"]
         if r.get("repeats") and any("accuracy" not in run for runs in r["runs"].values() for run in runs):
             row["epochs"], row["repeats"] = r["epochs"], r["repeats"]
     pooled: dict[tuple, list[float]] = {}  # accuracy does not depend on threads: pooled per method x dataset
@@ -85,6 +88,8 @@ def merge(results: list[dict]) -> list[dict]:
             if accuracy:
                 row[name].update(accuracy=statistics.mean(accuracy), accuracy_std=statistics.pstdev(accuracy),
                                  accuracy_seeds=len(accuracy))
+                row[name]["accuracy_epochs"] = sorted({run["epochs"] for run in row["runs"][name] if "accuracy" in run}
+                                                      or {None})[0]
     return list(merged.values())
 
 
@@ -96,7 +101,9 @@ def write_table(results: list[dict], note: str = "") -> Path:
         ours, theirs, pygcl = r["ours"], r["official"], r.get("pygcl")
         accuracy = (f"{100 * ours['accuracy']:.2f} ± {100 * ours.get('accuracy_std', 0):.2f} / "
                     f"{100 * theirs['accuracy']:.2f} ± {100 * theirs.get('accuracy_std', 0):.2f} "
-                    f"({ours.get('accuracy_seeds', 1)} seeds)" if "accuracy" in ours and "accuracy" in theirs else "–")
+                    f"({ours.get('accuracy_seeds', 1)} seeds"
+                    + (f", {ours['accuracy_epochs']} epochs" if r.get("eval_epochs") else "") + ")"
+                    if "accuracy" in ours and "accuracy" in theirs else "–")
         per = " (s per batch)" if r["method"] == "lightgcl" else ""
         table.add(**{"method": r["method"] + per, "dataset": r["dataset"], "threads": r["threads"],
                      "epochs x runs": f"{r['epochs']} x {r['repeats']}",
@@ -127,6 +134,8 @@ def main() -> None:
     parser.add_argument("--evaluate", action="store_true", help="also one run per side and seed with the official "
                         "epochs, scored by the linear probe")
     parser.add_argument("--eval-seeds", type=int, nargs="+", default=[0], help="seeds of the --evaluate runs")
+    parser.add_argument("--eval-epochs", type=int, help="epochs of the --evaluate runs (default: the official "
+                        "config's), the same on both sides")
     parser.add_argument("--eval-only", action="store_true", help="only the --evaluate runs (no timing runs)")
     parser.add_argument("--official-root", help="folder of fetched snapshots (default: ../.mirror)")
     parser.add_argument("--combine", nargs="+", type=Path, help="write the table from these runs/compare JSON files")
@@ -162,10 +171,10 @@ def main() -> None:
             if args.evaluate and threads == max(args.threads):
                 for seed in args.eval_seeds:
                     for name in ("ours", "official"):  # the final metric of graphcl and the official code
-                        runs[name].append(side(args.method, name, code, dataset, threads, None, seed, True))
+                        runs[name].append(side(args.method, name, code, dataset, threads, args.eval_epochs, seed, True))
                         print(f"{dataset} {name} seed {seed} accuracy {runs[name][-1]['accuracy']:.4f}", flush=True)
             results.append({"method": args.method, "dataset": dataset, "threads": threads, "epochs": args.epochs,
-                            "repeats": args.repeats, "device": "cpu", "runs": runs,
+                            "repeats": args.repeats, "device": "cpu", "runs": runs, "eval_epochs": args.eval_epochs,
                             **{name: summary([r for r in runs[name] if "accuracy" not in r] or runs[name])
                                for name in names if runs[name]}})
             for name in (n for n in names if runs[n]):

@@ -250,7 +250,8 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
         anchor: ``[N, d]`` anchor embeddings (normalise them first for cosine similarity).
         candidates: candidate sets ``[M_c, d]``; pass ``anchor`` itself for intra-view negatives
             (autograd then sums both gradient contributions).
-        exclude_diagonal: per candidate set, whether ``k = i`` is left out (requires ``M_c = N``).
+        exclude_diagonal: per candidate set, whether ``k = i`` is left out (requires ``M_c >= N``:
+            anchor ``i`` is candidate row ``i``, rows past ``N`` are negatives of every anchor).
         tau: temperature.
         chunk_size: anchors per chunk; ``None`` picks :func:`auto_chunk_size`.
         weights: per candidate set, :class:`~graphcl.losses.weighting.NegativeWeights` over its
@@ -267,8 +268,8 @@ def chunked_logsumexp(anchor: Tensor, candidates: Sequence[Tensor], exclude_diag
     if len(candidates) != len(exclude_diagonal):
         raise ValueError("one exclude_diagonal flag is needed per candidate set")
     for cand, exclude in zip(candidates, exclude_diagonal):
-        if exclude and cand.size(0) != anchor.size(0):
-            raise ValueError("exclude_diagonal needs a candidate set with as many rows as anchors")
+        if exclude and cand.size(0) < anchor.size(0):
+            raise ValueError("exclude_diagonal needs a candidate set with at least as many rows as anchors")
     if weights is not None:
         if len(weights) != len(candidates):
             raise ValueError("one weights entry (or None) is needed per candidate set")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphcl.checks import check_features
-from graphcl.distributed import gather
+from graphcl.distributed import gather, world_size
 from graphcl.errors import InvalidArgumentError
 from graphcl.losses.chunked import ChunkWorkspace, auto_chunk_size, chunked_logsumexp, two_view_logsumexp
 from graphcl.losses.positives import PositivePairs, log_positive_mass
@@ -50,6 +50,11 @@ class InfoNCE(nn.Module):
     (the second, intra-view sum only when ``intra_view_negatives``), and the loss is
     :math:`\frac{1}{2N} \sum_i [\ell(u_i, v_i) + \ell(v_i, u_i)]` when ``symmetric``, else the
     mean of the first term.
+
+    ``forward(z1, z2, anchors=B)`` contrasts only the first ``B`` rows (anchors and their
+    positives) and uses the other ``N - B`` rows of both views as extra negatives of every anchor
+    (e.g. nodes drawn from the whole graph beside a mini-batch): the sums over ``k`` run over all
+    ``N`` rows and the loss averages the ``B`` anchors.
 
     With ``weights`` (:class:`~graphcl.losses.weighting.NegativeWeights`, e.g. MEOW's
     :class:`~graphcl.losses.weighting.ClusterDisagreement`) every term of both denominator sums
@@ -96,9 +101,13 @@ class InfoNCE(nn.Module):
                 "shares their cluster in every clustering); use more clusters or weights that keep some negatives")
         return lse - pos
 
-    def forward(self, z1: Tensor, z2: Tensor, weights: NegativeWeights | None = None) -> Tensor:
-        """``weights``: optional :class:`~graphcl.losses.weighting.NegativeWeights` over the ``N`` nodes."""
+    def forward(self, z1: Tensor, z2: Tensor, weights: NegativeWeights | None = None,
+                anchors: int | None = None) -> Tensor:
+        """``weights``: optional :class:`~graphcl.losses.weighting.NegativeWeights` over the ``N`` nodes;
+        ``anchors``: only the first ``anchors`` rows are anchors, the rest extra negatives."""
         _check_views(z1, z2)
+        if anchors is not None:
+            return self._with_extra_negatives(z1, z2, anchors, weights)
         if self.gather_distributed:
             z1, z2 = gather(z1), gather(z2)
         u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
@@ -114,6 +123,26 @@ class InfoNCE(nn.Module):
         pos = (u * v).sum(dim=1) / self.tau
         lse_u, lse_v = two_view_logsumexp(u, v, self.tau, self.intra_view_negatives, chunk_size=self.chunk_size,
                                           workspace=self._workspace)
+        return (0.5 * (lse_u + lse_v) - pos).mean()
+
+    def _with_extra_negatives(self, z1: Tensor, z2: Tensor, anchors: int, weights: NegativeWeights | None) -> Tensor:
+        if weights is not None:
+            raise InvalidArgumentError("anchors (extra negatives) and weights do not combine: drop one of them")
+        if isinstance(anchors, bool) or not isinstance(anchors, int) or not 1 <= anchors <= z1.size(0):
+            raise InvalidArgumentError(f"anchors must be a number of rows in [1, {z1.size(0)}], got {anchors!r}")
+        if self.gather_distributed:  # every rank's anchors first, then every rank's extra negatives
+            z1 = torch.cat([gather(z1[:anchors]), gather(z1[anchors:])])
+            z2 = torch.cat([gather(z2[:anchors]), gather(z2[anchors:])])
+            anchors *= world_size()  # gather checks that every rank has as many rows
+        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        ua, va = u[:anchors], v[:anchors]
+        pos = (ua * va).sum(dim=1) / self.tau
+        candidates, exclude = ([u, v], [True, False]) if self.intra_view_negatives else ([v], [False])
+        lse_u = chunked_logsumexp(ua, candidates, exclude, self.tau, self.chunk_size)
+        if not self.symmetric:
+            return (lse_u - pos).mean()
+        candidates = [v, u] if self.intra_view_negatives else [u]
+        lse_v = chunked_logsumexp(va, candidates, exclude, self.tau, self.chunk_size)
         return (0.5 * (lse_u + lse_v) - pos).mean()
 
     def extra_repr(self) -> str:

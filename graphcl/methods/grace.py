@@ -1,6 +1,7 @@
 """GRACE and GCA: node-level contrast between two stochastically augmented views."""
 from __future__ import annotations
 
+import inspect
 from typing import Iterator, Sequence
 
 import torch
@@ -63,8 +64,10 @@ class GRACE(Method):
     each batch is the sampled computation graph of ``batch_size`` seed nodes (``num_neighbors``
     fan-outs per layer, default 10 per layer; :class:`~graphcl.data.neighbors.NeighborBatches`,
     PyG's ``NeighborLoader`` where it can run), both views augment that subgraph, and the contrast
-    runs over the seeds' projections (in-batch negatives). ``num_workers``: sampling processes
-    (PyG's loader only).
+    runs over the seeds' projections (in-batch negatives). ``num_negatives``: also draw that many
+    nodes uniformly from the whole graph every step (a second sampled subgraph, encoded the same
+    way) as extra negatives of every seed (``InfoNCE(..., anchors=batch_size)``); a drawn node may
+    be one of the seeds. ``num_workers``: sampling processes (PyG's loader only).
 
     >>> from graphcl.losses import DCL
     >>> from graphcl.encoders import GNNEncoder
@@ -75,7 +78,8 @@ class GRACE(Method):
                  num_layers: int = 2, conv: str = "gcn", activation: str = "relu", drop_edge_1: float = 0.2,
                  drop_edge_2: float = 0.4, drop_feature_1: float = 0.3, drop_feature_2: float = 0.4,
                  tau: float = 0.4, chunk_size: int | None = None, svd_rank: int | None = None,
-                 batch_size: int | None = None, num_neighbors: Sequence[int] | None = None, num_workers: int = 0, *,
+                 batch_size: int | None = None, num_neighbors: Sequence[int] | None = None, num_workers: int = 0,
+                 num_negatives: int | None = None, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         super().__init__()
@@ -119,6 +123,18 @@ class GRACE(Method):
         elif num_neighbors is not None:
             raise InvalidArgumentError("num_neighbors is the fan-out of mini-batch training: set batch_size too "
                                        "(e.g. --set batch_size=1024 num_neighbors=[10,10])")
+        self.num_negatives = num_negatives
+        self._negative_loader: NeighborBatches | None = None
+        self._negative_batches: Iterator[Data] | None = None
+        if num_negatives is not None:
+            if batch_size is None:
+                raise InvalidArgumentError("num_negatives (negatives from the whole graph) is an option of mini-batch "
+                                           "training: set batch_size too (e.g. --set batch_size=1024 num_negatives=4096)")
+            if isinstance(num_negatives, bool) or not isinstance(num_negatives, int) or num_negatives < 1:
+                raise InvalidArgumentError(f"num_negatives must be a number of nodes >= 1, got {num_negatives!r}")
+            if "anchors" not in inspect.signature(self.criterion.forward).parameters:
+                raise InvalidArgumentError(f"num_negatives needs a loss that takes anchors= (InfoNCE); "
+                                           f"{type(self.criterion).__name__} does not")
 
     def make_views(self, pe1: float, pe2: float, pf1: float, pf2: float) -> tuple[BaseTransform, BaseTransform]:
         """The two augmentation pipelines (edge dropping then feature masking)."""
@@ -134,6 +150,12 @@ class GRACE(Method):
                 seeds = torch.arange(rank(), data.num_nodes, world_size())[:share]
             self._loader = NeighborBatches(data, self.num_neighbors, self.batch_size, num_workers=self.num_workers,
                                            seed=seed, input_nodes=seeds)
+            if self.num_negatives is not None:
+                if self.num_negatives > data.num_nodes:
+                    raise InvalidArgumentError(f"num_negatives {self.num_negatives} exceeds the graph's "
+                                               f"{data.num_nodes} nodes")
+                self._negative_loader = NeighborBatches(data, self.num_neighbors, self.num_negatives, seed=seed + 1)
+                self._negative_batches = iter(self._negative_loader)
 
     def start_epoch(self, data: Data) -> int:
         if self._loader is None:
@@ -152,17 +174,30 @@ class GRACE(Method):
             batch = next(self._batches)
         return batch.to(data.edge_index.device)
 
+    def _next_negatives(self, data: Data) -> Data:
+        """The next sampled subgraph around ``num_negatives`` nodes of the whole graph (cycled)."""
+        batch = next(self._negative_batches, None)
+        if batch is None or batch.batch_size < self.num_negatives:  # a new pass, never a short draw
+            self._negative_batches = iter(self._negative_loader)
+            batch = next(self._negative_batches)
+        return batch.to(data.edge_index.device)
+
+    def _project_seeds(self, view: BaseTransform, batches: Sequence[Data]) -> Tensor:
+        return self.projector(torch.cat([self.encode(view(b))[: b.batch_size] for b in batches]))
+
     def encode(self, data: Data) -> Tensor:
         x = float_features(data.x, parameter_dtype(self))  # integer / float64 features as the model's dtype
         return self.encoder(x, data.edge_index, data.get("edge_weight"))
 
     def loss(self, data: Data) -> Tensor:
         if self.batch_size is not None:  # the seeds come first in a sampled subgraph
-            batch = self._next_batch(data)
-            seeds = slice(0, batch.batch_size)
-            z1 = self.projector(self.encode(self.view_1(batch))[seeds])
-            z2 = self.projector(self.encode(self.view_2(batch))[seeds])
-            return self.criterion(z1, z2)
+            batches = [self._next_batch(data)]
+            if self.num_negatives is not None:
+                batches.append(self._next_negatives(data))
+            z1, z2 = self._project_seeds(self.view_1, batches), self._project_seeds(self.view_2, batches)
+            if self.num_negatives is None:
+                return self.criterion(z1, z2)
+            return self.criterion(z1, z2, anchors=batches[0].batch_size)
         z1 = self.projector(self.encode(self.view_1(data)))
         if self.svd_view is not None:
             operator = self.svd_view.factors(data.edge_index, data.num_nodes)
@@ -208,7 +243,7 @@ class GCA(GRACE):
                  drop_edge_2: float = 0.4, drop_feature_1: float = 0.1, drop_feature_2: float = 0.0,
                  tau: float = 0.4, drop_scheme: str = "degree", threshold: float = 0.7,
                  dense_features: bool = False, chunk_size: int | None = None, batch_size: int | None = None,
-                 num_neighbors: Sequence[int] | None = None, num_workers: int = 0, *,
+                 num_neighbors: Sequence[int] | None = None, num_workers: int = 0, num_negatives: int | None = None, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         if drop_scheme not in ("degree", "pagerank", "evc", "uniform"):
@@ -217,7 +252,7 @@ class GCA(GRACE):
         super().__init__(in_channels, out_channels, projection_channels, num_layers, conv, activation,
                          drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2, tau, chunk_size,
                          batch_size=batch_size, num_neighbors=num_neighbors, num_workers=num_workers,
-                         encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
+                         num_negatives=num_negatives, encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
 
     def setup(self, data: Data) -> None:
         """With mini-batches, the adaptive augmenters keep the whole graph's drop probabilities: a
