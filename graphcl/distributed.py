@@ -3,7 +3,7 @@ r"""Multi-process training with ``torch.distributed``: one process per device (o
 ``torchrun --nproc-per-node K -m graphcl train grace --dataset X --set batch_size=1024`` starts K
 processes; :func:`init_from_env` joins them into one group (``gloo`` on CPU, ``nccl`` on GPUs).
 A mini-batch method splits the seed nodes across ranks, its loss gathers every rank's projected
-embeddings with their gradients (:func:`gather`, ``torch.distributed.nn.functional.all_gather``) so
+embeddings with their gradients (:func:`gather`, an ``all_gather`` whose backward sums the ranks' gradients) so
 that every anchor is contrasted with the negatives of all ranks, and the training loop averages
 the parameters' gradients over the ranks after each backward (:func:`average_gradients`), which is
 what ``DistributedDataParallel`` does. Every rank then holds the gradient of the loss on the union
@@ -43,14 +43,29 @@ def gather(t: Tensor) -> Tensor:
     them). Shapes: ``[B, d]`` per rank -> ``[world_size * B, d]``; ``t`` itself outside a group."""
     if not is_distributed():
         return t
-    from torch.distributed.nn.functional import all_gather
-
     sizes = [torch.zeros(1, dtype=torch.long, device=t.device) for _ in range(world_size())]
     torch.distributed.all_gather(sizes, torch.tensor([t.size(0)], device=t.device))
     if len({int(s) for s in sizes}) != 1:
         raise InvalidArgumentError(f"every rank must contrast as many rows; got {[int(s) for s in sizes]} (split the "
                                    "seed nodes evenly across ranks)")
-    return torch.cat(all_gather(t.contiguous()))
+    return torch.cat(_AllGather.apply(t.contiguous()))
+
+
+class _AllGather(torch.autograd.Function):
+    """``all_gather`` with a gradient: backward sums every rank's gradient of the gathered rows and
+    hands each rank the rows it contributed (as lightly's ``GatherLayer``)."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor) -> tuple[Tensor, ...]:
+        out = [torch.empty_like(t) for _ in range(world_size())]
+        torch.distributed.all_gather(out, t)
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor) -> Tensor:
+        stacked = torch.stack(grads)
+        torch.distributed.all_reduce(stacked)
+        return stacked[rank()]
 
 
 def gather_objects(obj: object) -> list:

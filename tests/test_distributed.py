@@ -41,8 +41,14 @@ def _rank_step(rank: int, port: int, out: str) -> None:
         loss = InfoNCE(0.5, gather_distributed=True)(x1[rows] @ w, x2[rows] @ w)
         loss.backward()
         average_gradients([w])
-        Path(out, f"{rank}.json").write_text(json.dumps({"loss": loss.item(), "grad": w.grad.tolist(),
-                                                         "gathered": list(gather(x1[rows]).shape)}))
+        grad, w.grad = w.grad.clone(), None
+        # the first 4 rows of each rank's batch are anchors, the other 2 extra negatives
+        extra = InfoNCE(0.5, gather_distributed=True)(x1[rows] @ w, x2[rows] @ w, anchors=4)
+        extra.backward()
+        average_gradients([w])
+        Path(out, f"{rank}.json").write_text(json.dumps({"loss": loss.item(), "grad": grad.tolist(),
+                                                         "gathered": list(gather(x1[rows]).shape),
+                                                         "extra": extra.item(), "extra_grad": w.grad.tolist()}))
     finally:
         torch.distributed.destroy_process_group()
 
@@ -53,11 +59,17 @@ def test_two_ranks_give_the_loss_and_gradients_of_one_process_on_the_union(tmp_p
     w = torch.nn.Parameter(weight.clone())
     reference = InfoNCE(0.5)(x1 @ w, x2 @ w)
     reference.backward()
+    order = torch.tensor([0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 10, 11])  # both ranks' anchors, then their negatives
+    v = torch.nn.Parameter(weight.clone())
+    extra = InfoNCE(0.5)(x1[order] @ v, x2[order] @ v, anchors=8)
+    extra.backward()
     for rank in (0, 1):
         got = json.loads((tmp_path / f"{rank}.json").read_text())
         assert got["gathered"] == [2 * B, F]
         assert abs(got["loss"] - reference.item()) < 1e-6
         assert torch.allclose(torch.tensor(got["grad"], dtype=torch.float64), w.grad, atol=1e-6)
+        assert abs(got["extra"] - extra.item()) < 1e-6
+        assert torch.allclose(torch.tensor(got["extra_grad"], dtype=torch.float64), v.grad, atol=1e-6)
     assert not is_distributed() and gather(x1) is x1  # outside a group: the tensor itself
 
 
@@ -97,3 +109,23 @@ def test_graphcl_train_with_nproc_2_runs_torchrun_and_rank_0_writes_one_record(t
     assert records()[0].get("resumed_from_epoch") == 2 and torch.load(checkpoint, weights_only=False)["epoch"] == 3
     done = train(4, nproc=1)
     assert done.returncode != 0 and "trained by 2 processes, this run has 1; resume with --nproc 2" in done.stderr
+
+
+def test_distributed_grace_example_runs_under_torchrun(tmp_path):
+    import numpy as np
+
+    from conftest import planted_graph
+
+    data = planted_graph()
+    folder = tmp_path / "g"
+    folder.mkdir()
+    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
+    np.save(folder / "features.npy", data.x.numpy())
+    np.savetxt(folder / "labels.txt", data.y.numpy(), fmt="%d")
+    example = Path(__file__).resolve().parents[1] / "examples" / "distributed_grace.py"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                           str(example), "--dataset", str(folder), "--epochs", "2", "--batch-size", "16",
+                           "--num-neighbors", "4", "4", "--out-channels", "8"],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("2 processes: test accuracy") == 1  # process 0 reports
