@@ -224,6 +224,14 @@ def test_layer_wise_inference_gives_the_forward_embeddings(conv):
         reference = encoder(x, edge_index)
     out = encoder.inference(x, edge_index, batch_size=16)
     assert torch.allclose(out, reference, atol=1e-5)
+    # dense features narrower than the hidden layer: propagated first, (A X) W
+    dense = torch.randn(n, 6, generator=g)
+    for widths in [(16, 8), (4, 8), (16, 32)]:
+        for act_last in (True, False):
+            encoder = GNNEncoder(6, *widths, num_layers=3, conv=conv, act="relu", act_last=act_last).eval()
+            with torch.no_grad():
+                reference = encoder(dense, edge_index)
+            assert torch.allclose(encoder.inference(dense, edge_index, batch_size=16), reference, atol=1e-5)
     with pytest.raises(InvalidArgumentError, match="batch_size"):
         GNNEncoder(f, 16, 8).inference(x, edge_index, batch_size=0)
 

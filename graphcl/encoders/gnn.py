@@ -102,10 +102,12 @@ class GNNEncoder(nn.Module):
     def inference(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
                   batch_size: int = 65536) -> Tensor:
         r"""Embeddings of every node, layer by layer (PyG's layer-wise inference), without gradients:
-        the values of :meth:`forward` in eval mode. For GCN each layer's :math:`H W` is computed in
-        row blocks of ``batch_size`` nodes, propagated by the normalised adjacency (CSR, no
-        transpose), and bias (and ReLU) are applied in place, so a layer holds its input, its
-        output and one block; other convolutions run :meth:`forward`.
+        the values of :meth:`forward` in eval mode. For GCN, :math:`\hat A (H W) = (\hat A H) W`
+        lets each propagation (CSR, no transpose) run at the narrower of a layer's two widths; the
+        row-wise work between two propagations (bias, activation, the next layer's :math:`W`) runs
+        in row blocks of ``batch_size`` nodes, so a wide hidden layer is never held for every node:
+        at most one ``[N, width]`` input, one ``[N, width']`` output and one block. Other
+        convolutions run :meth:`forward`.
 
         Shapes: ``x [N, F]`` -> ``[N, out_channels]``.
         """
@@ -115,21 +117,46 @@ class GNNEncoder(nn.Module):
             raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
         operator = gcn_propagation(edge_index, x.size(0), edge_weight, transpose=False)
         last = len(self.gnn.convs) - 1
-        h = x
+        h, width, pending = x, x.size(1), []  # pending: row-wise steps not yet applied to h
         for i, conv in enumerate(self.gnn.convs):
-            if i == 0:
-                hw = self._sparse_input.linear(conv.lin, h)
+            weight = conv.lin.weight  # [out, in]
+            if i == 0 and self._sparse_input.sparse_form(x) is not None:
+                h = operator @ self._sparse_input.linear(conv.lin, x)  # sparse X times W first
             else:
-                hw = h.new_empty(h.size(0), conv.lin.weight.size(0))
-                for start in range(0, h.size(0), batch_size):
-                    torch.mm(h[start:start + batch_size], conv.lin.weight.t(), out=hw[start:start + batch_size])
-            h = operator @ hw
-            del hw
-            if conv.bias is not None:
-                h += conv.bias
-            if i < last or self.act is not None:  # ReLU (the default) in place
-                h = h.relu_() if isinstance(self.gnn.act, nn.ReLU) else self.gnn.act(h)
-        return h
+                widening = weight.size(0) > width  # then propagate first; the W waits for the next row pass
+                steps = pending if widening else pending + [lambda b, w=weight: b @ w.t()]
+                rows = self._rows(h, steps, weight.size(0) if steps and not widening else width, batch_size)
+                del h  # the previous [N, width] goes before the propagation allocates the next
+                h = operator @ rows
+                del rows
+                pending = [lambda b, w=weight: b @ w.t()] if widening else []
+            width = weight.size(0)
+            activate = i < last or self.act is not None
+            pending.append(lambda b, bias=conv.bias, activate=activate: self._bias_act(b, bias, activate))
+        if len(pending) == 1:  # bias and activation only: in place, h is this method's own tensor
+            return self._rows(h, pending, width, batch_size, out=h)
+        return self._rows(h, pending, width, batch_size)
+
+    def _bias_act(self, block: Tensor, bias: Tensor | None, activate: bool) -> Tensor:
+        if bias is not None:
+            block = block + bias
+        if not activate:
+            return block
+        return block.relu_() if isinstance(self.gnn.act, nn.ReLU) else self.gnn.act(block)
+
+    @staticmethod
+    def _rows(h: Tensor, steps: list, width: int, batch_size: int, out: Tensor | None = None) -> Tensor:
+        """``steps`` applied to ``h`` in row blocks, into ``out`` (default a new ``[N, width]``; ``h``
+        itself without steps)."""
+        if not steps:
+            return h
+        out = h.new_empty(h.size(0), width) if out is None else out
+        for start in range(0, h.size(0), batch_size):
+            block = h[start:start + batch_size]
+            for step in steps:
+                block = step(block)
+            out[start:start + batch_size] = block
+        return out
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         if self._sparse_gcn and isinstance(edge_index, Tensor) and not edge_index.is_sparse and (

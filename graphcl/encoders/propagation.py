@@ -109,18 +109,22 @@ class SparseInput:
         self._version = -1
         self._operator: SparseOperator | None = None
 
-    def linear(self, lin: nn.Module, x: Tensor) -> Tensor:
-        if (x.requires_grad or x.dim() != 2 or x.layout != torch.strided or not hasattr(lin, "weight")
-                or x.size(1) < 64):
-            return lin(x)
+    def sparse_form(self, x: Tensor) -> SparseOperator | None:
+        """``x`` as a sparse operator where it is sparse enough (and needs no gradient), else ``None``."""
+        if x.requires_grad or x.dim() != 2 or x.layout != torch.strided or x.size(1) < 64:
+            return None
         if self._source is None or self._source() is not x or x._version != self._version:
             sparse = int(torch.count_nonzero(x)) <= SPARSE_INPUT_DENSITY * x.numel()
             index = x.nonzero().t() if sparse else None
             self._operator = SparseOperator(index, x[index[0], index[1]], tuple(x.shape)) if sparse else None
             self._source, self._version = weakref.ref(x), x._version
-        if self._operator is None:
+        return self._operator
+
+    def linear(self, lin: nn.Module, x: Tensor) -> Tensor:
+        operator = self.sparse_form(x) if hasattr(lin, "weight") else None
+        if operator is None:
             return lin(x)
-        out = self._operator @ lin.weight.t()
+        out = operator @ lin.weight.t()
         return out if getattr(lin, "bias", None) is None else out + lin.bias
 
     def __deepcopy__(self, memo: dict) -> "SparseInput":
