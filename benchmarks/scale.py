@@ -31,7 +31,7 @@ MODES = ("full", "minibatch", "pygcl")
 
 
 def one_run(n: int, mode: str, epochs: int, probe_epochs: int, batch_size: int, fanouts: list[int],
-            threads: int) -> dict:
+            threads: int, avg_degree: float) -> dict:
     import torch
 
     from graphcl.data import planted_partition
@@ -42,9 +42,14 @@ def one_run(n: int, mode: str, epochs: int, probe_epochs: int, batch_size: int, 
     torch.set_num_threads(threads)
     from torch_geometric.utils import coalesce, remove_self_loops
 
-    data = planted_partition(n, seed=0)
+    data = planted_partition(n, avg_degree=avg_degree, seed=0)
     data.edge_index = coalesce(remove_self_loops(data.edge_index)[0], num_nodes=n)
-    out: dict = {"n": n, "mode": mode, "edges": data.edge_index.size(1), "threads": threads}
+    out: dict = {"n": n, "mode": mode, "edges": data.edge_index.size(1), "threads": threads, "avg_degree": avg_degree}
+    if mode == "minibatch":
+        from graphcl.data.neighbors import pyg_sampler_available
+
+        out.update(batch_size=batch_size, num_neighbors=fanouts,
+                   sampler="PyG NeighborLoader" if pyg_sampler_available() else "graphcl NeighborSampler")
     total = max(epochs, probe_epochs)
     stamps = [time.perf_counter()]
     if mode == "pygcl":
@@ -77,7 +82,8 @@ def one_run(n: int, mode: str, epochs: int, probe_epochs: int, batch_size: int, 
 def launch(n: int, mode: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--one", str(n), "--mode-one", mode, "--epochs", str(args.epochs),
                "--probe-epochs", str(args.probe_epochs), "--batch-size", str(args.batch_size),
-               "--threads", str(args.threads), "--num-neighbors", *map(str, args.num_neighbors)]
+               "--threads", str(args.threads), "--avg-degree", str(args.avg_degree),
+               "--num-neighbors", *map(str, args.num_neighbors)]
     limit = int(args.memory_gib * 2 ** 30)
 
     def cap() -> None:
@@ -104,29 +110,37 @@ def write_table(rows: list[dict], note: str = "") -> Path:
     sys.path.insert(0, str(HERE.parent))
     from graphcl.records import Table, write_report
 
+    def label(r: dict) -> str:  # session-17 rows predate the recorded fan-out: 1,024 seeds, [10, 10]
+        if r["mode"] != "minibatch":
+            return r["mode"]
+        return f"minibatch {r.get('batch_size', 1024)} x {r.get('num_neighbors', [10, 10])}"
+
     table = Table(["N", "edges", "mode", "s / epoch", "peak MiB", "embed s", "accuracy (epochs)", "threads"])
-    for r in sorted(rows, key=lambda r: (r["n"], MODES.index(r["mode"]))):
+    for r in sorted(rows, key=lambda r: (r["n"], MODES.index(r["mode"]), label(r))):
         if "error" in r:
-            table.add(**{"N": f"{r['n']:,}", "edges": "–", "mode": r["mode"], "s / epoch": r["error"], "peak MiB": "–",
+            table.add(**{"N": f"{r['n']:,}", "edges": "–", "mode": label(r), "s / epoch": r["error"], "peak MiB": "–",
                          "embed s": "–", "accuracy (epochs)": "–", "threads": "–"})
             continue
         timed = r["epoch_seconds"][1:] or r["epoch_seconds"]
         accuracy = f"{100 * r['accuracy']:.1f} ({r['probe_epochs']})" if "accuracy" in r else "–"
-        table.add(**{"N": f"{r['n']:,}", "edges": f"{r['edges']:,}", "mode": r["mode"],
+        table.add(**{"N": f"{r['n']:,}", "edges": f"{r['edges']:,}", "mode": label(r),
                      "s / epoch": f"{statistics.median(timed):.2f}", "peak MiB": f"{r['peak_rss_mb']:.0f}",
                      "embed s": "–" if r["embed_seconds"] is None else f"{r['embed_seconds']:.1f}",
                      "accuracy (epochs)": accuracy, "threads": r["threads"]})
     slopes = []
-    for mode in MODES:
-        group = [r for r in rows if r["mode"] == mode]
+    for name in sorted({label(r) for r in rows}):
+        group = [r for r in rows if label(r) == name]
         t = slope(group, lambda r: statistics.median(r["epoch_seconds"][1:] or r["epoch_seconds"]))
         m = slope(group, lambda r: r["peak_rss_mb"])
         if t is not None:
-            slopes.append(f"{mode}: time ~ N^{t:.2f}, peak memory ~ N^{m:.2f}")
-    intro = ("GRACE (128 / 128 channels, the automatic loss chunk) on planted-partition graphs (10 blocks, average degree 10, "
-             "64 features), each run a fresh process capped in address space.\nmini-batch: 1,024 seeds per step, 10 "
-             "neighbours per node and layer, an epoch is a pass over every node; pygcl: PyGCL's GRACE parts, full-batch.\n"
-             "Log-log slopes over the sizes run: " + ("; ".join(slopes) or "–") + ".")
+            sizes = sorted(r["n"] for r in group if "error" not in r)
+            slopes.append(f"{name} ({sizes[0]:,}..{sizes[-1]:,}): time ~ N^{t:.2f}, peak memory ~ N^{m:.2f}")
+    samplers = sorted({r["sampler"] for r in rows if r.get("sampler")})
+    intro = ("GRACE (128 / 128 channels, the automatic loss chunk) on planted-partition graphs (10 blocks, average degree "
+             "~10, 64 features), each run a fresh process capped in address space.\nminibatch B x [f1, f2]: B seeds per "
+             "step, f neighbours per node and layer, an epoch is a pass over every node (sampler: "
+             + (", ".join(samplers) or "–") + "); pygcl: PyGCL's GRACE parts, full-batch.\n"
+             "Log-log slopes: " + ("; ".join(slopes) or "–") + ".")
     return write_report(RESULTS / "scale.md", "GRACE at scale: full-batch, mini-batch, PyGCL", table, intro=intro,
                         note=note)
 
@@ -140,6 +154,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--num-neighbors", type=int, nargs="+", default=[10, 10])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--avg-degree", type=float, default=10.0)
     parser.add_argument("--memory-gib", type=float, default=22.0)
     parser.add_argument("--combine", nargs="+", type=Path, help="write the table from these JSON-lines files")
     parser.add_argument("--note", default="")
@@ -148,7 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_run(args.one, args.mode_one, args.epochs, args.probe_epochs, args.batch_size,
-                                 args.num_neighbors, args.threads)))
+                                 args.num_neighbors, args.threads, args.avg_degree)))
         return
     if args.combine:
         rows = [json.loads(line) for path in args.combine for line in path.read_text().splitlines() if line.strip()]
