@@ -119,6 +119,55 @@ def test_meta_node_contrast_matches_dense_reference(n, d, k, tau, soft):
         assert torch.allclose(g_ours, g_ref, atol=1e-9)
 
 
+def _batch_and_partners(n, seed):
+    """A random graph's positives, the rows reordered so that a batch comes first, then the other
+    ends of its pairs; returns the dense positive matrix of those rows and the pairs over them."""
+    edge_index = random_graph(n, 3 * n, seed)
+    index, weight = adjacency_power(edge_index, n, 1, True)
+    a = torch.from_numpy(to_dense(index, weight, n))
+    batch = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: n // 3]
+    partners = a[batch].nonzero()[:, 1].unique()
+    nodes = torch.cat([batch, partners[~torch.isin(partners, batch)]])
+    local = a[nodes][:, nodes]
+    local[len(batch):] = torch.eye(len(nodes), dtype=local.dtype)[len(batch):]  # non-anchors: their self-pair
+    sub_index = local.nonzero().t()
+    return local, PositivePairs.from_coo(sub_index, local[sub_index[0], sub_index[1]], len(nodes)), len(batch)
+
+
+@pytest.mark.parametrize("n,chunk", [(30, 4), (45, None)])
+def test_neighbour_contrast_with_anchors_matches_dense_reference(n, chunk):
+    a, pairs, size = _batch_and_partners(n, n)
+    z = torch.randn(a.size(0), 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    ours = NeighbourContrast(0.5, chunk_size=chunk)(z, pairs, anchors=size)
+    s = torch.exp(dense_masked_cosine(z) / 0.5)[:size]
+    ref = -torch.log((s * a[:size]).sum(1) / s.sum(1)).mean()  # every row a candidate, the batch's rows anchors
+    assert torch.allclose(ours, ref, atol=1e-9)
+    assert torch.allclose(torch.autograd.grad(ours, z)[0], torch.autograd.grad(ref, z)[0], atol=1e-9)
+    with pytest.raises(InvalidArgumentError, match="anchors must be"):
+        NeighbourContrast(0.5)(z, pairs, anchors=a.size(0) + 1)
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_meta_node_contrast_with_anchors_matches_dense_reference(soft):
+    a, pairs, size = _batch_and_partners(40, 3)
+    gen = torch.Generator().manual_seed(2)
+    z = torch.randn(a.size(0), 6, dtype=torch.float64, generator=gen, requires_grad=True)
+    centers = torch.randn(4, 6, dtype=torch.float64, generator=gen, requires_grad=True)
+    q = student_t_assignment(z[:size], centers)
+    assignment = q if soft else F.one_hot(q.detach().argmax(1), 4).double()
+    ours = MetaNodeContrast(0.7)(z, assignment, pairs, anchors=size)
+    pos = (torch.exp(dense_masked_cosine(z) / 0.7) * a)[:size].sum(1)
+    c = assignment.T @ z[:size]
+    c = c[assignment.detach().sum(0) > 0]
+    ref = -torch.log(pos).mean() + torch.log(torch.exp(dense_masked_cosine(c) / 0.7).sum(1)).mean()
+    assert torch.allclose(ours, ref, atol=1e-9)
+    params = [z, centers] if soft else [z]
+    for g_ours, g_ref in zip(torch.autograd.grad(ours, params, retain_graph=True), torch.autograd.grad(ref, params)):
+        assert torch.allclose(g_ours, g_ref, atol=1e-9)
+    with pytest.raises(InvalidArgumentError, match="assignment must be"):
+        MetaNodeContrast(0.7)(z, assignment, pairs)  # [B, K] assignments need anchors=B
+
+
 def test_meta_node_contrast_with_an_empty_cluster_is_finite():
     z = torch.randn(12, 4, requires_grad=True)
     assignment = F.one_hot(torch.tensor([0, 1] * 6), 3).float()  # cluster 2 is empty

@@ -262,8 +262,10 @@ def test_mini_batch_gca_augments_a_subgraph_by_the_whole_graphs_probabilities():
     assert all(math.isfinite(v) for v in result.losses) and result.losses[-1] < result.losses[0]
 
 
-def test_mini_batch_pamc_with_one_batch_is_the_full_batch_loss_and_trains_in_batches(tmp_path, monkeypatch):
-    """batch_size >= N: one batch holding every node, whose loss is the full-graph PamC loss."""
+@pytest.mark.parametrize("method", ["pamc", "scgc-star", "scgc"])
+def test_mini_batch_deep_clustering_with_one_batch_is_the_full_batch_loss_and_trains_in_batches(method, tmp_path,
+                                                                                                monkeypatch):
+    """batch_size >= N: one batch holding every node, whose loss is the full-graph loss."""
     monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))  # pretrained autoencoders
     from graphcl.data import planted_partition
     from graphcl.methods import build_method
@@ -276,17 +278,17 @@ def test_mini_batch_pamc_with_one_batch_is_the_full_batch_loss_and_trains_in_bat
     data.edge_index = coalesce(remove_self_loops(data.edge_index)[0], num_nodes=120)
     settings = {**TINY_AE, "num_clusters": 3, "pretrain_seed": 0}
     torch.manual_seed(0)
-    full = build_method("pamc", 12, **settings)
+    full = build_method(method, 12, **settings)
     full.setup(data)
     torch.manual_seed(0)
-    one = build_method("pamc", 12, batch_size=500, **settings)
+    one = build_method(method, 12, batch_size=500, **settings)
     one.setup(data)
     one.load_state_dict(full.state_dict())
     assert one.start_epoch(data) == 1
     assert torch.allclose(one.loss(data), full.loss(data), atol=1e-5)
     torch.manual_seed(0)
-    batched = build_method("pamc", 12, batch_size=32, **settings)
+    batched = build_method(method, 12, batch_size=32, **settings)
     result = train(batched, data, epochs=8, lr=1e-3, seed=0, progress=False)
     assert all(math.isfinite(v) for v in result.losses) and result.losses[-1] < result.losses[0]
     with pytest.raises(InvalidArgumentError, match="batch_size"):
-        build_method("pamc", 12, batch_size=1, **settings)
+        build_method(method, 12, batch_size=1, **settings)

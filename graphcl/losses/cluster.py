@@ -62,6 +62,15 @@ class ClusteringKL(nn.Module):
         return F.kl_div(log_q, p, reduction="batchmean")
 
 
+def _check_anchors(anchors: int | None, num_rows: int) -> int:
+    """The number of anchor rows (all ``num_rows`` when ``None``)."""
+    if anchors is None:
+        return num_rows
+    if isinstance(anchors, bool) or not isinstance(anchors, int) or not 1 <= anchors <= num_rows:
+        raise InvalidArgumentError(f"anchors must be a number of rows in [1, {num_rows}], got {anchors!r}")
+    return anchors
+
+
 class NeighbourContrast(nn.Module):
     r"""SCGC's neighbour contrast (SCGC: :math:`\hat A^r`; SCGC*'s IAC: :math:`\sum_{k \le r}\hat A^k`).
 
@@ -75,7 +84,9 @@ class NeighbourContrast(nn.Module):
     (:func:`graphcl.losses.chunked_logsumexp`), so peak memory is ``O(chunk x N)``.
     (Kulatilleke et al., "SCGC: Self-Supervised Contrastive Graph Clustering", 2022.)
 
-    ``forward(z [N, d], pairs: PositivePairs)`` -> scalar.
+    ``forward(z [N, d], pairs: PositivePairs)`` -> scalar. ``anchors=B``: only the first ``B``
+    rows are anchors (the mean runs over them); every row is in their denominators (e.g. a
+    mini-batch followed by its positives' other ends).
     """
 
     def __init__(self, tau: float = 1.0, chunk_size: int | None = None) -> None:
@@ -83,12 +94,13 @@ class NeighbourContrast(nn.Module):
         self.tau = _check_tau(tau)
         self.chunk_size = chunk_size
 
-    def forward(self, z: Tensor, pairs: PositivePairs) -> Tensor:
+    def forward(self, z: Tensor, pairs: PositivePairs, anchors: int | None = None) -> Tensor:
         if z.size(0) < 2:  # the denominator would be empty: a NaN gradient
             raise InvalidArgumentError(f"the neighbour contrast needs at least 2 nodes (negatives), got {z.size(0)}")
+        anchors = _check_anchors(anchors, z.size(0))
         zn = F.normalize(z, dim=1)
-        log_num = log_positive_mass(zn, pairs, self.tau)
-        off_diagonal = chunked_logsumexp(zn, [zn], [True], self.tau, self.chunk_size)
+        log_num = log_positive_mass(zn, pairs, self.tau)[:anchors]
+        off_diagonal = chunked_logsumexp(zn[:anchors], [zn], [True], self.tau, self.chunk_size)
         log_den = torch.logaddexp(torch.zeros_like(off_diagonal), off_diagonal)  # + e^{s_ii} = 1
         return (log_den - log_num).mean()
 
@@ -114,19 +126,22 @@ class MetaNodeContrast(nn.Module):
     (Kulatilleke et al., "Efficient block contrastive learning via parameter-free meta-node
     approximation", 2022.)
 
-    ``forward(z [N, d], assignment [N, K], pairs: PositivePairs)`` -> scalar.
+    ``forward(z [N, d], assignment [N, K], pairs: PositivePairs)`` -> scalar. ``anchors=B``: only
+    the first ``B`` rows are anchors and make the meta-nodes (``assignment [B, K]``); the other
+    rows only complete the anchors' positive sums (e.g. a mini-batch and its positives' other ends).
     """
 
     def __init__(self, tau: float = 1.0) -> None:
         super().__init__()
         self.tau = _check_tau(tau)
 
-    def forward(self, z: Tensor, assignment: Tensor, pairs: PositivePairs) -> Tensor:
-        if assignment.dim() != 2 or assignment.size(0) != z.size(0):
+    def forward(self, z: Tensor, assignment: Tensor, pairs: PositivePairs, anchors: int | None = None) -> Tensor:
+        anchors = _check_anchors(anchors, z.size(0))
+        if assignment.dim() != 2 or assignment.size(0) != anchors:
             raise InvalidArgumentError(
-                f"assignment must be [N, K] with N = {z.size(0)}, got {tuple(assignment.shape)}")
-        positive = log_positive_mass(F.normalize(z, dim=1), pairs, self.tau).mean()
-        return self.negative(z, assignment) - positive
+                f"assignment must be [N, K] with N = {anchors}, got {tuple(assignment.shape)}")
+        positive = log_positive_mass(F.normalize(z, dim=1), pairs, self.tau)[:anchors].mean()
+        return self.negative(z[:anchors], assignment) - positive
 
     def negative(self, z: Tensor, assignment: Tensor) -> Tensor:
         r"""The meta-node term :math:`\frac1{K'} \sum_k \log \sum_{k'} e^{\cos(c_k, c_{k'})/\tau}`."""

@@ -23,6 +23,7 @@ SCGC / SCGC*, ``MetaNodeContrast(0.5)`` for PamC), instead of the one built from
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Sequence
 
@@ -38,7 +39,7 @@ from graphcl.checks import check_graph, check_num_clusters, float_features, para
 from graphcl.clustering import modularity
 from graphcl.encoders import SDCNAutoencoder, pretrained_autoencoder
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs, log_positive_mass,
+from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs,
                             student_t_assignment, target_distribution)
 from graphcl.methods._parts import check_module
 from graphcl.methods.base import ClusteringMethod, register_method
@@ -92,6 +93,12 @@ class DeepClustering(ClusteringMethod):
             and the training loop stops. Label-free; ``None`` (default) trains every epoch. SCGC*
             on ACM (10 seeds, 30-epoch pretraining): 0.001 stops at 88.3 % ACC on average where
             epoch 200 gives 82.5 % (the test-label oracle: 92.2 %).
+        batch_size: train on mini-batches of this many nodes instead of the whole graph: the
+            target :math:`P` comes from a full pass at the start of each epoch; a batch's loss is
+            :math:`\beta\,\mathrm{KL}(P_B \Vert Q_B)` plus the contrast of its nodes with their
+            positives (encoded alongside; the encoder is node-wise): SCGC / SCGC*'s denominators
+            run over the nodes encoded in the step, PamC's meta-nodes are the batch's
+            (:math:`c_k = \sum_{i \in B} a_{ik} z_i`); SCGC's reconstruction is the batch's.
     """
 
     #: Whether the decoder and the reconstruction loss are used (SCGC).
@@ -104,8 +111,16 @@ class DeepClustering(ClusteringMethod):
                  tau: float = 1.0, alpha: float = 1.0, beta: float = 0.1, nu: float = 1.0, pretrain_epochs: int = 30,
                  pretrain_batch_size: int = 256, pretrain_lr: float = 1e-3, pretrain_seed: int | None = None,
                  pretrain_restarts: int = 1, kmeans_init: int = 20, center_init: str = "spherical",
-                 checkpoint_rows: int | None = None, stop_tol: float | None = None) -> None:
+                 checkpoint_rows: int | None = None, stop_tol: float | None = None,
+                 batch_size: int | None = None) -> None:
         super().__init__()
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 2):
+            raise InvalidArgumentError(f"batch_size (mini-batch training) needs at least 2 nodes per batch; got "
+                                       f"batch_size={batch_size!r}")
+        self.batch_size = batch_size
+        self._batches: list[Tensor] = []
+        self._target: Tensor | None = None
         if center_init not in ("kmeans", "spherical"):
             raise InvalidArgumentError(f"center_init must be 'kmeans' or 'spherical', got {center_init!r}")
         self.center_init = center_init
@@ -213,10 +228,27 @@ class DeepClustering(ClusteringMethod):
         """Student-t soft assignment ``q [N, K]`` of embeddings ``z``."""
         return student_t_assignment(z, self.centers, self.nu)
 
-    def contrast(self, z: Tensor, q: Tensor) -> Tensor:
+    def contrast(self, z: Tensor, q: Tensor, pairs: PositivePairs, anchors: int | None = None) -> Tensor:
+        """The structural contrast of ``z [M, n_z]`` with the positives ``pairs``; with ``anchors=B``
+        only the first ``B`` rows (whose soft assignments ``q [B, K]`` are given) are anchors."""
         raise NotImplementedError
 
+    def start_epoch(self, data: Data) -> int:
+        if self.batch_size is None:
+            return 1
+        self._check_ready()
+        with torch.no_grad():  # this epoch's target from every node's Q
+            q = self.soft_assignment(self.autoencoder.encode(self._features(data)))
+        if self.last_assignment is not None:
+            self.assignment_change = float((q.argmax(1) != self.last_assignment.argmax(1)).float().mean())
+        self.last_assignment, self._target = q, target_distribution(q)
+        order = torch.randperm(data.num_nodes, device=q.device)
+        self._batches = list(order.split(self.batch_size))
+        return len(self._batches)
+
     def loss(self, data: Data) -> Tensor:
+        if self.batch_size is not None:
+            return self._batch_loss(data)
         self._check_ready()
         x = self._features(data)
         x_hat, z = self.autoencoder(x)
@@ -225,10 +257,46 @@ class DeepClustering(ClusteringMethod):
             self.assignment_change = float((q.detach().argmax(1) != self.last_assignment.argmax(1)).float().mean())
         self.last_assignment = q.detach()
         p = target_distribution(self.last_assignment)  # refreshed every epoch, from this epoch's Q
-        total = self.beta * self.kl(q, p) + self.alpha * self.contrast(z, q)
+        total = self.beta * self.kl(q, p) + self.alpha * self.contrast(z, q, self.positives)
         if self.reconstruct:
             total = total + F.mse_loss(x_hat, x)
         return total
+
+    def _batch_loss(self, data: Data) -> Tensor:
+        if not self._batches:
+            raise InvalidArgumentError(f"{self.name}: call start_epoch(data) (the training loop does) before a "
+                                       "mini-batch loss()")
+        batch = self._batches.pop()
+        pairs, nodes = self._batch_pairs(batch)
+        x = self._features(data)[nodes]  # the batch first, then its positives' other ends
+        x_hat, z = self.autoencoder(x) if self.reconstruct else (None, self.autoencoder.encode(x))
+        size = batch.numel()
+        q = self.soft_assignment(z[:size])
+        total = self.beta * self.kl(q, self._target[batch]) + self.alpha * self.contrast(z, q, pairs, anchors=size)
+        if self.reconstruct:
+            total = total + F.mse_loss(x_hat[:size], x[:size])
+        return total
+
+    def _batch_pairs(self, batch: Tensor) -> tuple[PositivePairs, Tensor]:
+        """The positives of the batch's nodes over local ids (the batch first, then the other ends
+        of its pairs, each of those with only its self-pair) and the global ids of those nodes."""
+        full = self.positives
+        start, end = full.ptr[batch], full.ptr[batch + 1]
+        counts = end - start
+        offsets = torch.arange(int(counts.sum()), device=batch.device) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts)
+        positions = torch.repeat_interleave(start, counts) + offsets
+        rows = torch.repeat_interleave(torch.arange(batch.numel(), device=batch.device), counts)
+        partners = full.index[1, positions]
+        others = partners[~torch.isin(partners, batch)].unique()
+        nodes = torch.cat([batch, others])
+        ordered, order = nodes.sort()  # local ids by binary search: O(batch), no [N] map per step
+        local = order[torch.searchsorted(ordered, partners)]
+        extra = torch.arange(batch.numel(), nodes.numel(), device=batch.device)
+        index = torch.cat([torch.stack([rows, local]), torch.stack([extra, extra])], dim=1)
+        weight = torch.cat([full.weight[positions], torch.ones(extra.numel(), device=batch.device,
+                                                               dtype=full.weight.dtype)])
+        return PositivePairs.from_coo(index, weight, nodes.numel()), nodes
 
     def converged(self) -> bool:
         return (self.stop_tol is not None and self.assignment_change is not None
@@ -269,9 +337,10 @@ class SCGC(DeepClustering):
         super().__init__(in_channels, num_clusters, **kwargs)
         check_module(self.name, "loss", loss, "NeighbourContrast(0.5)")
         self.criterion = loss if loss is not None else NeighbourContrast(self.tau, chunk_size=chunk_size)
+        _check_batch_loss(self.name, self.criterion, self.batch_size)
 
-    def contrast(self, z: Tensor, q: Tensor) -> Tensor:
-        return self.criterion(z, self.positives)
+    def contrast(self, z: Tensor, q: Tensor, pairs: PositivePairs, anchors: int | None = None) -> Tensor:
+        return self.criterion(z, pairs) if anchors is None else self.criterion(z, pairs, anchors=anchors)
 
 
 @register_method("scgc-star")
@@ -296,82 +365,28 @@ class PamC(DeepClustering):
             with the embeddings ``z [N, n_z]``, the meta-node assignment ``[N, K]`` and the
             :class:`~graphcl.losses.PositivePairs` (e.g. ``MetaNodeContrast(0.5)``); replaces the
             one built from ``tau``.
-        batch_size: train on mini-batches of this many nodes instead of the whole graph: the
-            target :math:`P` comes from a full pass at the start of each epoch, a batch's loss is
-            :math:`\beta\,\mathrm{KL}(P_B \Vert Q_B)` plus the contrast of its nodes with their
-            positives (encoded alongside; the encoder is node-wise) against the meta-nodes of the
-            batch (:math:`c_k = \sum_{i \in B} a_{ik} z_i`). Built-in contrast only.
         **kwargs: see :class:`DeepClustering`.
     """
 
     cumulative = True
 
     def __init__(self, in_channels: int, num_clusters: int = 2, assignment: str = "hard", *,
-                 loss: nn.Module | None = None, batch_size: int | None = None, **kwargs) -> None:
+                 loss: nn.Module | None = None, **kwargs) -> None:
         if assignment not in ("hard", "soft"):
             raise InvalidArgumentError(f"assignment must be 'hard' or 'soft', got {assignment!r}")
         super().__init__(in_channels, num_clusters, **kwargs)
         check_module(self.name, "loss", loss, "MetaNodeContrast(0.5)")
-        if batch_size is not None and (loss is not None or batch_size < 2):
-            raise InvalidArgumentError("batch_size (mini-batch PamC) needs at least 2 nodes per batch and the "
-                                       f"built-in contrast; got batch_size={batch_size}"
-                                       + (" and a loss object" if loss is not None else ""))
         self.assignment = assignment
         self.criterion = loss if loss is not None else MetaNodeContrast(self.tau)
-        self.batch_size = batch_size
-        self._batches: list[Tensor] = []
-        self._target: Tensor | None = None
+        _check_batch_loss(self.name, self.criterion, self.batch_size)
 
-    def contrast(self, z: Tensor, q: Tensor) -> Tensor:
+    def contrast(self, z: Tensor, q: Tensor, pairs: PositivePairs, anchors: int | None = None) -> Tensor:
         a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q
-        return self.criterion(z, a, self.positives)
+        return self.criterion(z, a, pairs) if anchors is None else self.criterion(z, a, pairs, anchors=anchors)
 
-    def start_epoch(self, data: Data) -> int:
-        if self.batch_size is None:
-            return 1
-        self._check_ready()
-        with torch.no_grad():  # this epoch's target from every node's Q
-            q = self.soft_assignment(self.autoencoder.encode(self._features(data)))
-        if self.last_assignment is not None:
-            self.assignment_change = float((q.argmax(1) != self.last_assignment.argmax(1)).float().mean())
-        self.last_assignment, self._target = q, target_distribution(q)
-        order = torch.randperm(data.num_nodes, device=q.device)
-        self._batches = list(order.split(self.batch_size))
-        return len(self._batches)
 
-    def loss(self, data: Data) -> Tensor:
-        if self.batch_size is None:
-            return super().loss(data)
-        if not self._batches:
-            raise InvalidArgumentError(f"{self.name}: call start_epoch(data) (the training loop does) before a "
-                                       "mini-batch loss()")
-        batch = self._batches.pop()
-        pairs, nodes = self._batch_pairs(batch)
-        z = self.autoencoder.encode(self._features(data)[nodes])  # the batch first, then its positives
-        size = batch.numel()
-        q = self.soft_assignment(z[:size])
-        positive = log_positive_mass(F.normalize(z, dim=1), pairs, self.tau)[:size].mean()
-        a = F.one_hot(q.detach().argmax(1), self.num_clusters).to(z.dtype) if self.assignment == "hard" else q
-        contrast = self.criterion.negative(z[:size], a) - positive
-        return self.beta * self.kl(q, self._target[batch]) + self.alpha * contrast
-
-    def _batch_pairs(self, batch: Tensor) -> tuple[PositivePairs, Tensor]:
-        """The positives of the batch's nodes over local ids (the batch first, then the other ends
-        of its pairs, each of those with only its self-pair) and the global ids of those nodes."""
-        full = self.positives
-        start, end = full.ptr[batch], full.ptr[batch + 1]
-        counts = end - start
-        offsets = torch.arange(int(counts.sum()), device=batch.device) - torch.repeat_interleave(
-            torch.cumsum(counts, 0) - counts, counts)
-        positions = torch.repeat_interleave(start, counts) + offsets
-        rows = torch.repeat_interleave(torch.arange(batch.numel(), device=batch.device), counts)
-        partners = full.index[1, positions]
-        others = partners[~torch.isin(partners, batch)].unique()
-        nodes = torch.cat([batch, others])
-        ordered, order = nodes.sort()  # local ids by binary search: O(batch), no [N] map per step
-        local = order[torch.searchsorted(ordered, partners)]
-        extra = torch.arange(batch.numel(), nodes.numel(), device=batch.device)
-        index = torch.cat([torch.stack([rows, local]), torch.stack([extra, extra])], dim=1)
-        weight = torch.cat([full.weight[positions], torch.ones(extra.numel(), device=batch.device,
-                                                               dtype=full.weight.dtype)])
-        return PositivePairs.from_coo(index, weight, nodes.numel()), nodes
+def _check_batch_loss(name: str, criterion: nn.Module, batch_size: int | None) -> None:
+    """Mini-batches need a contrast that takes ``anchors=`` (the batch, then its positives' other ends)."""
+    if batch_size is not None and "anchors" not in inspect.signature(criterion.forward).parameters:
+        raise InvalidArgumentError(f"{name}: batch_size (mini-batch training) needs a contrast that takes anchors= "
+                                   f"(NeighbourContrast, MetaNodeContrast); {type(criterion).__name__} does not")
