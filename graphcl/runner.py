@@ -41,6 +41,12 @@ _EVALUATION_SETTINGS = frozenset({"epochs", "patience", "split", "eval_lr", "eva
                                   "eval_jobs"})
 
 
+def optimization(settings: RunSettings) -> dict:
+    """The optimizer arguments of :func:`graphcl.train.train` from the run settings."""
+    return {"lr": settings.lr, "weight_decay": settings.weight_decay, "optimizer": settings.optimizer,
+            "lr_schedule": settings.lr_schedule, "warmup_epochs": settings.warmup_epochs}
+
+
 class CollapseWarning(UserWarning):
     """The embeddings of a run point in one direction (useless for any downstream task)."""
 
@@ -180,9 +186,8 @@ def auto_configure(method: str, data: Any, *, overrides: dict[str, Any] | None =
         if key not in scored:
             seed_everything(seed)
             model = build_method(method, task.in_channels(prepared), **params)
-            result = train(model, prepared, epochs=settings.epochs, lr=settings.lr,
-                           weight_decay=settings.weight_decay, device=device, seed=seed, patience=settings.patience,
-                           progress=False)
+            result = train(model, prepared, epochs=settings.epochs, **optimization(settings), device=device,
+                           seed=seed, patience=settings.patience, progress=False)
             seconds += result.train_seconds
             prepared = task.to_device(prepared, device)
             scored[key] = (task.restart_score(model, prepared, seed) if held_edges is None else
@@ -268,8 +273,8 @@ def run(method: str, data: Any, *, seeds: Sequence[int] = (0,), evals: Sequence[
             checkpoint = Path(checkpoint_dir) / f"{method}-{dataset}-seed{train_seed}.pt" if checkpoint_dir else None
             candidate_monitor = task.monitor(candidate, on_device, settings, train_seed, evals)
             identity = _identity(method, params, settings, train_seed, fingerprint) if checkpoint else None
-            candidate_result = train(candidate, data, epochs=settings.epochs, lr=settings.lr,
-                                     weight_decay=settings.weight_decay, device=device, seed=train_seed,
+            candidate_result = train(candidate, data, epochs=settings.epochs, **optimization(settings),
+                                     device=device, seed=train_seed,
                                      patience=patience if patience is not None else settings.patience,
                                      checkpoint=checkpoint, identity=identity, resume=resume, progress=progress,
                                      description=description, on_epoch_end=candidate_monitor)

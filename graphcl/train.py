@@ -94,7 +94,20 @@ def _load_checkpoint(path: Path, device: torch.device, identity: dict | None, ep
     return state
 
 
+def learning_rate_factor(epoch: int, epochs: int, schedule: str, warmup_epochs: int) -> float:
+    r"""The multiple of the base learning rate in ``epoch`` (0-based) of ``epochs``: 1 for
+    ``'constant'``; for ``'cosine'`` (BGRL, G-BT) :math:`e / W` during the ``W`` warm-up epochs, then
+    :math:`\frac12 \big(1 + \cos(\pi \frac{e - W}{E - W})\big)`."""
+    if schedule == "constant":
+        return 1.0
+    if epoch < warmup_epochs:
+        return epoch / warmup_epochs
+    span = max(epochs - warmup_epochs, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * min(epoch - warmup_epochs, span) / span))
+
+
 def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: float = 0.0,
+          optimizer: str = "adam", lr_schedule: str = "constant", warmup_epochs: int = 0,
           device: str | torch.device = "cpu", seed: int | None = None, patience: int | None = None,
           min_delta: float = 0.0, checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 50,
           identity: dict | None = None, resume: str = "auto", progress: bool = True, description: str | None = None,
@@ -107,7 +120,10 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
         method: a registered :class:`~graphcl.methods.Method`.
         data: the graph; moved to ``device`` for training.
         epochs: number of epochs.
-        lr, weight_decay: Adam settings.
+        lr, weight_decay: the optimizer's learning rate (the peak under a schedule) and weight decay.
+        optimizer: ``'adam'`` or ``'adamw'`` (decoupled weight decay).
+        lr_schedule, warmup_epochs: ``'constant'``, or ``'cosine'``: :func:`learning_rate_factor`
+            per epoch.
         device: where to train (CPU by default).
         seed: seeds Python, NumPy and torch before the model is (re)initialised.
         patience: stop when the training loss has not improved by ``min_delta`` for this many epochs
@@ -142,8 +158,14 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
                 module.reset_parameters()
     method.to(dev)
     data = to_device(data, dev)
+    if optimizer not in ("adam", "adamw"):
+        raise InvalidArgumentError(f"optimizer must be 'adam' or 'adamw', got {optimizer!r}")
+    if lr_schedule not in ("constant", "cosine"):
+        raise InvalidArgumentError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    method.plan_training(epochs)
     method.setup(data)
-    optimizer = torch.optim.Adam(method.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = (torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam)(
+        method.parameters(), lr=lr, weight_decay=weight_decay)
     result = TrainResult()
     best, since_best = math.inf, 0
     start_epoch = 0
@@ -190,6 +212,8 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
     completed = start_epoch
     with PeakMemory(dev) as mem:
         for epoch in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = lr * learning_rate_factor(epoch, epochs, lr_schedule, warmup_epochs)
             steps, total = method.start_epoch(data), 0.0
             for _ in range(steps):
                 optimizer.zero_grad(set_to_none=True)

@@ -246,3 +246,93 @@ def test_chunked_logsumexp_through_a_workspace_equals_dense_over_pending_and_rep
     assert workspace._buffer is not None and torch.allclose(again, refs[1], atol=1e-10)
     ours = torch.autograd.grad(again.sum(), cand)[0]
     assert torch.allclose(ours, torch.autograd.grad(refs[1].sum(), cand)[0], atol=1e-10)
+
+
+def _naive_standardized(z, eps=0.0):
+    """Each column minus its mean over the unbiased standard deviation, entry by entry."""
+    n, d = z.shape
+    cols = []
+    for j in range(d):
+        col = z[:, j]
+        mean = sum(col[i] for i in range(n)) / n
+        std = (sum((col[i] - mean) ** 2 for i in range(n)) / (n - 1)) ** 0.5
+        cols.append((col - mean) / (std + eps))
+    return torch.stack(cols, dim=1)
+
+
+def _naive_cca_ssg(z1, z2, lambd):
+    """The paper's form: ||Z1 - Z2||_F^2 / (2N) - d (N - 1) / N (the official -tr(C12)) plus lambd
+    times the decorrelation, with every correlation summed entry by entry."""
+    n, d = z1.shape
+    h1, h2 = _naive_standardized(z1), _naive_standardized(z2)
+    invariance = sum(((h1[i] - h2[i]) ** 2).sum() for i in range(n)) / (2 * n) - d * (n - 1) / n
+    decorrelation = 0
+    for h in (h1, h2):
+        for a in range(d):
+            for b in range(d):
+                c = sum(h[i, a] * h[i, b] for i in range(n)) / n
+                decorrelation = decorrelation + ((1.0 if a == b else 0.0) - c) ** 2
+    return invariance + lambd * decorrelation
+
+
+def _naive_barlow_twins(z1, z2, lambd=None):
+    n, d = z1.shape
+    h1, h2 = _naive_standardized(z1), _naive_standardized(z2)
+    lambd = 1 / d if lambd is None else lambd
+    loss = 0
+    for a in range(d):
+        for b in range(d):
+            c = sum(h1[i, a] * h2[i, b] for i in range(n)) / n
+            loss = loss + ((1 - c) ** 2 if a == b else lambd * c ** 2)
+    return loss
+
+
+@pytest.mark.parametrize("n,d,lambd", [(5, 3, 1e-3), (12, 4, 0.5)])
+def test_cca_ssg_loss_matches_the_papers_formula(n, d, lambd):
+    from graphcl.losses import CCASSGLoss
+
+    _compare(CCASSGLoss(lambd), lambda a, b: _naive_cca_ssg(a, b, lambd), n, d, seed=n)
+    with pytest.raises(InvalidArgumentError, match="at least 2 nodes"):
+        CCASSGLoss()(torch.randn(1, 3), torch.randn(1, 3))
+
+
+@pytest.mark.parametrize("n,d,lambd", [(6, 3, None), (10, 5, 0.2)])
+def test_barlow_twins_loss_matches_the_formula(n, d, lambd):
+    from graphcl.losses import BarlowTwinsLoss
+
+    _compare(BarlowTwinsLoss(lambd), lambda a, b: _naive_barlow_twins(a, b, lambd), n, d, seed=n + 3)
+
+
+def test_bootstrap_cosine_matches_the_formula():
+    from graphcl.losses import BootstrapCosine
+
+    g = torch.Generator().manual_seed(4)
+    p1, p2, t1, t2 = (torch.randn(7, 5, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(4))
+    ours = BootstrapCosine()(p1, p2, t1, t2)
+    ref = 2 - sum(p1[i] @ t2[i] / (p1[i].norm() * t2[i].norm()) + p2[i] @ t1[i] / (p2[i].norm() * t1[i].norm())
+                  for i in range(7)) / 7
+    assert torch.allclose(ours, ref, atol=1e-12)
+    grads = torch.autograd.grad(ours, (p1, p2, t1, t2), allow_unused=True)
+    ref_grads = torch.autograd.grad(ref, (p1, p2))
+    assert torch.allclose(grads[0], ref_grads[0], atol=1e-12) and torch.allclose(grads[1], ref_grads[1], atol=1e-12)
+    assert grads[2] is None and grads[3] is None  # no gradient to the targets
+
+
+def test_dgi_loss_is_the_binary_cross_entropy_of_its_discriminator():
+    from graphcl.methods import build_method
+    from conftest import planted_graph
+
+    data = planted_graph()
+    torch.manual_seed(0)
+    model = build_method("dgi", data.num_features, out_channels=8)
+    torch.manual_seed(1)
+    loss = model.loss(data)
+    torch.manual_seed(1)
+    x = data.x.float()
+    perm = torch.randperm(x.size(0))
+    h, h_corrupt = model.encoder(x, data.edge_index), model.encoder(x[perm], data.edge_index)
+    s = torch.sigmoid(h.mean(0))
+    weight = model.infomax.weight
+    real, fake = torch.sigmoid(h @ weight @ s), torch.sigmoid(h_corrupt @ weight @ s)
+    ref = -(torch.log(real + 1e-15).mean() + torch.log(1 - fake + 1e-15).mean())
+    assert torch.allclose(loss, ref, atol=1e-6)

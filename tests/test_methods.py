@@ -26,6 +26,10 @@ SMOKE = {
     "pamc-hard": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "assignment": "hard"}),
     "pamc-soft": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "assignment": "soft"}),
     "pamc-kmeans-init": ("pamc", {**TINY_AE, "order": 2, "tau": 0.5, "center_init": "kmeans"}),
+    "dgi": ("dgi", {"out_channels": 16}),
+    "cca-ssg": ("cca-ssg", {"out_channels": 16, "hidden_channels": 16, "lambd": 0.01}),
+    "g-bt": ("g-bt", {"out_channels": 16}),
+    "bgrl": ("bgrl", {"out_channels": 16, "hidden_channels": 16, "predictor_channels": 16}),
 }
 
 
@@ -457,3 +461,47 @@ def test_heterogeneous_methods_train_and_evaluate_on_cuda(case):
     data = tiny_hetero_graph()
     (record,) = run(name, data, epochs=3, device="cuda", evals=("cluster",), overrides=params, progress=False)
     assert 0.0 <= record.metrics["nmi"] <= 100.0 and data["paper"].x.device.type == "cpu"
+
+
+def test_learning_rate_schedules_and_optimizers(monkeypatch):
+    import math
+
+    from graphcl.configs import RunSettings
+    from graphcl.train import learning_rate_factor
+
+    cosine = [learning_rate_factor(e, 6, "cosine", 2) for e in range(6)]
+    expected = [0, 0.5, 1, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))]
+    assert cosine == pytest.approx(expected)
+    assert learning_rate_factor(3, 6, "constant", 2) == 1.0
+    for bad in ({"optimizer": "sgd"}, {"lr_schedule": "step"}, {"warmup_epochs": -1}):
+        with pytest.raises(InvalidArgumentError, match=next(iter(bad))):
+            RunSettings(**bad)
+    created = []
+
+    class Recording(torch.optim.AdamW):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            created.append(self)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recording)
+    seen = []
+    model = build_method("grace", 16, out_channels=8, projection_channels=8)
+    train(model, planted_graph(), epochs=4, lr=0.1, optimizer="adamw", lr_schedule="cosine", warmup_epochs=2, seed=0,
+          progress=False, on_epoch_end=lambda epoch, loss: seen.append(created[0].param_groups[0]["lr"]))
+    assert len(created) == 1 and seen == pytest.approx([0.0, 0.05, 0.1, 0.05])
+
+
+def test_bgrl_target_follows_the_online_encoder_on_its_momentum_schedule():
+    data = planted_graph()
+    model = build_method("bgrl", data.num_features, out_channels=8, hidden_channels=8, predictor_channels=8,
+                         momentum=0.9)
+    train(model, data, epochs=5, lr=0.01, seed=0, progress=False)
+    assert int(model.steps_done) == 5
+    assert model.target_momentum(0) == pytest.approx(0.9) and model.target_momentum(5) == pytest.approx(1.0)
+    online = [p.detach().clone() for p in model.encoder.parameters()]
+    target = [p.detach().clone() for p in model.target_encoder.parameters()]
+    assert any(not torch.allclose(a, b) for a, b in zip(online, target))  # its own initialisation
+    assert all(not p.requires_grad for p in model.target_encoder.parameters())
+    model.update_target(0.25)
+    for o, t, new in zip(online, target, model.target_encoder.parameters()):
+        assert torch.allclose(new, 0.25 * t + 0.75 * o)

@@ -232,6 +232,16 @@ def test_layer_wise_inference_gives_the_forward_embeddings(conv):
             with torch.no_grad():
                 reference = encoder(dense, edge_index)
             assert torch.allclose(encoder.inference(dense, edge_index, batch_size=16), reference, atol=1e-5)
+    # batch norm after every layer (BGRL / G-BT): running statistics from a training pass, then eval
+    encoder = GNNEncoder(6, 16, 8, num_layers=2, conv=conv, act="prelu", norm="batch_norm")
+    encoder(dense, edge_index)
+    encoder.eval()
+    with torch.no_grad():
+        reference = encoder(dense, edge_index)
+        pyg = encoder.gnn(dense, edge_index)  # PyG's own layers: conv, norm, act; then the last norm and act
+        pyg = encoder.act(encoder.norm_last(pyg))
+    assert torch.allclose(reference, pyg, atol=1e-5)
+    assert torch.allclose(encoder.inference(dense, edge_index, batch_size=16), reference, atol=1e-5)
     with pytest.raises(InvalidArgumentError, match="batch_size"):
         GNNEncoder(f, 16, 8).inference(x, edge_index, batch_size=0)
 

@@ -45,8 +45,13 @@ class RunSettings:
     """
 
     epochs: int = _setting(200, int, "training epochs (the most, with early stopping)")
-    lr: float = _setting(1e-3, float, "Adam learning rate")
-    weight_decay: float = _setting(0.0, float, "Adam weight decay")
+    lr: float = _setting(1e-3, float, "learning rate (the peak one under a schedule)")
+    weight_decay: float = _setting(0.0, float, "weight decay (Adam: L2 in the gradient; AdamW: decoupled)")
+    optimizer: str = _setting("adam", str, "'adam' or 'adamw' (BGRL, G-BT)")
+    lr_schedule: str = _setting("constant", str, "'constant', or 'cosine': linear warm-up from 0 over "
+                                                  "warmup_epochs, then cosine decay to 0 at the last epoch "
+                                                  "(BGRL, G-BT)")
+    warmup_epochs: int = _setting(0, int, "epochs of linear learning-rate warm-up (lr_schedule=cosine)")
     split: str = _setting("random", str, "node classification split: 'public' (the dataset's) or 'random' "
                                           "(10 / 10 / 80 per seed)")
     normalize_features: bool | list[str] = _setting(
@@ -86,6 +91,12 @@ class RunSettings:
         if self.structural_features not in ("none", "degree", "lappe", "degree+lappe"):
             raise InvalidArgumentError("structural_features must be none, degree, lappe or degree+lappe, got "
                                        f"{self.structural_features!r}")
+        if self.optimizer not in ("adam", "adamw"):
+            raise InvalidArgumentError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise InvalidArgumentError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.warmup_epochs < 0:
+            raise InvalidArgumentError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.select_epoch not in ("last", "val"):
             raise InvalidArgumentError(f"select_epoch must be 'last' or 'val', got {self.select_epoch!r}")
         if self.train_restarts < 1:

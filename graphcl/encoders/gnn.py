@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import GAT, GCN, GIN, MLP, GraphSAGE
-from torch_geometric.nn.resolver import activation_resolver
+from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
 
 from graphcl.encoders.propagation import SparseInput, SparseOperator
 from graphcl.errors import InvalidArgumentError, UnknownNameError
@@ -46,6 +46,9 @@ class GNNEncoder(nn.Module):
         act: activation name understood by PyG's resolver (``'relu'``, ``'prelu'``, ...) or a module.
         act_last: apply the activation after the last layer too.
         dropout: dropout between layers.
+        norm: a normalisation after every layer, before its activation (``'batch_norm'``,
+            ``'layer_norm'``, ...: PyG's resolver), the last layer's too when ``act_last``
+            (BGRL's and G-BT's encoders: GCN, batch norm, PReLU per layer).
         **conv_kwargs: passed to the PyG model (e.g. ``heads=4`` for GAT).
 
     With ``conv='gcn'`` (PyG's default normalisation), each forward builds the normalised
@@ -60,7 +63,7 @@ class GNNEncoder(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
                  conv: str = "gcn", act: str | nn.Module = "relu", act_last: bool = True, dropout: float = 0.0,
-                 **conv_kwargs) -> None:
+                 norm: str | None = None, **conv_kwargs) -> None:
         super().__init__()
         self._sparse_input = SparseInput()
         if conv not in CONVOLUTIONS:
@@ -68,9 +71,11 @@ class GNNEncoder(nn.Module):
         if num_layers < 1:
             raise InvalidArgumentError(f"num_layers must be >= 1, got {num_layers}")
         self.gnn = CONVOLUTIONS[conv](in_channels, hidden_channels, num_layers, out_channels,
-                                      dropout=dropout, act=act, **conv_kwargs)
+                                      dropout=dropout, act=act, norm=norm, **conv_kwargs)
         # One activation module for every layer (a PReLU's slope is shared, as in GRACE / GCA).
         self.act = self.gnn.act if act_last else None
+        self.norm_last = (normalization_resolver(norm, out_channels, **(conv_kwargs.get("norm_kwargs") or {}))
+                          if norm is not None and act_last else None)
         self.out_channels, self.num_layers = out_channels, num_layers
         first = self.gnn.convs[0]
         self._sparse_gcn = isinstance(self.gnn, GCN) and all(
@@ -79,6 +84,8 @@ class GNNEncoder(nn.Module):
 
     def reset_parameters(self) -> None:
         self.gnn.reset_parameters()
+        if self.norm_last is not None:
+            self.norm_last.reset_parameters()
         if hasattr(self.gnn.act, "reset_parameters"):
             self.gnn.act.reset_parameters()
 
@@ -95,8 +102,13 @@ class GNNEncoder(nn.Module):
             if conv.bias is not None:
                 x = x + conv.bias
             if i < last:
-                x = self.gnn.dropout(self.gnn.act(x))
-        return self.act(x) if self.act is not None else x
+                x = self.gnn.dropout(self.gnn.act(self.gnn.norms[i](x)))
+        return self._last_activation(x)
+
+    def _last_activation(self, h: Tensor) -> Tensor:
+        if self.act is None:
+            return h
+        return self.act(self.norm_last(h) if self.norm_last is not None else h)
 
     @torch.no_grad()
     def inference(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
@@ -111,8 +123,9 @@ class GNNEncoder(nn.Module):
 
         Shapes: ``x [N, F]`` -> ``[N, out_channels]``.
         """
-        if not (self._sparse_gcn and isinstance(edge_index, Tensor) and not edge_index.is_sparse):
-            return self.forward(x, edge_index, edge_weight)
+        if not (self._sparse_gcn and isinstance(edge_index, Tensor) and not edge_index.is_sparse) or (
+                self.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules())):
+            return self.forward(x, edge_index, edge_weight)  # (batch statistics are not row-wise)
         if batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
         operator = gcn_propagation(edge_index, x.size(0), edge_weight, transpose=False)
@@ -132,16 +145,20 @@ class GNNEncoder(nn.Module):
                 pending = [lambda b, w=weight: b @ w.t()] if widening else []
             width = weight.size(0)
             activate = i < last or self.act is not None
-            pending.append(lambda b, bias=conv.bias, activate=activate: self._bias_act(b, bias, activate))
+            norm = self.gnn.norms[i] if i < last else self.norm_last
+            pending.append(lambda b, bias=conv.bias, norm=norm, activate=activate: self._bias_act(b, bias, norm,
+                                                                                                  activate))
         if len(pending) == 1:  # bias and activation only: in place, h is this method's own tensor
             return self._rows(h, pending, width, batch_size, out=h)
         return self._rows(h, pending, width, batch_size)
 
-    def _bias_act(self, block: Tensor, bias: Tensor | None, activate: bool) -> Tensor:
+    def _bias_act(self, block: Tensor, bias: Tensor | None, norm: nn.Module | None, activate: bool) -> Tensor:
         if bias is not None:
             block = block + bias
         if not activate:
             return block
+        if norm is not None and not isinstance(norm, nn.Identity):
+            block = norm(block)
         return block.relu_() if isinstance(self.gnn.act, nn.ReLU) else self.gnn.act(block)
 
     @staticmethod
@@ -166,7 +183,7 @@ class GNNEncoder(nn.Module):
             h = self.gnn(x, edge_index, edge_weight=edge_weight)
         else:
             h = self.gnn(x, edge_index)
-        return self.act(h) if self.act is not None else h
+        return self._last_activation(h)
 
 
 class MLPEncoder(nn.Module):

@@ -3,6 +3,7 @@ contrastive losses, deep clustering objectives, and BPR with its negative sample
 from graphcl.losses.chunked import ChunkWorkspace, auto_chunk_size, chunked_logsumexp, two_view_logsumexp
 from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, ProtoNCE, meta_nodes,
                                     prototype_concentration, student_t_assignment, target_distribution)
+from graphcl.losses.decorrelation import BarlowTwinsLoss, BootstrapCosine, CCASSGLoss
 from graphcl.losses.graph import GraphNTXent
 from graphcl.losses.node import DCL, DCLW, InfoNCE, LearnedWeightInfoNCE, MultiPositiveInfoNCE, von_mises_fisher_weights
 from graphcl.losses.positives import PositivePairs, log_positive_mass
@@ -14,4 +15,4 @@ __all__ = ["InfoNCE", "DCL", "DCLW", "von_mises_fisher_weights", "chunked_logsum
            "PositivePairs", "log_positive_mass", "meta_nodes", "NegativeWeights", "ClusterDisagreement",
            "ProtoNCE", "prototype_concentration",
            "LearnedPairWeights", "LearnedWeightInfoNCE", "MultiPositiveInfoNCE", "GraphNTXent",
-           "bpr_loss", "NegativeSampler"]
+           "bpr_loss", "NegativeSampler", "CCASSGLoss", "BarlowTwinsLoss", "BootstrapCosine"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from graphcl.checks import float_features, parameter_dtype
 
 from graphcl.errors import InvalidArgumentError
 
@@ -25,3 +29,19 @@ def check_transforms(method: str, name: str, value: Any, count: int | None, exam
         size = f"{count} transforms" if count is not None else "one or more transforms"
         raise InvalidArgumentError(f"{method}: {name} must be a tuple of {size}, e.g. {example}; "
                                    f"got {value!r}")
+
+
+@torch.no_grad()
+def encoder_embeddings(method: nn.Module, encoder: nn.Module, data: Data) -> Tensor:
+    """``encoder``'s embeddings of every node of ``data`` in eval mode, ``[N, d]``, detached: layer by
+    layer where the encoder has a layer-wise ``inference``
+    (:meth:`graphcl.encoders.GNNEncoder.inference`); ``method`` is put back in its mode."""
+    was_training = method.training
+    method.eval()
+    x = float_features(data.x, parameter_dtype(method))  # integer / float64 features as the model's dtype
+    if hasattr(encoder, "inference"):
+        z = encoder.inference(x, data.edge_index, data.get("edge_weight"))
+    else:
+        z = encoder(x, data.edge_index, data.get("edge_weight"))
+    method.train(was_training)
+    return z.detach()

@@ -40,6 +40,10 @@ class Method(nn.Module):
     def embed(self, data: Data) -> Tensor:
         raise NotImplementedError
 
+    def plan_training(self, epochs: int) -> None:
+        """Called by the training loop before :meth:`setup` with the number of epochs it will run
+        (for schedules over the whole training, e.g. BGRL's target momentum)."""
+
     def setup(self, data: Data) -> None:
         """Called once by the training loop before the first epoch (e.g. to precompute centralities)."""
 

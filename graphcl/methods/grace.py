@@ -14,9 +14,9 @@ from graphcl.checks import check_graph, float_features, parameter_dtype
 from graphcl.data.neighbors import NeighborBatches, check_sampling
 from graphcl.distributed import is_distributed, rank, world_size
 from graphcl.encoders import GNNEncoder, ProjectionHead
-from graphcl.errors import InvalidArgumentError
+from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import InfoNCE
-from graphcl.methods._parts import check_module, check_transforms
+from graphcl.methods._parts import check_module, check_transforms, encoder_embeddings
 from graphcl.methods.base import Method, register_method
 
 
@@ -142,6 +142,9 @@ class GRACE(Method):
 
     def setup(self, data: Data) -> None:
         check_graph(data)
+        if data.num_nodes < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules()):
+            raise InvalidGraphError(f"{self.name}'s encoder normalises every layer over the nodes (batch norm): it "
+                                    f"needs at least 2 nodes, got {data.num_nodes}")
         if self.batch_size is not None:
             seed = int(torch.randint(0, 2 ** 31, (1,)))  # from the run's seeded stream
             seeds = None
@@ -211,15 +214,7 @@ class GRACE(Method):
     def embed(self, data: Data) -> Tensor:
         """The encoder's embeddings of the whole graph ``[N, d]``, layer by layer where the encoder
         has a layer-wise ``inference`` (:meth:`graphcl.encoders.GNNEncoder.inference`)."""
-        was_training = self.training
-        self.eval()
-        if hasattr(self.encoder, "inference"):
-            x = float_features(data.x, parameter_dtype(self))
-            z = self.encoder.inference(x, data.edge_index, data.get("edge_weight"))
-        else:
-            z = self.encode(data)
-        self.train(was_training)
-        return z.detach()
+        return encoder_embeddings(self, self.encoder, data)
 
 
 @register_method("gca")
