@@ -134,6 +134,11 @@ def build_parser(method_names: Sequence[str] | None = None) -> argparse.Argument
                           description=graph.__doc__.splitlines()[0])
     graph.add_arguments(g)
     g.set_defaults(func=graph.main)
+    from graphcl.bench import node
+    n = suites.add_parser("node", help="node methods x Planetoid / Amazon / Coauthor: probe accuracy and k-means "
+                          "ACC / NMI of the same embeddings", description=node.__doc__.splitlines()[0])
+    node.add_arguments(n)
+    n.set_defaults(func=node.main)
     from graphcl.bench import rec
     r = suites.add_parser("rec", help="LightGCN / LightGCL on Gowalla: full-ranking Recall / NDCG @20 / @40",
                           description=rec.__doc__.splitlines()[0])

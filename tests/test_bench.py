@@ -214,3 +214,16 @@ def test_graph_bench_quick_writes_the_tu_table(mirror, tmp_path, monkeypatch):
     assert "Quick smoke run" in md and "| mutag | graphcl | 1 |" in md and "| mutag | gin-untrained | 1 |" in md
     (record,) = json.loads((out / "records" / "graph-graphcl-mutag.json").read_text())
     assert 0.5 <= record["metrics"]["svm_accuracy"] <= 1.0 and record["epochs"] == 2
+
+
+@pytest.mark.mirror
+def test_node_bench_quick_scores_the_same_embeddings_by_probe_and_k_means(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHCL_DATA", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    assert main(["bench", "node", "--quick", "--methods", "dgi", "cca-ssg", "--out", str(out)]) == 0
+    md = (out / "node.md").read_text()
+    assert "Quick smoke run" in md and "| cora | dgi | public | 1 | 2 |" in md and "| cora | cca-ssg | public | 1 |" in md
+    assert "| 82.3 |" in md  # DGI's published Cora accuracy beside ours
+    (record,) = json.loads((out / "records" / "node-cca-ssg-cora.json").read_text())
+    assert {"accuracy", "acc", "nmi"} <= set(record["metrics"]) and record["epochs"] == 2
+    assert 0.3 <= record["metrics"]["accuracy"] <= 1.0 and 0.0 <= record["metrics"]["nmi"] <= 1.0
