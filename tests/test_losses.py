@@ -336,3 +336,39 @@ def test_dgi_loss_is_the_binary_cross_entropy_of_its_discriminator():
     real, fake = torch.sigmoid(h @ weight @ s), torch.sigmoid(h_corrupt @ weight @ s)
     ref = -(torch.log(real + 1e-15).mean() + torch.log(1 - fake + 1e-15).mean())
     assert torch.allclose(loss, ref, atol=1e-6)
+
+
+def test_scaled_cosine_error_matches_the_formula():
+    from graphcl.losses import ScaledCosineError
+
+    g = torch.Generator().manual_seed(5)
+    x_hat = torch.randn(9, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(9, 4, generator=g, dtype=torch.float64)
+    ours = ScaledCosineError(3.0)(x_hat, x)
+    ref = sum((1 - x_hat[i] @ x[i] / (x_hat[i].norm() * x[i].norm())) ** 3 for i in range(9)) / 9
+    assert torch.allclose(ours, ref, atol=1e-12)
+    assert torch.allclose(torch.autograd.grad(ours, x_hat)[0], torch.autograd.grad(ref, x_hat)[0], atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match="alpha must be >= 1"):
+        ScaledCosineError(0.5)
+
+
+def test_graphmae_masks_with_the_token_and_random_rows_and_reconstructs_only_the_masked():
+    from graphcl.methods import build_method
+    from conftest import planted_graph
+
+    data = planted_graph()
+    model = build_method("graphmae", data.num_features, out_channels=8, heads=2, mask_rate=0.5, replace_rate=0.2)
+    with torch.no_grad():
+        model.mask_token.fill_(7.0)
+    x = data.x.float()
+    torch.manual_seed(0)
+    masked_x, masked = model.mask(x)
+    assert masked.numel() == 60 and masked.unique().numel() == 60
+    kept = torch.ones(120, dtype=torch.bool)
+    kept[masked] = False
+    assert torch.equal(masked_x[kept], x[kept])  # the other rows untouched
+    token_rows = (masked_x[masked] == 7.0).all(dim=1)
+    assert int(token_rows.sum()) == 60 - int(0.2 * 60)  # 48 [MASK] tokens, 12 rows of other nodes
+    others = masked_x[masked][~token_rows]
+    assert all(any(torch.equal(row, x[j]) for j in range(120)) for row in others)
+    assert torch.equal(data.x.float(), x)  # the input is not modified

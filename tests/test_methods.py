@@ -30,6 +30,7 @@ SMOKE = {
     "cca-ssg": ("cca-ssg", {"out_channels": 16, "hidden_channels": 16, "lambd": 0.01}),
     "g-bt": ("g-bt", {"out_channels": 16}),
     "bgrl": ("bgrl", {"out_channels": 16, "hidden_channels": 16, "predictor_channels": 16}),
+    "graphmae": ("graphmae", {"out_channels": 16, "heads": 2, "replace_rate": 0.2}),
 }
 
 

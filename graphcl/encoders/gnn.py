@@ -1,6 +1,7 @@
 """Message-passing encoders: thin wrappers over ``torch_geometric.nn`` models."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -184,6 +185,59 @@ class GNNEncoder(nn.Module):
         else:
             h = self.gnn(x, edge_index)
         return self._last_activation(h)
+
+
+class GATEncoder(nn.Module):
+    r"""Graph attention layers as GAT (Veličković et al., ICLR 2018) and GraphMAE stack them: dropout
+    on each layer's input, multi-head attention with its own dropout on the attention
+    coefficients, the heads concatenated, an activation after every layer (after the last one only
+    when ``act_last``). PyG's ``GATConv`` (self-loops added).
+
+    ``in_channels -> hidden_channels -> ... -> out_channels`` (totals over the heads: each hidden
+    layer has ``heads`` heads of ``hidden_channels / heads``, the last ``out_heads`` heads of
+    ``out_channels / out_heads``). Unlike PyG's ``GAT`` model, the last layer concatenates its
+    heads too and the input dropout applies before the first layer as well.
+
+    Shapes: ``x: [N, F]``, ``edge_index: [2, E]`` -> ``[N, out_channels]``.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
+                 heads: int = 4, out_heads: int | None = None, feature_dropout: float = 0.2,
+                 attention_dropout: float = 0.1, negative_slope: float = 0.2, act: str | nn.Module = "prelu",
+                 act_last: bool = True) -> None:
+        super().__init__()
+        from torch_geometric.nn import GATConv
+
+        out_heads = heads if out_heads is None else out_heads
+        if num_layers < 1:
+            raise InvalidArgumentError(f"num_layers must be >= 1, got {num_layers}")
+        for total, count, what in ((hidden_channels, heads, "hidden_channels"), (out_channels, out_heads, "out_channels")):
+            if count < 1 or total % count:
+                raise InvalidArgumentError(f"{what} ({total}) must be a multiple of its number of heads ({count})")
+        self.convs = nn.ModuleList()
+        for i in range(num_layers):
+            last = i == num_layers - 1
+            width, count = (out_channels, out_heads) if last else (hidden_channels, heads)
+            self.convs.append(GATConv(in_channels if i == 0 else hidden_channels, width // count, heads=count,
+                                      concat=True, negative_slope=negative_slope, dropout=attention_dropout))
+        self.acts = nn.ModuleList(activation_resolver(act) if isinstance(act, str) else copy.deepcopy(act)
+                                  for _ in range(num_layers if act_last else num_layers - 1))
+        self.dropout = nn.Dropout(feature_dropout)
+        self.out_channels, self.num_layers = out_channels, num_layers
+
+    def reset_parameters(self) -> None:
+        for conv in self.convs:
+            conv.reset_parameters()
+        for act in self.acts:
+            if hasattr(act, "reset_parameters"):
+                act.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        for i, conv in enumerate(self.convs):
+            x = conv(self.dropout(x), edge_index)
+            if i < len(self.acts):
+                x = self.acts[i](x)
+        return x
 
 
 class MLPEncoder(nn.Module):

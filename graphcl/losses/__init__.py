@@ -7,6 +7,7 @@ from graphcl.losses.decorrelation import BarlowTwinsLoss, BootstrapCosine, CCASS
 from graphcl.losses.graph import GraphNTXent
 from graphcl.losses.node import DCL, DCLW, InfoNCE, LearnedWeightInfoNCE, MultiPositiveInfoNCE, von_mises_fisher_weights
 from graphcl.losses.positives import PositivePairs, log_positive_mass
+from graphcl.losses.reconstruction import ScaledCosineError
 from graphcl.losses.recommendation import NegativeSampler, bpr_loss
 from graphcl.losses.weighting import ClusterDisagreement, LearnedPairWeights, NegativeWeights
 
@@ -15,4 +16,5 @@ __all__ = ["InfoNCE", "DCL", "DCLW", "von_mises_fisher_weights", "chunked_logsum
            "PositivePairs", "log_positive_mass", "meta_nodes", "NegativeWeights", "ClusterDisagreement",
            "ProtoNCE", "prototype_concentration",
            "LearnedPairWeights", "LearnedWeightInfoNCE", "MultiPositiveInfoNCE", "GraphNTXent",
-           "bpr_loss", "NegativeSampler", "CCASSGLoss", "BarlowTwinsLoss", "BootstrapCosine"]
+           "bpr_loss", "NegativeSampler", "CCASSGLoss", "BarlowTwinsLoss", "BootstrapCosine",
+           "ScaledCosineError"]
