@@ -552,11 +552,13 @@ GRAPH_SET_ANOMALIES = {
 GRAPH_SET_MUST_RUN = {"plain", "isolated_nodes", "no_edges", "self_loops", "huge_hub", "single_node_graphs",
                       "integer_features", "float64_features", "missing_class"}
 GRAPHCL = {"hidden_channels": 8, "num_layers": 2, "batch_size": 8}
+GRAPH_METHODS = ("graphcl", "infograph")
 
 
+@pytest.mark.parametrize("method", GRAPH_METHODS)
 @pytest.mark.parametrize("anomaly", sorted(GRAPH_SET_ANOMALIES))
-def test_graph_level_methods_on_anomalous_sets_of_graphs(anomaly):
-    attempt("graphcl", GRAPH_SET_ANOMALIES[anomaly](), evals=("graph",), overrides=GRAPHCL,
+def test_graph_level_methods_on_anomalous_sets_of_graphs(method, anomaly):
+    attempt(method, GRAPH_SET_ANOMALIES[anomaly](), evals=("graph",), overrides=GRAPHCL,
             must_run=anomaly in GRAPH_SET_MUST_RUN)
 
 
@@ -571,10 +573,11 @@ def graph_sets(draw):
                       for i in range(count)])
 
 
+@pytest.mark.parametrize("method", GRAPH_METHODS)
 @settings(FEW, max_examples=6)
 @given(data=graph_sets())
-def test_graph_level_methods_on_generated_sets_of_graphs(data):
-    attempt("graphcl", data, evals=("graph",), overrides=GRAPHCL)
+def test_graph_level_methods_on_generated_sets_of_graphs(method, data):
+    attempt(method, data, evals=("graph",), overrides=GRAPHCL)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -679,6 +682,6 @@ def test_negative_sampler_finds_the_last_free_item():
 
 def test_the_battery_covers_every_registered_method():
     covered = ({name for name, _ in SMOKE.values()} | {HETERO_SMOKE[c][0] for c in ("meow", "adameow", "heco-style")}
-               | {"graphcl"} | set(RECOMMENDERS))
+               | set(GRAPH_METHODS) | set(RECOMMENDERS))
     assert set(method_names()) <= covered, f"add a bad-input case for {sorted(set(method_names()) - covered)}"
     assert {get_method_class(name).task for name in covered} == {"node", "cluster", "hetero", "graph", "rec"}

@@ -99,3 +99,40 @@ def test_graphcl_trains_and_evaluates_on_cuda():
     assert all(np.isfinite(result.losses)) and emb.shape == (len(dataset), 48)
     scores = graph_classification(emb, torch.cat([d.y for d in dataset]), classifiers=("svm",))
     assert 0.0 <= scores["svm_accuracy"] <= 1.0 and dataset[0].x.device.type == "cpu"
+
+
+def test_infograph_trains_on_toy_graphs_loss_finite_and_falling():
+    dataset = toy_dataset()
+    method = build_method("infograph", 3, hidden_channels=16, batch_size=16)
+    result = train(method, dataset, epochs=15, lr=0.01, seed=0, progress=False)
+    assert all(np.isfinite(result.losses)) and result.losses[-1] < result.losses[0]
+    emb = method.embed(dataset)
+    assert emb.shape == (len(dataset), 48) and torch.isfinite(emb).all()
+
+
+def test_local_global_jsd_equals_the_official_masked_formula():
+    import math
+
+    import torch.nn.functional as F
+
+    from graphcl.losses import LocalGlobalJSD
+
+    g = torch.Generator().manual_seed(3)
+    local = torch.randn(11, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    global_ = torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    ours = LocalGlobalJSD()(local, global_, batch)
+    # the official local_global_loss_ (InfoGraph, unsupervised/losses.py): masks, then expectations
+    pos_mask = torch.zeros(11, 3, dtype=torch.float64)
+    pos_mask[torch.arange(11), batch] = 1.0
+    res = local @ global_.t()
+    log_2 = math.log(2.0)
+    e_pos = (log_2 - F.softplus(-(res * pos_mask))).sum() / 11
+    q = res * (1 - pos_mask)
+    e_neg = (F.softplus(-q) + q - log_2).sum() / (11 * 2)
+    ref = e_neg - e_pos
+    assert torch.allclose(ours, ref, atol=1e-12)
+    for a, b in zip(torch.autograd.grad(ours, (local, global_)), torch.autograd.grad(ref, (local, global_))):
+        assert torch.allclose(a, b, atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match="at least 2 graphs"):
+        LocalGlobalJSD()(local, global_[:1], torch.zeros(11, dtype=torch.long))

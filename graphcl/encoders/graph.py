@@ -8,7 +8,7 @@ from torch_geometric.nn import GINConv, global_add_pool
 
 from graphcl.errors import InvalidArgumentError
 
-__all__ = ["GINGraphEncoder"]
+__all__ = ["GINGraphEncoder", "ShortcutMLP"]
 
 
 class GINGraphEncoder(nn.Module):
@@ -51,3 +51,22 @@ class GINGraphEncoder(nn.Module):
             layers.append(x)
         pooled = [global_add_pool(h, batch, size=num_graphs) for h in layers]
         return torch.cat(layers, dim=1), torch.cat(pooled, dim=1)
+
+
+class ShortcutMLP(nn.Module):
+    r"""Three ``Linear - ReLU`` layers plus a linear shortcut, :math:`f(x) = \mathrm{MLP}(x) + W x`
+    (InfoGraph's local and global discriminator heads, ``FF``). ``[*, d] -> [*, d]``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.Linear(channels, channels), nn.ReLU(), nn.Linear(channels, channels), nn.ReLU(),
+                                   nn.Linear(channels, channels), nn.ReLU())
+        self.shortcut = nn.Linear(channels, channels)
+
+    def reset_parameters(self) -> None:
+        for module in (*self.block, self.shortcut):
+            if isinstance(module, nn.Linear):
+                module.reset_parameters()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.block(x) + self.shortcut(x)

@@ -1,9 +1,16 @@
-r"""Graph-level contrast (GraphCL)."""
+r"""Graph-level losses: GraphCL's contrast of two views, InfoGraph's local-global mutual information."""
 from __future__ import annotations
 
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphcl.errors import InvalidArgumentError
 from graphcl.losses.node import DCL
 
-__all__ = ["GraphNTXent"]
+__all__ = ["GraphNTXent", "LocalGlobalJSD"]
 
 
 class GraphNTXent(DCL):
@@ -26,3 +33,35 @@ class GraphNTXent(DCL):
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}"
+
+
+class LocalGlobalJSD(nn.Module):
+    r"""InfoGraph's local-global mutual information, Jensen-Shannon estimator: Sun et al.,
+    "InfoGraph: Unsupervised and Semi-supervised Graph-Level Representation Learning via Mutual
+    Information Maximization", ICLR 2020 (Deep InfoMax's ``fd`` mode with ``JSD``).
+
+    With the scores :math:`s_{ig} = l_i^\top g_g` of node ``i`` against every graph ``g`` of the
+    batch, the node's own graph :math:`g(i)` the positive and the others negatives:
+
+    .. math::
+        \mathcal L = \frac{1}{N (G - 1)} \sum_i \sum_{g \ne g(i)} \big(\mathrm{sp}(-s_{ig}) + s_{ig} - \log 2\big)
+        - \frac1N \sum_i \big(\log 2 - \mathrm{sp}(-s_{i g(i)})\big)
+
+    (:math:`\mathrm{sp}`: softplus). ``O(N G d)``: nodes against graphs, never nodes against nodes.
+
+    Shapes: ``local [N, d]``, ``global_ [G, d]``, ``batch [N]`` (graph of each node) -> scalar.
+    """
+
+    def forward(self, local: Tensor, global_: Tensor, batch: Tensor) -> Tensor:
+        if local.dim() != 2 or global_.dim() != 2 or local.size(1) != global_.size(1):
+            raise InvalidArgumentError(f"local [N, d] and global [G, d] embeddings must share d, got "
+                                       f"{tuple(local.shape)} and {tuple(global_.shape)}")
+        num_graphs = global_.size(0)
+        if num_graphs < 2:
+            raise InvalidArgumentError(f"the local-global estimator needs at least 2 graphs (negatives), got {num_graphs}")
+        scores = local @ global_.t()  # [N, G]
+        own = F.one_hot(batch, num_graphs).to(torch.bool)
+        positive = (math.log(2.0) - F.softplus(-scores[own])).mean()
+        negative_terms = F.softplus(-scores) + scores - math.log(2.0)
+        negative = negative_terms.masked_fill(own, 0.0).sum() / (local.size(0) * (num_graphs - 1))
+        return negative - positive

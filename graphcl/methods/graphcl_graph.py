@@ -19,13 +19,13 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.transforms import BaseTransform
 
 from graphcl.augment.graph import DropNodes, GrowSubgraph, MaskNodeFeatures, PerGraphChoice, PerturbEdges, _check_batch
-from graphcl.encoders import GINGraphEncoder
+from graphcl.encoders import GINGraphEncoder, ShortcutMLP
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses import GraphNTXent
+from graphcl.losses import GraphNTXent, LocalGlobalJSD
 from graphcl.methods._parts import check_module, check_transforms
 from graphcl.methods.base import Method, register_method
 
-__all__ = ["GraphCL"]
+__all__ = ["GraphBatchMethod", "GraphCL", "InfoGraph"]
 
 #: Names of the per-graph augmentations (GraphCL's).
 _AUGMENTATIONS = {"drop_nodes": DropNodes, "perturb_edges": PerturbEdges, "subgraph": GrowSubgraph,
@@ -43,8 +43,59 @@ def _finite_features(batch: Batch) -> Batch:
     return batch
 
 
+class GraphBatchMethod(Method):
+    """Shared machinery of the graph-level methods: mini-batches of whole graphs from a dataset
+    (``batch_size`` per step, shuffled each epoch, the last partial batch dropped where the dataset
+    holds more than one batch), and graph embeddings ``[num_graphs, d]`` from ``self.encoder``
+    (``encoder(x, edge_index, batch, num_graphs) -> (node embeddings, graph embeddings)``)."""
+
+    task = "graph"
+    encoder: nn.Module
+    batch_size: int
+
+    def setup(self, dataset: Dataset) -> None:
+        if len(dataset) < 2:
+            raise InvalidGraphError(f"{self.name} contrasts graphs within a batch: it needs at least 2 graphs, got "
+                                    f"{len(dataset)}")
+        first = dataset[0]
+        if first.x is None:
+            raise InvalidGraphError("the graphs have no node features x; add degree features "
+                                    "(torch_geometric.transforms.OneHotDegree) or a constant (Constant) first")
+        if first.x.dim() != 2 or first.x.size(1) == 0:
+            raise InvalidGraphError(f"the graphs' node features x have shape {tuple(first.x.shape)}: they need "
+                                    "[num_nodes, F] with F >= 1; add degree features "
+                                    "(torch_geometric.transforms.OneHotDegree) or a constant (Constant)")
+        self._loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True, drop_last=len(dataset) > self.batch_size)
+
+    def start_epoch(self, dataset: Dataset) -> int:
+        if getattr(self, "_loader", None) is None:
+            raise InvalidArgumentError(f"{self.name}: call setup(dataset) (the training loop does) before training")
+        self._batches = iter(self._loader)
+        return len(self._loader)
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _next_batch(self) -> Batch:
+        return _check_batch(_finite_features(next(self._batches)).to(self._device()), self.name)
+
+    def _graph_embeddings(self, batch: Batch) -> Tensor:
+        _, graphs = self.encoder(batch.x.float(), batch.edge_index, batch.batch, batch.num_graphs)
+        return graphs
+
+    @torch.no_grad()
+    def embed(self, dataset: Dataset) -> Tensor:
+        """Graph embeddings ``[num_graphs, d]`` in the dataset's order (the encoder's pooled output, eval mode)."""
+        was_training = self.training
+        self.eval()
+        out = [self._graph_embeddings(_finite_features(b).to(self._device())).cpu()
+               for b in DataLoader(dataset, batch_size=max(self.batch_size, 256), shuffle=False)]
+        self.train(was_training)
+        return torch.cat(out)
+
+
 @register_method("graphcl")
-class GraphCL(Method):
+class GraphCL(GraphBatchMethod):
     r"""GraphCL on a dataset of graphs (see the module docstring).
 
     Args:
@@ -70,8 +121,6 @@ class GraphCL(Method):
         loss: the contrast of the two views' projections, ``loss(z1, z2)``, instead of
             :class:`~graphcl.losses.GraphNTXent` at ``tau``.
     """
-
-    task = "graph"
 
     def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 3, aug_ratio: float = 0.2,
                  augmentations: Sequence[str] = ("drop_nodes", "perturb_edges", "subgraph", "mask_features"),
@@ -104,46 +153,50 @@ class GraphCL(Method):
         self._loader: DataLoader | None = None
         self._batches = None
 
-    def setup(self, dataset: Dataset) -> None:
-        if len(dataset) < 2:
-            raise InvalidGraphError(f"{self.name} contrasts graphs within a batch: it needs at least 2 graphs, got "
-                                    f"{len(dataset)}")
-        first = dataset[0]
-        if first.x is None:
-            raise InvalidGraphError("the graphs have no node features x; add degree features "
-                                    "(torch_geometric.transforms.OneHotDegree) or a constant (Constant) first")
-        if first.x.dim() != 2 or first.x.size(1) == 0:
-            raise InvalidGraphError(f"the graphs' node features x have shape {tuple(first.x.shape)}: they need "
-                                    "[num_nodes, F] with F >= 1; add degree features "
-                                    "(torch_geometric.transforms.OneHotDegree) or a constant (Constant)")
-        self._loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True, drop_last=len(dataset) > self.batch_size)
-
-    def start_epoch(self, dataset: Dataset) -> int:
-        if self._loader is None:
-            raise InvalidArgumentError(f"{self.name}: call setup(dataset) (the training loop does) before training")
-        self._batches = iter(self._loader)
-        return len(self._loader)
-
-    def _device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    def _graph_embeddings(self, batch: Batch) -> Tensor:
-        _, graphs = self.encoder(batch.x.float(), batch.edge_index, batch.batch, batch.num_graphs)
-        return graphs
-
     def loss(self, dataset: Dataset) -> Tensor:
-        batch = _check_batch(_finite_features(next(self._batches)).to(self._device()), self.name)
+        batch = self._next_batch()
         first = self.augment(batch) if self.augment_both else batch
         z1 = self.head(self._graph_embeddings(first))
         z2 = self.head(self._graph_embeddings(self.augment(batch)))
         return self.criterion(z1, z2)
 
-    @torch.no_grad()
-    def embed(self, dataset: Dataset) -> Tensor:
-        """Graph embeddings ``[num_graphs, d]`` (``hidden_channels * num_layers`` by default) in the dataset's order."""
-        was_training = self.training
-        self.eval()
-        out = [self._graph_embeddings(_finite_features(b).to(self._device())).cpu()
-               for b in DataLoader(dataset, batch_size=max(self.batch_size, 256), shuffle=False)]
-        self.train(was_training)
-        return torch.cat(out)
+
+@register_method("infograph")
+class InfoGraph(GraphBatchMethod):
+    r"""InfoGraph: Sun et al., "InfoGraph: Unsupervised and Semi-supervised Graph-Level
+    Representation Learning via Mutual Information Maximization", ICLR 2020.
+
+    A GIN encoder (:class:`~graphcl.encoders.GINGraphEncoder`: every layer's node embeddings
+    concatenated, sum-pooled per graph) gives node ("local") and graph ("global") embeddings; a
+    discriminator head for each (:class:`~graphcl.encoders.ShortcutMLP`) maps them to scores whose
+    Jensen-Shannon estimate of the local-global mutual information is maximised, each node's own
+    graph the positive and the batch's other graphs the negatives
+    (:class:`~graphcl.losses.LocalGlobalJSD`). The official unsupervised code's settings: 32
+    channels, 20 epochs, batch 128, lr 0.001, no prior term. The graph embedding for evaluation is
+    the encoder's pooled output.
+
+    Args:
+        in_channels: node feature size.
+        hidden_channels, num_layers: GIN width and depth (graph embeddings of ``hidden_channels *
+            num_layers`` entries; the official README's command uses 3 layers).
+        batch_size: graphs per step.
+        encoder: replaces the GIN encoder (as :class:`GraphCL`'s ``encoder``).
+        loss: ``loss(local, global, batch)`` instead of :class:`~graphcl.losses.LocalGlobalJSD`.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 3, batch_size: int = 128, *,
+                 encoder: nn.Module | None = None, loss: nn.Module | None = None) -> None:
+        super().__init__()
+        check_module(self.name, "encoder", encoder, "GINGraphEncoder(in_channels, 32, 3)")
+        check_module(self.name, "loss", loss, "LocalGlobalJSD()")
+        self.encoder = encoder if encoder is not None else GINGraphEncoder(in_channels, hidden_channels, num_layers)
+        d = self.encoder.out_channels
+        self.local_head, self.global_head = ShortcutMLP(d), ShortcutMLP(d)
+        self.criterion = loss if loss is not None else LocalGlobalJSD()
+        self.batch_size = batch_size
+        self._loader: DataLoader | None = None
+
+    def loss(self, dataset: Dataset) -> Tensor:
+        batch = self._next_batch()
+        nodes, graphs = self.encoder(batch.x.float(), batch.edge_index, batch.batch, batch.num_graphs)
+        return self.criterion(self.local_head(nodes), self.global_head(graphs), batch.batch)
