@@ -212,6 +212,7 @@ def test_graph_bench_quick_writes_the_tu_table(mirror, tmp_path, monkeypatch):
     assert main(["bench", "graph", "--quick", "--out", str(out)]) == 0
     md = (out / "graph_classification.md").read_text()
     assert "Quick smoke run" in md and "| mutag | graphcl | 1 |" in md and "| mutag | gin-untrained | 1 |" in md
+    assert "| mutag | infograph | 1 |" in md and "89.01 ± 1.13" in md  # InfoGraph beside its published number
     (record,) = json.loads((out / "records" / "graph-graphcl-mutag.json").read_text())
     assert 0.5 <= record["metrics"]["svm_accuracy"] <= 1.0 and record["epochs"] == 2
 
