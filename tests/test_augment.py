@@ -732,3 +732,22 @@ def test_laplacian_encodings_of_regular_graphs(pairs):
     laplacian = torch.eye(data.num_nodes) - inv_sqrt[:, None] * adjacency * inv_sqrt[None, :]
     rayleigh = (pe * (laplacian @ pe)).sum(0)
     assert torch.allclose(laplacian @ pe, pe * rayleigh, atol=1e-4)  # eigenvectors (degenerate: any basis)
+
+
+def test_ppr_diffusion_is_the_dense_inverse_and_its_sparsification_keeps_large_entries():
+    from torch_geometric.utils import erdos_renyi_graph
+
+    from graphcl.augment import normalized_adjacency, ppr_diffusion
+
+    torch.manual_seed(0)
+    edge_index = erdos_renyi_graph(25, 0.15)
+    before = edge_index.clone()
+    exact = ppr_diffusion(edge_index, 25, 0.2, eps=0.0, max_steps=200).to_dense().double()
+    t = normalized_adjacency(edge_index, 25).to_dense().double()
+    reference = 0.2 * torch.linalg.inv(torch.eye(25, dtype=torch.float64) - 0.8 * t)  # MVGRL's compute_ppr
+    assert torch.allclose(exact, reference, atol=1e-6)
+    sparse = ppr_diffusion(edge_index, 25, 0.2, eps=1e-2)
+    assert sparse._nnz() < exact.count_nonzero() and bool((sparse.values() >= 1e-2).all())
+    assert torch.equal(edge_index, before)
+    with pytest.raises(InvalidArgumentError, match="alpha"):
+        ppr_diffusion(edge_index, 25, alpha=1.5)

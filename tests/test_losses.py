@@ -372,3 +372,39 @@ def test_graphmae_masks_with_the_token_and_random_rows_and_reconstructs_only_the
     others = masked_x[masked][~token_rows]
     assert all(any(torch.equal(row, x[j]) for j in range(120)) for row in others)
     assert torch.equal(data.x.float(), x)  # the input is not modified
+
+
+def test_mvgrl_loss_is_the_official_cross_view_bce_on_dense_windows():
+    import torch.nn.functional as F
+
+    from graphcl.augment import normalized_adjacency, ppr_diffusion
+    from graphcl.methods import build_method
+    from conftest import planted_graph
+
+    data = planted_graph()
+    model = build_method("mvgrl", data.num_features, out_channels=8, sample_size=50, num_samples=2, eps=0.0)
+    model.setup(data)
+    torch.manual_seed(3)
+    loss = model.loss(data)
+    torch.manual_seed(3)
+    starts = torch.randint(0, 120 - 50 + 1, (2,)).tolist()
+    shuffle = torch.randperm(50)
+    adj = normalized_adjacency(data.edge_index, 120).to_dense()
+    diff = ppr_diffusion(data.edge_index, 120, 0.2, eps=0.0).to_dense()
+    x = data.x.float()
+
+    def gcn(encoder, features, matrix):  # the official GCN: act(A (X W) + b)
+        conv = encoder.gnn.convs[0]
+        return encoder.act(matrix @ (features @ conv.lin.weight.t()) + conv.bias)
+
+    logits = []
+    for start in starts:
+        window = slice(start, start + 50)
+        a, d, f = adj[window, window], diff[window, window], x[window]
+        h1, h2 = gcn(model.adjacency_encoder, f, a), gcn(model.diffusion_encoder, f, d)
+        c1, c2 = torch.sigmoid(h1.mean(0)), torch.sigmoid(h2.mean(0))
+        h3, h4 = gcn(model.adjacency_encoder, f[shuffle], a), gcn(model.diffusion_encoder, f[shuffle], d)
+        score = lambda h, c: model.discriminator(h, c.expand_as(h)).squeeze(-1)  # noqa: E731
+        logits.append(torch.cat([score(h2, c1), score(h1, c2), score(h4, c1), score(h3, c2)]))
+    labels = torch.cat([torch.ones(100), torch.zeros(100)]).expand(2, -1)
+    assert torch.allclose(loss, F.binary_cross_entropy_with_logits(torch.stack(logits), labels), atol=1e-5)

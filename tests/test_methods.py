@@ -31,6 +31,7 @@ SMOKE = {
     "g-bt": ("g-bt", {"out_channels": 16}),
     "bgrl": ("bgrl", {"out_channels": 16, "hidden_channels": 16, "predictor_channels": 16}),
     "graphmae": ("graphmae", {"out_channels": 16, "heads": 2, "replace_rate": 0.2}),
+    "mvgrl": ("mvgrl", {"out_channels": 16, "sample_size": 80, "num_samples": 2}),
 }
 
 

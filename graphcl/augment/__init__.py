@@ -33,11 +33,12 @@ from graphcl.augment.metapath import (MetaPath, MetaPathAdjacency, MetaPathWalkF
                                       metapath_contexts, metapath_positives, pathsim, resolve_metapath, top_k_per_node)
 from graphcl.augment.node import DropNode, RandomWalkSubgraph, random_walk
 from graphcl.augment.spectral import (LowPassFeatures, LowRankOperator, SVDView, normalized_adjacency,
-                                      normalized_biadjacency, svd_operator)
+                                      normalized_biadjacency, ppr_diffusion, svd_operator)
 from graphcl.augment.structure import (StructuralFeatures, StructuralPositives, adjacency_power,
                                        row_normalized_adjacency)
 
 __all__ = [
+    "ppr_diffusion",
     "DropEdge",
     "AddEdge",
     "AdaptiveDropEdge",

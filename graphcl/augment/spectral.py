@@ -31,8 +31,8 @@ from graphcl.augment.centrality import _TensorKeyedCache
 from graphcl.checks import check_edge_index
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 
-__all__ = ["LowRankOperator", "normalized_adjacency", "normalized_biadjacency", "svd_operator", "SVDView",
-           "LowPassFeatures"]
+__all__ = ["LowRankOperator", "normalized_adjacency", "normalized_biadjacency", "ppr_diffusion", "svd_operator",
+           "SVDView", "LowPassFeatures"]
 
 
 class LowRankOperator:
@@ -85,6 +85,42 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     deg = scatter(torch.ones(row.numel(), device=row.device), row, dim=0, dim_size=num_nodes)
     inv = deg.pow(-0.5)
     return torch.sparse_coo_tensor(edge_index, inv[row] * inv[col], (num_nodes, num_nodes)).coalesce()
+
+
+def ppr_diffusion(edge_index: Tensor, num_nodes: int, alpha: float = 0.2, eps: float = 1e-4,
+                  max_steps: int = 100) -> Tensor:
+    r"""Personalised-PageRank diffusion :math:`S = \alpha \big(I - (1 - \alpha) T\big)^{-1}` of
+    :math:`T = D^{-1/2} (A + I) D^{-1/2}` (MVGRL's diffusion view; PyG's ``GDC`` with ``ppr``), as
+    a sparse COO ``[N, N]`` tensor, never dense: the series :math:`\alpha \sum_k ((1 - \alpha)
+    T)^k` term by term on sparse matrices, each term's entries below ``eps`` dropped (and those of
+    the sum), until a term is empty or ``max_steps``. ``eps = 0`` and enough steps give the exact
+    matrix (error :math:`(1 - \alpha)^{K}` after ``K`` steps)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    if not 0 < alpha < 1:
+        raise InvalidArgumentError(f"the teleport probability alpha must be in (0, 1), got {alpha}")
+    if eps < 0:
+        raise InvalidArgumentError(f"eps must be >= 0, got {eps}")
+    t = normalized_adjacency(edge_index.cpu(), num_nodes)
+    row, col = t.indices().numpy()
+    transition = sp.csr_matrix((t.values().numpy().astype(np.float64), (row, col)), shape=(num_nodes, num_nodes))
+    term = sp.identity(num_nodes, format="csr", dtype=np.float64) * alpha
+    total = term.copy()
+    for _ in range(max_steps):
+        term = (transition @ term) * (1 - alpha)
+        if eps > 0:
+            term.data[np.abs(term.data) < eps] = 0.0
+            term.eliminate_zeros()
+        if term.nnz == 0:
+            break
+        total = total + term
+    if eps > 0:
+        total.data[np.abs(total.data) < eps] = 0.0
+        total.eliminate_zeros()
+    total = total.tocoo()
+    index = torch.from_numpy(np.vstack([total.row, total.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(index, torch.from_numpy(total.data).float(), (num_nodes, num_nodes)).coalesce()
 
 
 def normalized_biadjacency(pairs: Tensor, num_users: int, num_items: int) -> Tensor:
