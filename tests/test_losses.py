@@ -408,3 +408,47 @@ def test_mvgrl_loss_is_the_official_cross_view_bce_on_dense_windows():
         logits.append(torch.cat([score(h2, c1), score(h1, c2), score(h4, c1), score(h3, c2)]))
     labels = torch.cat([torch.ones(100), torch.zeros(100)]).expand(2, -1)
     assert torch.allclose(loss, F.binary_cross_entropy_with_logits(torch.stack(logits), labels), atol=1e-5)
+
+
+def _dense_mochi(z1, z2, tau, k, s, q, generator, intra=True):
+    """MoCHi's denominators written out: every similarity matrix in full, the hardest k negatives
+    of each anchor by sorting, then the same draws as the loss (one direction after the other)."""
+    def one(a, b):
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        n = a.size(0)
+        pool = torch.cat([a, b]) if intra else b
+        first, second = torch.randint(0, k, (n, s), generator=generator), torch.randint(0, k, (n, s), generator=generator)
+        alpha = torch.rand(n, s, 1, generator=generator).to(a.dtype)
+        partner = torch.randint(0, k, (n, q), generator=generator)
+        beta = 0.5 * torch.rand(n, q, 1, generator=generator).to(a.dtype)
+        lse = []
+        for i in range(n):
+            scores = (a[i] @ pool.t()).detach().clone()
+            scores[i + (n if intra else 0)] = float("-inf")
+            if intra:
+                scores[i] = float("-inf")
+            hard = pool.detach()[torch.argsort(scores, descending=True)[:k]]
+            mixed = F.normalize(alpha[i] * hard[first[i]] + (1 - alpha[i]) * hard[second[i]], dim=-1)
+            query = F.normalize(beta[i] * a[i].detach() + (1 - beta[i]) * hard[partner[i]], dim=-1)
+            terms = [torch.exp(a[i] @ b.t() / tau).sum(), torch.exp(torch.cat([mixed, query]) @ a[i] / tau).sum()]
+            if intra:
+                terms.append(torch.exp(a[i] @ a.t() / tau).sum() - torch.exp(a[i] @ a[i] / tau))
+            lse.append(torch.log(sum(terms)) - a[i] @ b[i] / tau)
+        return torch.stack(lse)
+    return (0.5 * (one(z1, z2) + one(z2, z1))).mean()
+
+
+@pytest.mark.parametrize("n,chunk,intra", [(12, 5, True), (20, None, True), (15, 4, False)])
+def test_hard_negative_mixing_matches_dense_reference(n, chunk, intra):
+    from graphcl.losses import HardMixingInfoNCE
+
+    loss = HardMixingInfoNCE(0.5, hard_negatives=4, mixed_negatives=3, query_mixed_negatives=2,
+                             intra_view_negatives=intra, chunk_size=chunk,
+                             generator=torch.Generator().manual_seed(11))
+    _compare(loss, lambda a, b: _dense_mochi(a, b, 0.5, 4, 3, 2, torch.Generator().manual_seed(11), intra),
+             n, 6, seed=n)
+    z1, z2 = _pair(n, 6, 1)
+    plain = InfoNCE(0.5, intra_view_negatives=intra)(z1, z2)
+    assert loss(z1, z2) > plain  # extra denominator terms raise the loss
+    with pytest.raises(InvalidArgumentError, match="hard negative mixing needs"):
+        HardMixingInfoNCE(0.5, hard_negatives=4, mixed_negatives=0, query_mixed_negatives=0)

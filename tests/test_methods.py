@@ -18,6 +18,8 @@ TINY_AE = {"out_channels": 4, "hidden_channels": [32, 32, 64], "num_clusters": 3
 #: case -> (method, parameters): every registered method has at least one case.
 SMOKE = {
     "grace": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5}),
+    "grace-mochi": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "hard_negatives": 8,
+                              "mixed_negatives": 4, "query_mixed_negatives": 2}),
     "gca": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "degree"}),
     "gca-pagerank": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "pagerank"}),
     "gca-evc": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "evc"}),

@@ -362,3 +362,88 @@ class MultiPositiveInfoNCE(nn.Module):
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, lam={self.lam}"
+
+
+class HardMixingInfoNCE(InfoNCE):
+    r"""InfoNCE with synthetic hard negatives (MoCHi): Kalantidis et al., "Hard Negative Mixing
+    for Contrastive Learning", NeurIPS 2020.
+
+    For each anchor :math:`u_i` (each direction when ``symmetric``), its ``hard_negatives`` most
+    similar negatives :math:`\tilde N_i` (the other nodes of both views, the positive excluded;
+    found by a chunked scan, nothing ``N x N``) give ``mixed_negatives`` points
+    :math:`h = \mathrm{norm}(\alpha n_a + (1 - \alpha) n_b)` (:math:`n_a, n_b \in \tilde N_i`,
+    :math:`\alpha \sim U(0, 1)`) and ``query_mixed_negatives`` points
+    :math:`h' = \mathrm{norm}(\beta u_i + (1 - \beta) n_b)` (:math:`\beta \sim U(0, \frac12)`), whose
+    terms :math:`e^{u_i^\top h / \tau}` join the denominator of :class:`InfoNCE`:
+
+    .. math::
+        \ell_i = -\log \frac{e^{s(u_i, v_i)}}{\sum_k e^{s(u_i, v_k)} + \sum_{k \ne i} e^{s(u_i, u_k)}
+        + \sum_{h \in H_i} e^{u_i^\top h / \tau}}
+
+    The synthetic points carry no gradient (as MoCHi's); the anchor's gradient flows through the
+    products. Memory ``O(chunk_size * N + N (s + s') d)``. ``generator`` seeds the draws (tests).
+    """
+
+    def __init__(self, tau: float = 0.5, hard_negatives: int = 64, mixed_negatives: int = 16,
+                 query_mixed_negatives: int = 8, intra_view_negatives: bool = True, symmetric: bool = True,
+                 chunk_size: int | None = None, generator: torch.Generator | None = None) -> None:
+        super().__init__(tau, intra_view_negatives, symmetric, chunk_size)
+        if hard_negatives < 1 or mixed_negatives < 0 or query_mixed_negatives < 0 or \
+                mixed_negatives + query_mixed_negatives < 1:
+            raise InvalidArgumentError("hard negative mixing needs hard_negatives >= 1 and at least one mixed or "
+                                       f"query-mixed negative, got {hard_negatives}, {mixed_negatives}, "
+                                       f"{query_mixed_negatives}")
+        self.hard_negatives, self.mixed_negatives = hard_negatives, mixed_negatives
+        self.query_mixed_negatives, self.generator = query_mixed_negatives, generator
+
+    def synthetic_logsumexp(self, u: Tensor, v: Tensor) -> Tensor:
+        """``[N]``: log-sum-exp of each anchor ``u_i`` against its synthetic negatives (``u, v`` normalised)."""
+        n, s, q = u.size(0), self.mixed_negatives, self.query_mixed_negatives
+        pool = torch.cat([u, v]).detach() if self.intra_view_negatives else v.detach()
+        k = min(self.hard_negatives, pool.size(0) - (2 if self.intra_view_negatives else 1))
+        if k < 1:
+            raise InvalidArgumentError(f"hard negative mixing needs negatives: {n} nodes leave none")
+        g, device = self.generator, u.device
+        first, second = (torch.randint(0, k, (n, s), generator=g).to(device) for _ in range(2))
+        alpha = torch.rand(n, s, 1, generator=g).to(device, u.dtype)
+        partner = torch.randint(0, k, (n, q), generator=g).to(device)
+        beta = 0.5 * torch.rand(n, q, 1, generator=g).to(device, u.dtype)
+        chunk = self.chunk_size or auto_chunk_size(n, pool.size(0))
+        out = []
+        for start in range(0, n, chunk):
+            rows = torch.arange(start, min(start + chunk, n), device=device)
+            with torch.no_grad():
+                scores = u[rows].detach() @ pool.t()
+                scores[torch.arange(rows.numel(), device=device), rows + (n if self.intra_view_negatives else 0)] = \
+                    float("-inf")  # the positive v_i
+                if self.intra_view_negatives:
+                    scores[torch.arange(rows.numel(), device=device), rows] = float("-inf")  # the anchor itself
+                hard = pool[scores.topk(k, dim=1).indices]  # [c, k, d]
+                picks = lambda idx: hard.gather(1, idx[rows].unsqueeze(-1).expand(-1, -1, hard.size(-1)))  # noqa: E731
+                mixed = F.normalize(alpha[rows] * picks(first) + (1 - alpha[rows]) * picks(second), dim=-1)
+                query = F.normalize(beta[rows] * u[rows].detach().unsqueeze(1) + (1 - beta[rows]) * picks(partner),
+                                    dim=-1)
+                synthetic = torch.cat([mixed, query], dim=1)  # [c, s + s', d]
+            out.append(torch.logsumexp(torch.einsum("cd,cmd->cm", u[rows], synthetic) / self.tau, dim=1))
+        return torch.cat(out)
+
+    def one_way(self, u: Tensor, v: Tensor, weights: NegativeWeights | None = None) -> Tensor:
+        base = super().one_way(u, v, weights)  # lse - pos
+        pos = (u * v).sum(dim=1) / self.tau
+        return torch.logaddexp(base + pos, self.synthetic_logsumexp(u, v)) - pos
+
+    def forward(self, z1: Tensor, z2: Tensor, weights: NegativeWeights | None = None,
+                anchors: int | None = None) -> Tensor:
+        if anchors is not None or weights is not None:
+            raise InvalidArgumentError("hard negative mixing does not combine with anchors= or weights=")
+        _check_views(z1, z2)
+        if self.gather_distributed:
+            z1, z2 = gather(z1), gather(z2)
+        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        if not self.symmetric:
+            return self.one_way(u, v).mean()
+        return 0.5 * (self.one_way(u, v) + self.one_way(v, u)).mean()
+
+    def extra_repr(self) -> str:
+        return (f"{super().extra_repr()}, hard_negatives={self.hard_negatives}, mixed_negatives={self.mixed_negatives}, "
+                f"query_mixed_negatives={self.query_mixed_negatives}")

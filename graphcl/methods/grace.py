@@ -15,7 +15,7 @@ from graphcl.data.neighbors import NeighborBatches, check_sampling
 from graphcl.distributed import is_distributed, rank, world_size
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses import InfoNCE
+from graphcl.losses import HardMixingInfoNCE, InfoNCE
 from graphcl.methods._parts import check_module, check_transforms, encoder_embeddings
 from graphcl.methods.base import Method, register_method
 
@@ -60,6 +60,11 @@ class GRACE(Method):
     * ``loss``: the contrast of the two projected views, called as ``loss(z1, z2)`` (e.g.
       :class:`~graphcl.losses.DCL`, :class:`~graphcl.losses.DCLW`); replaces ``tau`` and ``chunk_size``.
 
+    ``hard_negatives`` > 0 adds MoCHi's synthetic hard negatives to the InfoNCE denominator
+    (:class:`~graphcl.losses.HardMixingInfoNCE`: ``mixed_negatives`` mixtures of two of the
+    ``hard_negatives`` hardest negatives and ``query_mixed_negatives`` mixtures with the anchor,
+    per anchor); ``--set hard_negatives=64`` from the command line.
+
     With ``batch_size`` set, an epoch is a pass over mini-batches instead of one full-graph step:
     each batch is the sampled computation graph of ``batch_size`` seed nodes (``num_neighbors``
     fan-outs per layer, default 10 per layer; :class:`~graphcl.data.neighbors.NeighborBatches`,
@@ -79,7 +84,8 @@ class GRACE(Method):
                  drop_edge_2: float = 0.4, drop_feature_1: float = 0.3, drop_feature_2: float = 0.4,
                  tau: float = 0.4, chunk_size: int | None = None, svd_rank: int | None = None,
                  batch_size: int | None = None, num_neighbors: Sequence[int] | None = None, num_workers: int = 0,
-                 num_negatives: int | None = None, *,
+                 num_negatives: int | None = None, hard_negatives: int = 0, mixed_negatives: int = 16,
+                 query_mixed_negatives: int = 8, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         super().__init__()
@@ -105,6 +111,14 @@ class GRACE(Method):
             projector = ProjectionHead(d, projection_channels, d)
         self.projector = projector
         # mini-batches of a torch.distributed group contrast every rank's seeds (graphcl.distributed)
+        if hard_negatives < 0:
+            raise InvalidArgumentError(f"hard_negatives must be >= 0 (0: no hard negative mixing), got {hard_negatives}")
+        if loss is None and hard_negatives > 0:
+            loss = HardMixingInfoNCE(tau, hard_negatives, mixed_negatives, query_mixed_negatives, chunk_size=chunk_size)
+            loss.gather_distributed = batch_size is not None
+        elif loss is not None and hard_negatives > 0:
+            raise InvalidArgumentError("hard_negatives builds the loss (HardMixingInfoNCE); with loss= pass that "
+                                       "object instead")
         self.criterion = loss if loss is not None else InfoNCE(tau, chunk_size=chunk_size,
                                                                gather_distributed=batch_size is not None)
         if augmenters is None:
@@ -238,7 +252,8 @@ class GCA(GRACE):
                  drop_edge_2: float = 0.4, drop_feature_1: float = 0.1, drop_feature_2: float = 0.0,
                  tau: float = 0.4, drop_scheme: str = "degree", threshold: float = 0.7,
                  dense_features: bool = False, chunk_size: int | None = None, batch_size: int | None = None,
-                 num_neighbors: Sequence[int] | None = None, num_workers: int = 0, num_negatives: int | None = None, *,
+                 num_neighbors: Sequence[int] | None = None, num_workers: int = 0, num_negatives: int | None = None,
+                 hard_negatives: int = 0, mixed_negatives: int = 16, query_mixed_negatives: int = 8, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         if drop_scheme not in ("degree", "pagerank", "evc", "uniform"):
@@ -247,7 +262,8 @@ class GCA(GRACE):
         super().__init__(in_channels, out_channels, projection_channels, num_layers, conv, activation,
                          drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2, tau, chunk_size,
                          batch_size=batch_size, num_neighbors=num_neighbors, num_workers=num_workers,
-                         num_negatives=num_negatives, encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
+                         num_negatives=num_negatives, hard_negatives=hard_negatives, mixed_negatives=mixed_negatives,
+                         query_mixed_negatives=query_mixed_negatives, encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
 
     def setup(self, data: Data) -> None:
         """With mini-batches, the adaptive augmenters keep the whole graph's drop probabilities: a
