@@ -335,3 +335,54 @@ def test_log_positive_mass_on_cuda_matches_cpu(two_views):
         results.append([t.cpu() for t in (out, x.grad, *([y.grad] if two_views else []))])
     for cpu, cuda in zip(*results):
         torch.testing.assert_close(cuda, cpu, rtol=1e-4, atol=1e-5)
+
+
+def _official_sinkhorn(out, epsilon, iterations):
+    """SwAV's distributed_sinkhorn (facebookresearch/swav main_swav.py) on one process."""
+    q = torch.exp(out / epsilon).t()
+    q /= q.sum()
+    k, b = q.shape
+    for _ in range(iterations):
+        q /= q.sum(dim=1, keepdim=True)
+        q /= k
+        q /= q.sum(dim=0, keepdim=True)
+        q /= b
+    q *= b
+    return q.t()
+
+
+def test_sinkhorn_matches_swavs_and_equipartitions():
+    from graphcl.losses import sinkhorn_knopp
+
+    scores = F.normalize(torch.randn(40, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0)), dim=1)
+    ours = sinkhorn_knopp(scores, 0.05, 3)
+    assert torch.allclose(ours, _official_sinkhorn(scores, 0.05, 3), atol=1e-10)
+    assert torch.allclose(ours.sum(1), torch.ones(40, dtype=torch.float64))
+    many = sinkhorn_knopp(scores, 0.05, 50)
+    spread = lambda q: float((q.sum(0) - 40 / 6).abs().max())  # noqa: E731
+    assert spread(many) < 0.02 < spread(ours)  # the iterations even out the clusters' masses
+    assert torch.isfinite(sinkhorn_knopp(scores * 1e3, 0.01, 3)).all()  # the log domain does not overflow
+
+
+def test_swapped_prototype_loss_matches_a_naive_loop():
+    from graphcl.losses import SwappedPrototypeLoss
+
+    gen = torch.Generator().manual_seed(1)
+    loss = SwappedPrototypeLoss(5, 4, tau=0.2, epsilon=0.1).double()
+    z1 = torch.randn(9, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    z2 = torch.randn(9, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    ours = loss(z1, z2)
+    c = loss.prototypes.weight / loss.prototypes.weight.norm(dim=1, keepdim=True)
+    total = 0
+    for a, b in ((z1, z2), (z2, z1)):
+        sa, sb = (a / a.norm(dim=1, keepdim=True)) @ c.t(), (b / b.norm(dim=1, keepdim=True)) @ c.t()
+        qb = _official_sinkhorn(sb.detach(), 0.1, 3)
+        for i in range(9):
+            log_p = sa[i] / 0.2 - torch.log(torch.exp(sa[i] / 0.2).sum())
+            total = total - (qb[i] * log_p).sum()
+    ref = total / 18
+    assert torch.allclose(ours, ref, atol=1e-10)
+    params = (z1, z2, loss.prototypes.weight)
+    for g_ours, g_ref in zip(torch.autograd.grad(ours, params, retain_graph=True), torch.autograd.grad(ref, params)):
+        assert torch.allclose(g_ours, g_ref, atol=1e-10)
+    assert loss.assign(z1).shape == (9,)

@@ -1,8 +1,9 @@
 """Losses: one small ``nn.Module`` (or function) per loss, each with its formula in the docstring:
 contrastive losses, deep clustering objectives, and BPR with its negative sampler for recommenders."""
 from graphcl.losses.chunked import ChunkWorkspace, auto_chunk_size, chunked_logsumexp, two_view_logsumexp
-from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, ProtoNCE, meta_nodes,
-                                    prototype_concentration, student_t_assignment, target_distribution)
+from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, ProtoNCE, SwappedPrototypeLoss,
+                                    meta_nodes, prototype_concentration, sinkhorn_knopp, student_t_assignment,
+                                    target_distribution)
 from graphcl.losses.decorrelation import BarlowTwinsLoss, BootstrapCosine, CCASSGLoss
 from graphcl.losses.graph import GraphNTXent, LocalGlobalJSD
 from graphcl.losses.node import DCL, DCLW, HardMixingInfoNCE, InfoNCE, LearnedWeightInfoNCE, MultiPositiveInfoNCE, von_mises_fisher_weights
@@ -17,4 +18,5 @@ __all__ = ["InfoNCE", "DCL", "DCLW", "von_mises_fisher_weights", "chunked_logsum
            "ProtoNCE", "prototype_concentration",
            "LearnedPairWeights", "LearnedWeightInfoNCE", "MultiPositiveInfoNCE", "GraphNTXent",
            "bpr_loss", "NegativeSampler", "CCASSGLoss", "BarlowTwinsLoss", "BootstrapCosine",
-           "ScaledCosineError", "LocalGlobalJSD", "HardMixingInfoNCE"]
+           "ScaledCosineError", "LocalGlobalJSD", "HardMixingInfoNCE",
+           "SwappedPrototypeLoss", "sinkhorn_knopp"]

@@ -11,6 +11,8 @@ the similarities instead, so its ``tau = t`` is our ``tau = 1 / t``.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -221,3 +223,74 @@ class ProtoNCE(nn.Module):
             logits = u @ F.normalize(centroids.detach(), dim=1).t() / phi.detach()[None, :]
             total = total + F.cross_entropy(logits, labels)
         return total / len(clusterings)
+
+
+def sinkhorn_knopp(scores: Tensor, epsilon: float = 0.05, iterations: int = 3) -> Tensor:
+    r"""SwAV's equipartitioned soft codes: :math:`Q \propto \exp(S / \epsilon)` rescaled
+    ``iterations`` times so that every prototype gets :math:`1/K` of the mass and every row
+    :math:`1/N`, then each row scaled to sum to 1 (Caron et al., 2020; Cuturi, 2013). Computed in
+    the log domain (no overflow for small :math:`\epsilon`), without gradient.
+
+    Shapes: ``scores [N, K]`` -> ``[N, K]``, rows summing to 1.
+    """
+    with torch.no_grad():
+        n, k = scores.shape
+        log_q = (scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores) / epsilon
+        log_q = log_q - torch.logsumexp(log_q.flatten(), 0)
+        for _ in range(iterations):
+            log_q = log_q - torch.logsumexp(log_q, dim=0, keepdim=True) - math.log(k)  # columns: 1 / K each
+            log_q = log_q - torch.logsumexp(log_q, dim=1, keepdim=True) - math.log(n)  # rows: 1 / N each
+        return (log_q + math.log(n)).exp().to(scores.dtype)
+
+
+class SwappedPrototypeLoss(nn.Module):
+    r"""SwAV's swapped prediction over learned prototypes: Caron et al., "Unsupervised Learning of
+    Visual Features by Contrasting Cluster Assignments", NeurIPS 2020.
+
+    With the prototypes :math:`C` (``[K, d]``, rows normalised in the forward), the scores
+    :math:`S_v = \mathrm{norm}(z_v) C^\top`, the predictions :math:`P_v = \mathrm{softmax}(S_v / \tau)`
+    and the codes :math:`Q_v = \mathrm{sinkhorn}(S_v)` (:func:`sinkhorn_knopp`, no gradient), each
+    view predicts the other's codes:
+
+    .. math::
+        \mathcal L = -\frac{1}{2N} \sum_i \big( q^{(2)}_i \cdot \log p^{(1)}_i + q^{(1)}_i \cdot \log p^{(2)}_i \big)
+
+    ``O(N K d)``. The nodes' clusters are :meth:`assign` (the prototype of the highest score).
+
+    Shapes: ``z1, z2: [N, d]`` -> scalar.
+    """
+
+    def __init__(self, in_channels: int, num_prototypes: int, tau: float = 0.1, epsilon: float = 0.05,
+                 sinkhorn_iterations: int = 3) -> None:
+        super().__init__()
+        if num_prototypes < 2:
+            raise InvalidArgumentError(f"num_prototypes must be >= 2, got {num_prototypes}")
+        if not epsilon > 0 or sinkhorn_iterations < 1:
+            raise InvalidArgumentError(f"epsilon must be > 0 and sinkhorn_iterations >= 1, got {epsilon}, "
+                                       f"{sinkhorn_iterations}")
+        self.tau, self.epsilon, self.sinkhorn_iterations = _check_tau(tau), epsilon, sinkhorn_iterations
+        self.prototypes = nn.Linear(in_channels, num_prototypes, bias=False)
+
+    def reset_parameters(self) -> None:
+        self.prototypes.reset_parameters()
+
+    def scores(self, z: Tensor) -> Tensor:
+        """Cosine scores ``[N, K]`` of embeddings against the normalised prototypes."""
+        return F.normalize(z, dim=1) @ F.normalize(self.prototypes.weight, dim=1).t()
+
+    @torch.no_grad()
+    def assign(self, z: Tensor) -> Tensor:
+        """The prototype of each row, ``[N]``."""
+        return self.scores(z).argmax(1)
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        if z1.shape != z2.shape or z1.dim() != 2:
+            raise InvalidArgumentError(f"the two views must both be [N, d], got {tuple(z1.shape)} and {tuple(z2.shape)}")
+        s1, s2 = self.scores(z1), self.scores(z2)
+        q1 = sinkhorn_knopp(s1, self.epsilon, self.sinkhorn_iterations)
+        q2 = sinkhorn_knopp(s2, self.epsilon, self.sinkhorn_iterations)
+        log_p1, log_p2 = F.log_softmax(s1 / self.tau, dim=1), F.log_softmax(s2 / self.tau, dim=1)
+        return -0.5 * ((q2 * log_p1).sum(1) + (q1 * log_p2).sum(1)).mean()
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, epsilon={self.epsilon}, sinkhorn_iterations={self.sinkhorn_iterations}"
