@@ -97,6 +97,27 @@ def test_cli_train_on_a_user_folder_writes_records(tmp_path, capsys):
     assert records[0]["config"]["out_channels"] == 8 and records[0]["peak_memory_mb"] > 0
 
 
+@pytest.mark.parametrize("method, settings", [
+    ("dgi", ["out_channels=8"]), ("mvgrl", ["out_channels=8", "sample_size=60"]),
+    ("cca-ssg", ["out_channels=8", "hidden_channels=8"]), ("g-bt", ["out_channels=8"]),
+    ("bgrl", ["out_channels=8", "hidden_channels=8", "predictor_channels=8", "optimizer=adamw", "lr_schedule=cosine",
+              "warmup_epochs=1"]),
+    ("graphmae", ["out_channels=8", "heads=2"])])
+def test_cli_trains_every_new_node_method_on_a_user_folder(method, settings, tmp_path, capsys):
+    data = planted_graph()
+    folder = tmp_path / "mygraph"
+    folder.mkdir()
+    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
+    np.save(folder / "features.npy", data.x.numpy())
+    np.save(folder / "labels.npy", data.y.numpy())
+    out = tmp_path / "records.json"
+    code = cli_main(["train", method, "--dataset", str(folder), "--epochs", "3", "--eval", "node", "cluster",
+                     "--set", *settings, "--quiet", "--out", str(out)])
+    assert code == 0 and "accuracy" in capsys.readouterr().out
+    (record,) = json.loads(out.read_text())
+    assert record["method"] == method and record["epochs"] == 3 and 0 <= record["metrics"]["accuracy"] <= 1
+
+
 def test_cli_reports_unknown_dataset_cleanly(capsys):
     assert cli_main(["train", "grace", "--dataset", "coraa", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
