@@ -452,3 +452,45 @@ def test_hard_negative_mixing_matches_dense_reference(n, chunk, intra):
     assert loss(z1, z2) > plain  # extra denominator terms raise the loss
     with pytest.raises(InvalidArgumentError, match="hard negative mixing needs"):
         HardMixingInfoNCE(0.5, hard_negatives=4, mixed_negatives=0, query_mixed_negatives=0)
+
+
+def test_individual_temperatures_follow_isogclr_gradients_and_update_rule():
+    from graphcl.losses import IndividualTemperatureInfoNCE
+
+    n, d, rho = 8, 5, 6.0
+    z1, z2 = _pair(n, d, 2)
+    loss = IndividualTemperatureInfoNCE(0.3, rho=rho, eta=0.01, beta=0.9, tau_min=0.05, tau_max=1.0)
+    ours = loss(z1, z2)
+    ours.backward()  # as the training loop: the temperatures' gradient is kept for the next call
+    g1, g2 = z1.grad.clone(), z2.grad.clone()
+
+    def official(z1, z2, tau):
+        """SogCLR_DRO_Loss's pieces (zhqiu/contrastive-learning-iSogCLR, unimodal_exps/losses.py) with the whole
+        graph as the batch (s = g, no moving average): the DRO objective, its encoder gradient and grad_tau."""
+        f = torch.cat([F.normalize(z1, dim=1), F.normalize(z2, dim=1)])
+        sim = f @ f.t()
+        pos = torch.cat([sim.diagonal(n), sim.diagonal(-n)])
+        t = tau.repeat(2)
+        mask = (1.0 - torch.eye(n, dtype=sim.dtype)).repeat(2, 2)
+        x = sim / t[:, None]
+        g = (torch.exp(x) * mask).sum(1) / (2 * n - 2)
+        objective = t * torch.log(g) + rho * t - pos  # tau log mean exp((s - s+) / tau) + rho tau
+        weights = (torch.exp(x) * mask / g[:, None]).detach()
+        grad_tau = torch.log(g) + rho - (weights * x.detach()).sum(1) / (2 * n - 2)
+        return objective.mean(), ((grad_tau[:n] + grad_tau[n:]) / 2).detach()
+
+    tau = torch.full((n,), 0.3, dtype=torch.float64)
+    ref, grad_tau = official(z1, z2, tau)
+    r1, r2 = torch.autograd.grad(ref, (z1, z2))
+    assert torch.allclose(ours, ref, atol=1e-10)
+    assert torch.allclose(g1, r1, atol=1e-10) and torch.allclose(g2, r2, atol=1e-10)
+    assert torch.allclose(loss._pending, grad_tau, atol=1e-10)
+    loss(z1, z2)  # the next call applies the official momentum step to the temperatures
+    momentum = 0.9 * grad_tau.clamp(-3, 3)
+    assert torch.allclose(loss.temperatures, (tau - 0.01 * momentum).clamp(0.05, 1.0), atol=1e-12)
+    state = loss.state_dict()
+    fresh = IndividualTemperatureInfoNCE(0.3, rho=rho)
+    fresh.load_state_dict(state)  # sized by the graph: a checkpoint restores them
+    assert torch.equal(fresh.temperatures, loss.temperatures)
+    with pytest.raises(InvalidArgumentError, match="temperatures belong to 8 nodes"):
+        loss(*_pair(5, d, 0))

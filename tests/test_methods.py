@@ -20,6 +20,7 @@ SMOKE = {
     "grace": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5}),
     "grace-mochi": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "hard_negatives": 8,
                               "mixed_negatives": 4, "query_mixed_negatives": 2}),
+    "grace-isogclr": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "temperature_rho": 6.0}),
     "gca": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "degree"}),
     "gca-pagerank": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "pagerank"}),
     "gca-evc": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "evc"}),

@@ -9,6 +9,7 @@ for AdaMEOW).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -447,3 +448,87 @@ class HardMixingInfoNCE(InfoNCE):
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, hard_negatives={self.hard_negatives}, mixed_negatives={self.mixed_negatives}, "
                 f"query_mixed_negatives={self.query_mixed_negatives}")
+
+
+class IndividualTemperatureInfoNCE(InfoNCE):
+    r"""InfoNCE with a temperature per node, learned by iSogCLR's distributionally robust rule: Qiu
+    et al., "Not All Semantics are Created Equal: Contrastive Self-supervised Learning with
+    Automatic Temperature Individualization", ICML 2023 (official ``SogCLR_DRO_Loss``).
+
+    For anchor :math:`i` (both views, its negatives :math:`N_i` the other nodes of both views,
+    :math:`|N_i| = 2N - 2`), with cosine similarities :math:`s`:
+
+    .. math::
+        F_i(\theta, \tau_i) = \tau_i \log \frac{1}{|N_i|} \sum_{j \in N_i} e^{(s_{ij} - s_{ii^+}) / \tau_i}
+        + \rho\, \tau_i
+
+    The loss is the mean of :math:`F_i` over the anchors of both views; its gradient for the
+    encoder is iSogCLR's with the whole graph in every step (no moving average needed). The
+    temperatures are not parameters of the optimiser: after each backward, :math:`\partial F_i /
+    \partial \tau_i` (the official ``grad_tau``, clipped to ``grad_clip``) feeds a momentum step
+    :math:`m_i \leftarrow (1 - \beta) m_i + \beta g_i`, :math:`\tau_i \leftarrow \mathrm{clip}(\tau_i - \eta m_i,
+    \tau_{min}, \tau_{max})`, applied at the next call; they start at ``tau`` and are kept (with the
+    momentum) in the module's buffers, one per node: the rows must be the same nodes every call.
+    Memory ``O(chunk_size * N)`` (:func:`~graphcl.losses.chunked_logsumexp`).
+    """
+
+    def __init__(self, tau: float = 0.5, rho: float = 6.0, tau_min: float = 0.05, tau_max: float = 1.0,
+                 eta: float = 1e-3, beta: float = 0.9, grad_clip: float = 3.0, intra_view_negatives: bool = True,
+                 chunk_size: int | None = None) -> None:
+        super().__init__(tau, intra_view_negatives, True, chunk_size)
+        if not 0 < tau_min <= self.tau <= tau_max:
+            raise InvalidArgumentError(f"need 0 < tau_min <= tau <= tau_max, got {tau_min}, {self.tau}, {tau_max}")
+        self.rho, self.tau_min, self.tau_max, self.eta, self.beta, self.grad_clip = rho, tau_min, tau_max, eta, beta, grad_clip
+        self.register_buffer("temperatures", torch.empty(0))
+        self.register_buffer("tau_momentum", torch.empty(0))
+        self._pending: Tensor | None = None
+
+    def _update_temperatures(self) -> None:
+        grad, self._pending = self._pending.clamp(-self.grad_clip, self.grad_clip), None
+        self.tau_momentum.mul_(1 - self.beta).add_(self.beta * grad)
+        self.temperatures.sub_(self.eta * self.tau_momentum).clamp_(self.tau_min, self.tau_max)
+
+    def forward(self, z1: Tensor, z2: Tensor, weights: NegativeWeights | None = None,
+                anchors: int | None = None) -> Tensor:
+        if weights is not None or anchors is not None or self.gather_distributed:
+            raise InvalidArgumentError("per-node temperatures need the same full set of nodes every call: no weights=, "
+                                       "anchors= or mini-batches")
+        _check_views(z1, z2)
+        n = z1.size(0)
+        if self.temperatures.numel() == 0:
+            self.temperatures = torch.full((n,), self.tau, dtype=z1.dtype, device=z1.device)
+            self.tau_momentum = torch.zeros(n, dtype=z1.dtype, device=z1.device)
+        elif self.temperatures.numel() != n:
+            raise InvalidArgumentError(f"the temperatures belong to {self.temperatures.numel()} nodes, the views have {n} "
+                                       "rows; a new graph needs a new loss object")
+        if self._pending is not None and torch.is_grad_enabled():
+            with torch.no_grad():
+                self._update_temperatures()
+        tau = self.temperatures.detach().clone().requires_grad_(torch.is_grad_enabled())
+        if tau.requires_grad:
+            tau.register_hook(self._store_gradient)
+        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        num_negatives = 2 * n - 2 if self.intra_view_negatives else n - 1
+        if num_negatives < 1:
+            raise InvalidArgumentError(f"a contrastive loss needs negatives, got {n} nodes")
+
+        def objective(a: Tensor, b: Tensor) -> Tensor:
+            candidates, exclude = ([a, b], [True, True]) if self.intra_view_negatives else ([b], [True])
+            lse = chunked_logsumexp(a / tau[:, None], candidates, exclude, 1.0, self.chunk_size)
+            return tau * (lse - math.log(num_negatives)) + self.rho * tau - (a * b).sum(dim=1)
+
+        return 0.5 * (objective(u, v) + objective(v, u)).mean()
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        for name in ("temperatures", "tau_momentum"):  # sized by the graph: take the checkpoint's size
+            if prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _store_gradient(self, grad: Tensor) -> None:
+        """Per-node :math:`\\partial F_i / \\partial \\tau_i`, averaged over the two views (the loss is their mean)."""
+        self._pending = grad.detach() * grad.numel()
+
+    def extra_repr(self) -> str:
+        return (f"tau_init={self.tau}, rho={self.rho}, tau_min={self.tau_min}, tau_max={self.tau_max}, eta={self.eta}, "
+                f"intra_view_negatives={self.intra_view_negatives}")

@@ -15,7 +15,7 @@ from graphcl.data.neighbors import NeighborBatches, check_sampling
 from graphcl.distributed import is_distributed, rank, world_size
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses import HardMixingInfoNCE, InfoNCE
+from graphcl.losses import HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE
 from graphcl.methods._parts import check_module, check_transforms, encoder_embeddings
 from graphcl.methods.base import Method, register_method
 
@@ -63,7 +63,9 @@ class GRACE(Method):
     ``hard_negatives`` > 0 adds MoCHi's synthetic hard negatives to the InfoNCE denominator
     (:class:`~graphcl.losses.HardMixingInfoNCE`: ``mixed_negatives`` mixtures of two of the
     ``hard_negatives`` hardest negatives and ``query_mixed_negatives`` mixtures with the anchor,
-    per anchor); ``--set hard_negatives=64`` from the command line.
+    per anchor); ``--set hard_negatives=64`` from the command line. ``temperature_rho`` learns one
+    temperature per node from ``tau`` by iSogCLR's rule with that :math:`\rho`
+    (:class:`~graphcl.losses.IndividualTemperatureInfoNCE`; full-batch).
 
     With ``batch_size`` set, an epoch is a pass over mini-batches instead of one full-graph step:
     each batch is the sampled computation graph of ``batch_size`` seed nodes (``num_neighbors``
@@ -85,7 +87,7 @@ class GRACE(Method):
                  tau: float = 0.4, chunk_size: int | None = None, svd_rank: int | None = None,
                  batch_size: int | None = None, num_neighbors: Sequence[int] | None = None, num_workers: int = 0,
                  num_negatives: int | None = None, hard_negatives: int = 0, mixed_negatives: int = 16,
-                 query_mixed_negatives: int = 8, *,
+                 query_mixed_negatives: int = 8, temperature_rho: float | None = None, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         super().__init__()
@@ -113,7 +115,12 @@ class GRACE(Method):
         # mini-batches of a torch.distributed group contrast every rank's seeds (graphcl.distributed)
         if hard_negatives < 0:
             raise InvalidArgumentError(f"hard_negatives must be >= 0 (0: no hard negative mixing), got {hard_negatives}")
-        if loss is None and hard_negatives > 0:
+        if temperature_rho is not None:
+            if loss is not None or hard_negatives > 0 or batch_size is not None:
+                raise InvalidArgumentError("temperature_rho (per-node temperatures) builds the loss for the whole graph: "
+                                           "it does not combine with loss=, hard_negatives or batch_size")
+            loss = IndividualTemperatureInfoNCE(tau, rho=temperature_rho, chunk_size=chunk_size)
+        elif loss is None and hard_negatives > 0:
             loss = HardMixingInfoNCE(tau, hard_negatives, mixed_negatives, query_mixed_negatives, chunk_size=chunk_size)
             loss.gather_distributed = batch_size is not None
         elif loss is not None and hard_negatives > 0:
@@ -253,7 +260,8 @@ class GCA(GRACE):
                  tau: float = 0.4, drop_scheme: str = "degree", threshold: float = 0.7,
                  dense_features: bool = False, chunk_size: int | None = None, batch_size: int | None = None,
                  num_neighbors: Sequence[int] | None = None, num_workers: int = 0, num_negatives: int | None = None,
-                 hard_negatives: int = 0, mixed_negatives: int = 16, query_mixed_negatives: int = 8, *,
+                 hard_negatives: int = 0, mixed_negatives: int = 16, query_mixed_negatives: int = 8,
+                 temperature_rho: float | None = None, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         if drop_scheme not in ("degree", "pagerank", "evc", "uniform"):
@@ -263,7 +271,7 @@ class GCA(GRACE):
                          drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2, tau, chunk_size,
                          batch_size=batch_size, num_neighbors=num_neighbors, num_workers=num_workers,
                          num_negatives=num_negatives, hard_negatives=hard_negatives, mixed_negatives=mixed_negatives,
-                         query_mixed_negatives=query_mixed_negatives, encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
+                         query_mixed_negatives=query_mixed_negatives, temperature_rho=temperature_rho, encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
 
     def setup(self, data: Data) -> None:
         """With mini-batches, the adaptive augmenters keep the whole graph's drop probabilities: a
