@@ -1,4 +1,6 @@
 """Chunked contrastive losses against naive dense references (values and gradients, float64)."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -494,3 +496,17 @@ def test_individual_temperatures_follow_isogclr_gradients_and_update_rule():
     assert torch.equal(fresh.temperatures, loss.temperatures)
     with pytest.raises(InvalidArgumentError, match="temperatures belong to 8 nodes"):
         loss(*_pair(5, d, 0))
+
+
+@pytest.mark.parametrize("intra,symmetric", [(True, True), (False, True), (True, False)])
+def test_learned_temperature_matches_dense_with_the_temperature_as_a_tensor(intra, symmetric):
+    from graphcl.losses import LearnedTemperatureInfoNCE
+
+    loss = LearnedTemperatureInfoNCE(0.4, intra_view_negatives=intra, symmetric=symmetric, chunk_size=3).double()
+    z1, z2 = _pair(11, 5, 4)
+    ours = loss(z1, z2)
+    theta = torch.tensor(math.log(0.4), dtype=torch.float64, requires_grad=True)
+    ref = dense_grace(z1, z2, theta.exp(), intra, symmetric)
+    assert torch.allclose(ours, ref, atol=1e-10)
+    for a, b in zip(torch.autograd.grad(ours, (z1, z2, loss.log_tau)), torch.autograd.grad(ref, (z1, z2, theta))):
+        assert torch.allclose(a, b, atol=1e-10)

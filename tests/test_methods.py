@@ -21,6 +21,7 @@ SMOKE = {
     "grace-mochi": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "hard_negatives": 8,
                               "mixed_negatives": 4, "query_mixed_negatives": 2}),
     "grace-isogclr": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "temperature_rho": 6.0}),
+    "grace-learn-tau": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "learn_tau": True}),
     "gca": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "degree"}),
     "gca-pagerank": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "pagerank"}),
     "gca-evc": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "evc"}),

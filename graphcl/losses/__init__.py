@@ -6,7 +6,8 @@ from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourCon
                                     target_distribution)
 from graphcl.losses.decorrelation import BarlowTwinsLoss, BootstrapCosine, CCASSGLoss
 from graphcl.losses.graph import GraphNTXent, LocalGlobalJSD
-from graphcl.losses.node import (DCL, DCLW, HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE, LearnedWeightInfoNCE,
+from graphcl.losses.node import (DCL, DCLW, HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE,
+                               LearnedTemperatureInfoNCE, LearnedWeightInfoNCE,
                                MultiPositiveInfoNCE, von_mises_fisher_weights)
 from graphcl.losses.positives import PositivePairs, log_positive_mass
 from graphcl.losses.reconstruction import ScaledCosineError
@@ -20,4 +21,5 @@ __all__ = ["InfoNCE", "DCL", "DCLW", "von_mises_fisher_weights", "chunked_logsum
            "LearnedPairWeights", "LearnedWeightInfoNCE", "MultiPositiveInfoNCE", "GraphNTXent",
            "bpr_loss", "NegativeSampler", "CCASSGLoss", "BarlowTwinsLoss", "BootstrapCosine",
            "ScaledCosineError", "LocalGlobalJSD", "HardMixingInfoNCE",
-           "SwappedPrototypeLoss", "sinkhorn_knopp", "IndividualTemperatureInfoNCE"]
+           "SwappedPrototypeLoss", "sinkhorn_knopp", "IndividualTemperatureInfoNCE",
+           "LearnedTemperatureInfoNCE"]

@@ -532,3 +532,53 @@ class IndividualTemperatureInfoNCE(InfoNCE):
     def extra_repr(self) -> str:
         return (f"tau_init={self.tau}, rho={self.rho}, tau_min={self.tau_min}, tau_max={self.tau_max}, eta={self.eta}, "
                 f"intra_view_negatives={self.intra_view_negatives}")
+
+
+class LearnedTemperatureInfoNCE(InfoNCE):
+    r""":class:`InfoNCE` whose one temperature is a parameter trained with the model (as CLIP's
+    logit scale: Radford et al., 2021), :math:`\tau = \max(e^{\theta}, \tau_{min})`, :math:`\theta`
+    starting at :math:`\log \tau_0`:
+
+    .. math::
+        \ell(u_i, v_i) = -\log \frac{e^{u_i^\top v_i / \tau}}{\sum_k e^{u_i^\top v_k / \tau}
+        + \sum_{k \ne i} e^{u_i^\top u_k / \tau}}
+
+    The anchors are divided by :math:`\tau` before the chunked kernel
+    (:func:`~graphcl.losses.chunked_logsumexp` at temperature 1), so the gradient reaches
+    :math:`\theta` with memory ``O(chunk_size * N)``. ``tau`` (the attribute) reads the current value.
+    """
+
+    def __init__(self, tau: float = 0.5, tau_min: float = 0.01, intra_view_negatives: bool = True,
+                 symmetric: bool = True, chunk_size: int | None = None) -> None:
+        super().__init__(tau, intra_view_negatives, symmetric, chunk_size)
+        if not 0 < tau_min <= tau:
+            raise InvalidArgumentError(f"need 0 < tau_min <= tau, got {tau_min} and {tau}")
+        self.tau_min, self._initial_tau = tau_min, float(tau)
+        self.log_tau = nn.Parameter(torch.tensor(math.log(tau)))
+
+    def reset_parameters(self) -> None:
+        """Back to the initial temperature (the training loop re-initialises every submodule)."""
+        with torch.no_grad():
+            self.log_tau.fill_(math.log(self._initial_tau))
+
+    def temperature(self) -> Tensor:
+        return self.log_tau.exp().clamp_min(self.tau_min)
+
+    def forward(self, z1: Tensor, z2: Tensor, weights: NegativeWeights | None = None,
+                anchors: int | None = None) -> Tensor:
+        if weights is not None or anchors is not None:
+            raise InvalidArgumentError("a learned temperature does not combine with weights= or anchors=")
+        _check_views(z1, z2)
+        if self.gather_distributed:
+            z1, z2 = gather(z1), gather(z2)
+        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        tau = self.temperature()
+        self.tau = float(tau.detach())
+
+        def one_way(a: Tensor, b: Tensor) -> Tensor:
+            candidates, exclude = ([a, b], [True, False]) if self.intra_view_negatives else ([b], [False])
+            return chunked_logsumexp(a / tau, candidates, exclude, 1.0, self.chunk_size) - (a * b).sum(dim=1) / tau
+
+        if not self.symmetric:
+            return one_way(u, v).mean()
+        return 0.5 * (one_way(u, v) + one_way(v, u)).mean()

@@ -15,7 +15,7 @@ from graphcl.data.neighbors import NeighborBatches, check_sampling
 from graphcl.distributed import is_distributed, rank, world_size
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses import HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE
+from graphcl.losses import HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE, LearnedTemperatureInfoNCE
 from graphcl.methods._parts import check_module, check_transforms, encoder_embeddings
 from graphcl.methods.base import Method, register_method
 
@@ -28,6 +28,31 @@ _RRELU_EVAL_SLOPE = (1 / 8 + 1 / 3) / 2
 def _resolve_activation(name: str) -> str | nn.Module:
     """The encoder activation for a config name, with ``'rrelu'`` as GRACE / GCA evaluate it."""
     return nn.LeakyReLU(_RRELU_EVAL_SLOPE) if name == "rrelu" else name
+
+
+def _infonce(tau: float, chunk_size: int | None, batch_size: int | None, hard_negatives: int, mixed_negatives: int,
+             query_mixed_negatives: int, temperature_rho: float | None, learn_tau: bool) -> nn.Module:
+    """GRACE's InfoNCE with at most one of its plugins (mini-batches of a torch.distributed group
+    contrast every rank's seeds: graphcl.distributed)."""
+    if hard_negatives < 0:
+        raise InvalidArgumentError(f"hard_negatives must be >= 0 (0: no hard negative mixing), got {hard_negatives}")
+    chosen = [name for name, on in (("hard_negatives", hard_negatives > 0), ("temperature_rho", temperature_rho is not None),
+                                    ("learn_tau", learn_tau)) if on]
+    if len(chosen) > 1:
+        raise InvalidArgumentError(f"{' and '.join(chosen)} are alternatives: set one of them")
+    if temperature_rho is not None:
+        if batch_size is not None:
+            raise InvalidArgumentError("temperature_rho (per-node temperatures) needs the whole graph every step: it "
+                                       "does not combine with batch_size")
+        return IndividualTemperatureInfoNCE(tau, rho=temperature_rho, chunk_size=chunk_size)
+    if hard_negatives > 0:
+        loss = HardMixingInfoNCE(tau, hard_negatives, mixed_negatives, query_mixed_negatives, chunk_size=chunk_size)
+    elif learn_tau:
+        loss = LearnedTemperatureInfoNCE(tau, chunk_size=chunk_size)
+    else:
+        loss = InfoNCE(tau, chunk_size=chunk_size)
+    loss.gather_distributed = batch_size is not None
+    return loss
 
 
 @register_method("grace")
@@ -65,7 +90,8 @@ class GRACE(Method):
     ``hard_negatives`` hardest negatives and ``query_mixed_negatives`` mixtures with the anchor,
     per anchor); ``--set hard_negatives=64`` from the command line. ``temperature_rho`` learns one
     temperature per node from ``tau`` by iSogCLR's rule with that :math:`\rho`
-    (:class:`~graphcl.losses.IndividualTemperatureInfoNCE`; full-batch).
+    (:class:`~graphcl.losses.IndividualTemperatureInfoNCE`; full-batch); ``learn_tau`` trains one
+    temperature with the model (:class:`~graphcl.losses.LearnedTemperatureInfoNCE`).
 
     With ``batch_size`` set, an epoch is a pass over mini-batches instead of one full-graph step:
     each batch is the sampled computation graph of ``batch_size`` seed nodes (``num_neighbors``
@@ -87,7 +113,7 @@ class GRACE(Method):
                  tau: float = 0.4, chunk_size: int | None = None, svd_rank: int | None = None,
                  batch_size: int | None = None, num_neighbors: Sequence[int] | None = None, num_workers: int = 0,
                  num_negatives: int | None = None, hard_negatives: int = 0, mixed_negatives: int = 16,
-                 query_mixed_negatives: int = 8, temperature_rho: float | None = None, *,
+                 query_mixed_negatives: int = 8, temperature_rho: float | None = None, learn_tau: bool = False, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         super().__init__()
@@ -112,22 +138,12 @@ class GRACE(Method):
             d = getattr(encoder, "out_channels", out_channels)
             projector = ProjectionHead(d, projection_channels, d)
         self.projector = projector
-        # mini-batches of a torch.distributed group contrast every rank's seeds (graphcl.distributed)
-        if hard_negatives < 0:
-            raise InvalidArgumentError(f"hard_negatives must be >= 0 (0: no hard negative mixing), got {hard_negatives}")
-        if temperature_rho is not None:
-            if loss is not None or hard_negatives > 0 or batch_size is not None:
-                raise InvalidArgumentError("temperature_rho (per-node temperatures) builds the loss for the whole graph: "
-                                           "it does not combine with loss=, hard_negatives or batch_size")
-            loss = IndividualTemperatureInfoNCE(tau, rho=temperature_rho, chunk_size=chunk_size)
-        elif loss is None and hard_negatives > 0:
-            loss = HardMixingInfoNCE(tau, hard_negatives, mixed_negatives, query_mixed_negatives, chunk_size=chunk_size)
-            loss.gather_distributed = batch_size is not None
-        elif loss is not None and hard_negatives > 0:
-            raise InvalidArgumentError("hard_negatives builds the loss (HardMixingInfoNCE); with loss= pass that "
-                                       "object instead")
-        self.criterion = loss if loss is not None else InfoNCE(tau, chunk_size=chunk_size,
-                                                               gather_distributed=batch_size is not None)
+        self.criterion = loss if loss is not None else _infonce(tau, chunk_size, batch_size, hard_negatives,
+                                                                mixed_negatives, query_mixed_negatives,
+                                                                temperature_rho, learn_tau)
+        if loss is not None and (hard_negatives or temperature_rho is not None or learn_tau):
+            raise InvalidArgumentError("hard_negatives, temperature_rho and learn_tau build the loss; with loss= pass "
+                                       "that object instead")
         if augmenters is None:
             augmenters = self.make_views(drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2)
         self.view_1, self.view_2 = augmenters
@@ -261,7 +277,7 @@ class GCA(GRACE):
                  dense_features: bool = False, chunk_size: int | None = None, batch_size: int | None = None,
                  num_neighbors: Sequence[int] | None = None, num_workers: int = 0, num_negatives: int | None = None,
                  hard_negatives: int = 0, mixed_negatives: int = 16, query_mixed_negatives: int = 8,
-                 temperature_rho: float | None = None, *,
+                 temperature_rho: float | None = None, learn_tau: bool = False, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         if drop_scheme not in ("degree", "pagerank", "evc", "uniform"):
@@ -271,7 +287,8 @@ class GCA(GRACE):
                          drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2, tau, chunk_size,
                          batch_size=batch_size, num_neighbors=num_neighbors, num_workers=num_workers,
                          num_negatives=num_negatives, hard_negatives=hard_negatives, mixed_negatives=mixed_negatives,
-                         query_mixed_negatives=query_mixed_negatives, temperature_rho=temperature_rho, encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
+                         query_mixed_negatives=query_mixed_negatives, temperature_rho=temperature_rho, learn_tau=learn_tau,
+                         encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
 
     def setup(self, data: Data) -> None:
         """With mini-batches, the adaptive augmenters keep the whole graph's drop probabilities: a
