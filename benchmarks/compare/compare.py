@@ -88,8 +88,6 @@ def merge(results: list[dict]) -> list[dict]:
             if accuracy:
                 row[name].update(accuracy=statistics.mean(accuracy), accuracy_std=statistics.pstdev(accuracy),
                                  accuracy_seeds=len(accuracy))
-                row[name]["accuracy_epochs"] = sorted({run["epochs"] for run in row["runs"][name] if "accuracy" in run}
-                                                      or {None})[0]
     return list(merged.values())
 
 
@@ -102,7 +100,7 @@ def write_table(results: list[dict], note: str = "") -> Path:
         accuracy = (f"{100 * ours['accuracy']:.2f} ± {100 * ours.get('accuracy_std', 0):.2f} / "
                     f"{100 * theirs['accuracy']:.2f} ± {100 * theirs.get('accuracy_std', 0):.2f} "
                     f"({ours.get('accuracy_seeds', 1)} seeds"
-                    + (f", {ours['accuracy_epochs']} epochs" if r.get("eval_epochs") else "") + ")"
+                    + (f", {r['eval_epochs']} epochs" if r.get("eval_epochs") else "") + ")"
                     if "accuracy" in ours and "accuracy" in theirs else "–")
         per = " (s per batch)" if r["method"] == "lightgcl" else ""
         table.add(**{"method": r["method"] + per, "dataset": r["dataset"], "threads": r["threads"],
