@@ -91,9 +91,14 @@ def launch(n: int, mode: str, args: argparse.Namespace) -> dict:
 
     done = subprocess.run(command, capture_output=True, text=True, preexec_fn=cap)
     if done.returncode:
-        tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        lines = done.stderr.strip().splitlines()
+        tail = lines[-1] if lines else f"exit {done.returncode}"
         memory = "memory" in done.stderr.lower() or "alloc" in done.stderr.lower() or done.returncode < 0
-        return {"n": n, "mode": mode, "error": "out of memory" if memory else tail}
+        settings = {"threads": args.threads, "avg_degree": args.avg_degree}
+        if mode == "minibatch":
+            settings.update(batch_size=args.batch_size, num_neighbors=args.num_neighbors)
+        return {"n": n, "mode": mode, "error": "out of memory" if memory else tail, "stderr_tail": lines[-12:],
+                "memory_cap_gib": args.memory_gib, **settings}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
