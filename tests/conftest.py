@@ -41,3 +41,15 @@ def mirror() -> Path:
     if not path or not Path(path).is_dir():
         pytest.skip("GRAPHCL_MIRROR is not set to a folder of raw dataset files")
     return Path(path).resolve()
+
+
+def write_graph_folder(folder):
+    """:func:`planted_graph` as a user folder (edges.txt, features.npy, labels.npy); returns the folder."""
+    import numpy as np
+
+    data = planted_graph()
+    folder.mkdir(parents=True)
+    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
+    np.save(folder / "features.npy", data.x.numpy())
+    np.save(folder / "labels.npy", data.y.numpy())
+    return folder

@@ -74,15 +74,9 @@ def test_two_ranks_give_the_loss_and_gradients_of_one_process_on_the_union(tmp_p
 
 
 def test_graphcl_train_with_nproc_2_runs_torchrun_and_rank_0_writes_one_record(tmp_path):
-    import numpy as np
+    from conftest import write_graph_folder
 
-    from conftest import planted_graph
-
-    data = planted_graph()
-    folder = tmp_path / "g"
-    folder.mkdir()
-    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
-    np.save(folder / "features.npy", data.x.numpy())
+    folder = write_graph_folder(tmp_path / "g")
     out = tmp_path / "records.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -112,16 +106,9 @@ def test_graphcl_train_with_nproc_2_runs_torchrun_and_rank_0_writes_one_record(t
 
 
 def test_distributed_grace_example_runs_under_torchrun(tmp_path):
-    import numpy as np
+    from conftest import write_graph_folder
 
-    from conftest import planted_graph
-
-    data = planted_graph()
-    folder = tmp_path / "g"
-    folder.mkdir()
-    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
-    np.save(folder / "features.npy", data.x.numpy())
-    np.savetxt(folder / "labels.txt", data.y.numpy(), fmt="%d")
+    folder = write_graph_folder(tmp_path / "g")
     example = Path(__file__).resolve().parents[1] / "examples" / "distributed_grace.py"
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
                            str(example), "--dataset", str(folder), "--epochs", "2", "--batch-size", "16",

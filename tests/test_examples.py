@@ -9,7 +9,7 @@ import pytest
 
 from graphcl.cli import main as cli_main
 
-from conftest import planted_graph
+from conftest import planted_graph, write_graph_folder
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -78,12 +78,7 @@ def test_planetoid_example_runs_on_cora(mirror, tmp_path, monkeypatch):
 
 
 def test_cli_train_on_a_user_folder_writes_records(tmp_path, capsys):
-    data = planted_graph()
-    folder = tmp_path / "mygraph"
-    folder.mkdir()
-    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
-    np.save(folder / "features.npy", data.x.numpy())
-    np.save(folder / "labels.npy", data.y.numpy())
+    folder = write_graph_folder(tmp_path / "mygraph")
     out = tmp_path / "records.json"
     code = cli_main(["train", "grace", "--dataset", str(folder), "--seeds", "0", "1", "--epochs", "5",
                      "--eval", "node", "cluster", "--set", "out_channels=8", "projection_channels=8", "--quiet",
@@ -104,12 +99,7 @@ def test_cli_train_on_a_user_folder_writes_records(tmp_path, capsys):
               "warmup_epochs=1"]),
     ("graphmae", ["out_channels=8", "heads=2"])])
 def test_cli_trains_every_new_node_method_on_a_user_folder(method, settings, tmp_path, capsys):
-    data = planted_graph()
-    folder = tmp_path / "mygraph"
-    folder.mkdir()
-    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
-    np.save(folder / "features.npy", data.x.numpy())
-    np.save(folder / "labels.npy", data.y.numpy())
+    folder = write_graph_folder(tmp_path / "mygraph")
     out = tmp_path / "records.json"
     code = cli_main(["train", method, "--dataset", str(folder), "--epochs", "3", "--eval", "node", "cluster",
                      "--set", *settings, "--quiet", "--out", str(out)])
@@ -130,15 +120,6 @@ def test_cli_datasets_lists_registry(capsys):
     assert "cora" in out and "ogbn-arxiv" in out and "amazon-photo" in out
 
 
-def _write_folder(folder: Path) -> Path:
-    data = planted_graph()
-    folder.mkdir(parents=True)
-    np.savetxt(folder / "edges.txt", data.edge_index.t().numpy(), fmt="%d")
-    np.save(folder / "features.npy", data.x.numpy())
-    np.save(folder / "labels.npy", data.y.numpy())
-    return folder
-
-
 def test_custom_method_example_trains_through_graphcl_train_and_a_bench(tmp_path, capsys, monkeypatch):
     """examples/custom_method.py adds a method without editing the package: `graphcl --plugin` finds it by name."""
     from graphcl.methods import get_method_class
@@ -152,7 +133,7 @@ def test_custom_method_example_trains_through_graphcl_train_and_a_bench(tmp_path
     source = EXAMPLES / "custom_method.py"
     assert len([line for line in source.read_text().splitlines()
                 if line.strip() and not line.lstrip().startswith(("#", '"""'))]) < 45
-    folder = _write_folder(tmp_path / "mygraph")
+    folder = write_graph_folder(tmp_path / "mygraph")
     out = tmp_path / "records.json"
     assert cli_main(["--plugin", str(source), "train", "grace-au", "--dataset", str(folder), "--seeds", "0",
                      "--epochs", "5", "--eval", "node", "cluster", "--set", "out_channels=8",

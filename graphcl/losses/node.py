@@ -102,23 +102,32 @@ class InfoNCE(nn.Module):
                 "shares their cluster in every clustering); use more clusters or weights that keep some negatives")
         return lse - pos
 
+    def _views(self, z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
+        """The checked views, gathered from every rank when ``gather_distributed``, normalised."""
+        _check_views(z1, z2)
+        if self.gather_distributed:
+            z1, z2 = gather(z1), gather(z2)
+        return F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+
+    def _directions(self, one_way, u: Tensor, v: Tensor) -> Tensor:
+        """The mean of ``one_way(u, v)``, and of ``one_way(v, u)`` too when ``symmetric``."""
+        if not self.symmetric:
+            return one_way(u, v).mean()
+        return 0.5 * (one_way(u, v) + one_way(v, u)).mean()
+
     def forward(self, z1: Tensor, z2: Tensor, weights: NegativeWeights | None = None,
                 anchors: int | None = None) -> Tensor:
         """``weights``: optional :class:`~graphcl.losses.weighting.NegativeWeights` over the ``N`` nodes;
         ``anchors``: only the first ``anchors`` rows are anchors, the rest extra negatives."""
-        _check_views(z1, z2)
         if anchors is not None:
+            _check_views(z1, z2)
             return self._with_extra_negatives(z1, z2, anchors, weights)
-        if self.gather_distributed:
-            z1, z2 = gather(z1), gather(z2)
-        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        u, v = self._views(z1, z2)
         if weights is not None:
             if weights.num_nodes != u.size(0):
                 raise InvalidArgumentError(f"weights cover {weights.num_nodes} nodes but the views have {u.size(0)}")
             weights = weights.to(u.device)
-            if not self.symmetric:
-                return self.one_way(u, v, weights).mean()
-            return 0.5 * (self.one_way(u, v, weights) + self.one_way(v, u, weights)).mean()
+            return self._directions(lambda a, b: self.one_way(a, b, weights), u, v)
         if not self.symmetric:
             return self.one_way(u, v).mean()
         pos = (u * v).sum(dim=1) / self.tau
@@ -437,13 +446,7 @@ class HardMixingInfoNCE(InfoNCE):
                 anchors: int | None = None) -> Tensor:
         if anchors is not None or weights is not None:
             raise InvalidArgumentError("hard negative mixing does not combine with anchors= or weights=")
-        _check_views(z1, z2)
-        if self.gather_distributed:
-            z1, z2 = gather(z1), gather(z2)
-        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-        if not self.symmetric:
-            return self.one_way(u, v).mean()
-        return 0.5 * (self.one_way(u, v) + self.one_way(v, u)).mean()
+        return self._directions(self.one_way, *self._views(z1, z2))
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, hard_negatives={self.hard_negatives}, mixed_negatives={self.mixed_negatives}, "
@@ -568,10 +571,7 @@ class LearnedTemperatureInfoNCE(InfoNCE):
                 anchors: int | None = None) -> Tensor:
         if weights is not None or anchors is not None:
             raise InvalidArgumentError("a learned temperature does not combine with weights= or anchors=")
-        _check_views(z1, z2)
-        if self.gather_distributed:
-            z1, z2 = gather(z1), gather(z2)
-        u, v = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        u, v = self._views(z1, z2)
         tau = self.temperature()
         self.tau = float(tau.detach())
 
@@ -579,6 +579,4 @@ class LearnedTemperatureInfoNCE(InfoNCE):
             candidates, exclude = ([a, b], [True, False]) if self.intra_view_negatives else ([b], [False])
             return chunked_logsumexp(a / tau, candidates, exclude, 1.0, self.chunk_size) - (a * b).sum(dim=1) / tau
 
-        if not self.symmetric:
-            return one_way(u, v).mean()
-        return 0.5 * (one_way(u, v) + one_way(v, u)).mean()
+        return self._directions(one_way, u, v)
