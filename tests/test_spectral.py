@@ -196,6 +196,25 @@ def test_the_gcn_encoder_propagates_sparsely_as_pyg_message_passing_on_any_edge_
     assert not GNNEncoder(6, 8, 4, conv="gcn", improved=True)._sparse_gcn  # other normalisations: PyG's path
 
 
+def test_gcn_propagation_built_in_csr_equals_pyg_gcn_norm_and_its_transpose():
+    # random multigraphs: duplicate edges, weighted self-loops, isolated nodes, empty edge lists
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    from graphcl.encoders import gcn_propagation
+
+    g = torch.Generator().manual_seed(0)
+    for trial in range(60):
+        n = int(torch.randint(1, 20, (), generator=g))
+        edge_index = torch.randint(0, n, (2, int(torch.randint(0, 60, (), generator=g))), generator=g)
+        weight = torch.rand(edge_index.size(1), generator=g) if trial % 2 else None
+        index, values = gcn_norm(edge_index, weight, n, add_self_loops=True)
+        reference = torch.zeros(n, n).index_put_((index[1], index[0]), values, accumulate=True)
+        operator = gcn_propagation(edge_index, n, weight)
+        assert torch.allclose(operator.to_dense(), reference, atol=1e-6)
+        assert torch.allclose(operator.transpose.to_dense(), reference.t(), atol=1e-6)
+        assert gcn_propagation(edge_index, n, weight, transpose=False).transpose is None
+
+
 def test_sparse_input_features_meet_the_first_gcn_layer_as_a_sparse_matrix_with_the_same_result():
     from graphcl.encoders import GNNEncoder
 

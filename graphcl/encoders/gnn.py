@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import GAT, GCN, GIN, MLP, GraphSAGE
 from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
 
@@ -24,10 +23,31 @@ def gcn_propagation(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | No
     (PyG's ``gcn_norm``, so that ``adj @ h`` equals ``GCNConv``'s propagation; duplicate edges add
     up as its scatter does). No gradient flows to ``edge_weight``.
 
+    Self-loops are PyG's ``add_remaining_self_loops``: a node's existing self-loop keeps its weight,
+    every other node gets one of weight 1. Built in CSR directly
+    (:meth:`~graphcl.encoders.SparseOperator.with_diagonal`, no ``[2, E + N]`` copy, no coalesce).
+
     Shapes: ``edge_index [2, E]``, ``edge_weight [E]`` -> ``[N, N]`` with at most ``E + N`` entries.
     """
-    index, weight = gcn_norm(edge_index, edge_weight, num_nodes, add_self_loops=True)
-    return SparseOperator(index.flip(0), weight, (num_nodes, num_nodes), transpose=transpose)
+    source, target = edge_index[0], edge_index[1]
+    weight = None if edge_weight is None else edge_weight.detach()
+    loop_weight = torch.ones(num_nodes, device=edge_index.device,
+                             dtype=weight.dtype if weight is not None else torch.get_default_dtype())
+    loop = source == target
+    if bool(loop.any()):
+        if weight is not None:
+            loop_weight[source[loop]] = weight[loop]
+        keep = ~loop
+        source, target = source[keep], target[keep]
+        weight = None if weight is None else weight[keep]
+    degree = torch.bincount(target, weights=weight, minlength=num_nodes).to(loop_weight.dtype) + loop_weight
+    inverse_sqrt = degree.pow_(-0.5).masked_fill_(torch.isinf(degree), 0.0)
+    values = inverse_sqrt[source] * inverse_sqrt[target]
+    if weight is not None:
+        values *= weight
+    # row i holds node i's incoming edges: rows = targets, columns = sources
+    return SparseOperator.with_diagonal(target, source, values, loop_weight * inverse_sqrt.square(),
+                                        transpose=transpose)
 
 
 class GNNEncoder(nn.Module):

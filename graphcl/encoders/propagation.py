@@ -56,6 +56,22 @@ class SparseOperator:
             self.transpose = coo.t().coalesce().to_sparse_csr() if transpose else None
 
     @classmethod
+    def with_diagonal(cls, rows: Tensor, cols: Tensor, values: Tensor, diagonal: Tensor,
+                      transpose: bool = True) -> "SparseOperator":
+        r"""The square ``[N, N]`` matrix :math:`A + \mathrm{diag}(d)` from off-diagonal entries
+        ``(rows, cols, values)`` (``[E]`` each, ``rows != cols``) and ``diagonal`` ``[N]``, built in
+        CSR directly: one stable sort of ``rows``, the diagonal entry first in every row, duplicate
+        pairs kept as separate entries (a product sums them). No ``[2, E + N]`` index and no COO
+        coalesce: about a third of the transient memory of the general constructor (GCN's
+        propagation matrix of a 10^8-edge graph)."""
+        matrix = _csr_with_diagonal(rows, cols, values.detach(), diagonal.detach())
+        operator = cls.__new__(cls)
+        operator.shape = (diagonal.numel(), diagonal.numel())
+        operator.matrix = matrix
+        operator.transpose = _csr_with_diagonal(cols, rows, values.detach(), diagonal.detach()) if transpose else None
+        return operator
+
+    @classmethod
     def row_mean(cls, index: Tensor, shape: tuple[int, int]) -> "SparseOperator":
         r"""The mean over each row's columns: :math:`A_{ij} = 1 / |\{j' : (i, j') \in E\}|` for
         :math:`(i, j) \in E` (a row without entries gives zeros, as ``scatter(reduce='mean')``)."""
@@ -90,6 +106,28 @@ class SparseOperator:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape={self.shape}, nnz={self.nnz})"
+
+
+def _csr_with_diagonal(rows: Tensor, cols: Tensor, values: Tensor, diagonal: Tensor) -> Tensor:
+    """CSR ``[N, N]`` of the entries ``(rows, cols, values)`` plus ``diagonal``, each row's diagonal
+    entry first, then its entries in their input order (a stable sort by row)."""
+    n, e = diagonal.numel(), rows.numel()
+    sorted_rows, order = torch.sort(rows, stable=True)
+    crow = torch.zeros(n + 1, dtype=torch.long, device=rows.device)
+    torch.cumsum(torch.bincount(rows, minlength=n) + 1, 0, out=crow[1:])
+    # the k-th entry in row order sits after its own row's and every earlier row's diagonal entry
+    position = sorted_rows.add_(torch.arange(1, e + 1, device=rows.device))
+    starts = crow[:-1]
+    col = torch.empty(e + n, dtype=torch.long, device=rows.device)
+    col[starts] = torch.arange(n, device=rows.device)
+    col[position] = cols[order]
+    value = torch.empty(e + n, dtype=values.dtype, device=values.device)
+    value[starts] = diagonal.to(values.dtype)
+    value[position] = values[order]
+    del sorted_rows, order, position
+    with warnings.catch_warnings():  # torch's notice that sparse CSR support is in beta
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, col, value, (n, n))
 
 
 class SparseInput:
