@@ -4,6 +4,7 @@ from graphcl.losses.chunked import ChunkWorkspace, auto_chunk_size, chunked_logs
 from graphcl.losses.cluster import (ClusteringKL, MetaNodeContrast, NeighbourContrast, ProtoNCE, SwappedPrototypeLoss,
                                     meta_nodes, prototype_concentration, sinkhorn_knopp, student_t_assignment,
                                     target_distribution)
+from graphcl.losses.compactness import NodeCompactness, leaky_relu_relaxation
 from graphcl.losses.decorrelation import BarlowTwinsLoss, BootstrapCosine, CCASSGLoss
 from graphcl.losses.graph import GraphNTXent, LocalGlobalJSD
 from graphcl.losses.node import (DCL, DCLW, HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE,
@@ -22,4 +23,4 @@ __all__ = ["InfoNCE", "DCL", "DCLW", "von_mises_fisher_weights", "chunked_logsum
            "bpr_loss", "NegativeSampler", "CCASSGLoss", "BarlowTwinsLoss", "BootstrapCosine",
            "ScaledCosineError", "LocalGlobalJSD", "HardMixingInfoNCE",
            "SwappedPrototypeLoss", "sinkhorn_knopp", "IndividualTemperatureInfoNCE",
-           "LearnedTemperatureInfoNCE"]
+           "LearnedTemperatureInfoNCE", "NodeCompactness", "leaky_relu_relaxation"]

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform, Compose
+from torch_geometric.utils import degree, scatter, to_undirected
 
 from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature, SVDView
 from graphcl.checks import check_graph, float_features, parameter_dtype
@@ -15,7 +16,8 @@ from graphcl.data.neighbors import NeighborBatches, check_sampling
 from graphcl.distributed import is_distributed, rank, world_size
 from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
-from graphcl.losses import HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE, LearnedTemperatureInfoNCE
+from graphcl.losses import (HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE, LearnedTemperatureInfoNCE,
+                             NodeCompactness)
 from graphcl.methods._parts import check_module, check_transforms, encoder_embeddings
 from graphcl.methods.base import Method, register_method
 
@@ -28,6 +30,22 @@ _RRELU_EVAL_SLOPE = (1 / 8 + 1 / 3) / 2
 def _resolve_activation(name: str) -> str | nn.Module:
     """The encoder activation for a config name, with ``'rrelu'`` as GRACE / GCA evaluate it."""
     return nn.LeakyReLU(_RRELU_EVAL_SLOPE) if name == "rrelu" else name
+
+
+def expected_edge_drops(view: BaseTransform, data: Data) -> Tensor:
+    r"""The expected number of edges a view's edge augmenter drops at each node, ``[N]``: ``p``
+    times the node's distinct neighbours for :class:`~graphcl.augment.DropEdge` (POT's GRACE),
+    the sum of the drop probabilities of its edges for :class:`~graphcl.augment.AdaptiveDropEdge`
+    (POT's GCA), zeros for a view that drops no edges."""
+    drops = torch.zeros(data.num_nodes, device=data.edge_index.device)
+    for part in getattr(view, "transforms", [view]):
+        if isinstance(part, AdaptiveDropEdge):
+            drops += scatter(part.drop_probability(data).to(drops), data.edge_index[1], 0, dim_size=data.num_nodes,
+                             reduce="sum")
+        elif isinstance(part, DropEdge):
+            undirected = to_undirected(data.edge_index, num_nodes=data.num_nodes)
+            drops += part.p * degree(undirected[1], data.num_nodes, dtype=drops.dtype)
+    return drops
 
 
 def _infonce(tau: float, chunk_size: int | None, batch_size: int | None, hard_negatives: int, mixed_negatives: int,
@@ -91,7 +109,11 @@ class GRACE(Method):
     per anchor); ``--set hard_negatives=64`` from the command line. ``temperature_rho`` learns one
     temperature per node from ``tau`` by iSogCLR's rule with that :math:`\rho`
     (:class:`~graphcl.losses.IndividualTemperatureInfoNCE`; full-batch); ``learn_tau`` trains one
-    temperature with the model (:class:`~graphcl.losses.LearnedTemperatureInfoNCE`).
+    temperature with the model (:class:`~graphcl.losses.LearnedTemperatureInfoNCE`). ``pot_kappa``
+    = :math:`\kappa` > 0 adds POT's node compactness (:class:`~graphcl.losses.NodeCompactness`):
+    :math:`(1 - \kappa) \mathcal L + \kappa \frac12 (\mathcal L_{POT}(\tilde G_1, h_2) +
+    \mathcal L_{POT}(\tilde G_2, h_1))`, each view's graph bounded by its expected edge drops per
+    node (full-batch, two-layer GCN; Yu et al., NeurIPS 2023).
 
     With ``batch_size`` set, an epoch is a pass over mini-batches instead of one full-graph step:
     each batch is the sampled computation graph of ``batch_size`` seed nodes (``num_neighbors``
@@ -113,7 +135,8 @@ class GRACE(Method):
                  tau: float = 0.4, chunk_size: int | None = None, svd_rank: int | None = None,
                  batch_size: int | None = None, num_neighbors: Sequence[int] | None = None, num_workers: int = 0,
                  num_negatives: int | None = None, hard_negatives: int = 0, mixed_negatives: int = 16,
-                 query_mixed_negatives: int = 8, temperature_rho: float | None = None, learn_tau: bool = False, *,
+                 query_mixed_negatives: int = 8, temperature_rho: float | None = None, learn_tau: bool = False,
+                 pot_kappa: float = 0.0, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         super().__init__()
@@ -160,6 +183,15 @@ class GRACE(Method):
         elif num_neighbors is not None:
             raise InvalidArgumentError("num_neighbors is the fan-out of mini-batch training: set batch_size too "
                                        "(e.g. --set batch_size=1024 num_neighbors=[10,10])")
+        if not 0.0 <= pot_kappa < 1.0:
+            raise InvalidArgumentError(f"pot_kappa is POT's weight in [0, 1) (0: off), got {pot_kappa}")
+        self.pot_kappa = float(pot_kappa)
+        self.compactness = NodeCompactness() if pot_kappa else None
+        if self.compactness is not None:
+            if batch_size is not None or svd_rank is not None:
+                raise InvalidArgumentError("pot_kappa (POT's node compactness) bounds the whole graph's two edge-dropped "
+                                           "views: it does not combine with batch_size or svd_rank")
+            NodeCompactness.check_encoder(self.encoder)
         self.num_negatives = num_negatives
         self._negative_loader: NeighborBatches | None = None
         self._negative_batches: Iterator[Data] | None = None
@@ -238,6 +270,8 @@ class GRACE(Method):
             if self.num_negatives is None:
                 return self.criterion(z1, z2)
             return self.criterion(z1, z2, anchors=batches[0].batch_size)
+        if self.compactness is not None:
+            return self._loss_with_compactness(data)
         z1 = self.projector(self.encode(self.view_1(data)))
         if self.svd_view is not None:
             operator = self.svd_view.factors(data.edge_index, data.num_nodes)
@@ -246,6 +280,16 @@ class GRACE(Method):
         else:
             z2 = self.projector(self.encode(self.view_2(data)))
         return self.criterion(z1, z2)
+
+    def _loss_with_compactness(self, data: Data) -> Tensor:
+        views = self.view_1(data), self.view_2(data)
+        h1, h2 = self.encode(views[0]), self.encode(views[1])
+        contrast = self.criterion(self.projector(h1), self.projector(h2))
+        x = float_features(data.x, parameter_dtype(self))
+        compactness = sum(self.compactness(self.encoder, x, data.edge_index, view.edge_index, other,
+                                           expected_edge_drops(augmenter, data))
+                          for view, other, augmenter in zip(views, (h2, h1), (self.view_1, self.view_2))) / 2
+        return (1 - self.pot_kappa) * contrast + self.pot_kappa * compactness
 
     @torch.no_grad()
     def embed(self, data: Data) -> Tensor:
@@ -277,7 +321,7 @@ class GCA(GRACE):
                  dense_features: bool = False, chunk_size: int | None = None, batch_size: int | None = None,
                  num_neighbors: Sequence[int] | None = None, num_workers: int = 0, num_negatives: int | None = None,
                  hard_negatives: int = 0, mixed_negatives: int = 16, query_mixed_negatives: int = 8,
-                 temperature_rho: float | None = None, learn_tau: bool = False, *,
+                 temperature_rho: float | None = None, learn_tau: bool = False, pot_kappa: float = 0.0, *,
                  encoder: nn.Module | None = None, augmenters: tuple[BaseTransform, BaseTransform] | None = None,
                  projector: nn.Module | None = None, loss: nn.Module | None = None) -> None:
         if drop_scheme not in ("degree", "pagerank", "evc", "uniform"):
@@ -288,7 +332,7 @@ class GCA(GRACE):
                          batch_size=batch_size, num_neighbors=num_neighbors, num_workers=num_workers,
                          num_negatives=num_negatives, hard_negatives=hard_negatives, mixed_negatives=mixed_negatives,
                          query_mixed_negatives=query_mixed_negatives, temperature_rho=temperature_rho, learn_tau=learn_tau,
-                         encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
+                         pot_kappa=pot_kappa, encoder=encoder, augmenters=augmenters, projector=projector, loss=loss)
 
     def setup(self, data: Data) -> None:
         """With mini-batches, the adaptive augmenters keep the whole graph's drop probabilities: a
