@@ -22,6 +22,7 @@ SMOKE = {
                               "mixed_negatives": 4, "query_mixed_negatives": 2}),
     "grace-isogclr": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "temperature_rho": 6.0}),
     "grace-learn-tau": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "learn_tau": True}),
+    "grace-pot": ("grace", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "pot_kappa": 0.4}),
     "gca": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "degree"}),
     "gca-pagerank": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "pagerank"}),
     "gca-evc": ("gca", {"out_channels": 16, "projection_channels": 16, "tau": 0.5, "drop_scheme": "evc"}),
@@ -36,6 +37,7 @@ SMOKE = {
     "bgrl": ("bgrl", {"out_channels": 16, "hidden_channels": 16, "predictor_channels": 16}),
     "graphmae": ("graphmae", {"out_channels": 16, "heads": 2, "replace_rate": 0.2}),
     "mvgrl": ("mvgrl", {"out_channels": 16, "sample_size": 80, "num_samples": 2}),
+    "swav": ("swav", {"out_channels": 16, "projection_channels": 16, "num_clusters": 3}),
 }
 
 

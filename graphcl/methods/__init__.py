@@ -9,8 +9,9 @@ from graphcl.methods.graphcl_graph import GraphCL, InfoGraph
 from graphcl.methods.lightgcl import BPRRecommender, LightGCL, LightGCN
 from graphcl.methods.meow import MEOW, AdaMEOW, HeCoStyle, MetaPathContextContrast
 from graphcl.methods.scgc import SCGC, DeepClustering, PamC, SCGCStar
+from graphcl.methods.swav import SwAV
 
 __all__ = ["Method", "ClusteringMethod", "load_plugin", "register_method", "build_method", "get_method_class", "method_names", "method_parameters",
            "applicable_overrides",
            "GRACE", "GCA", "DeepClustering", "SCGC", "SCGCStar", "PamC", "MetaPathContextContrast", "MEOW", "AdaMEOW", "HeCoStyle",
-           "BPRRecommender", "LightGCN", "LightGCL", "GraphCL", "DGI", "CCASSG", "GraphBarlowTwins", "BGRL", "GraphMAE", "InfoGraph", "MVGRL"]
+           "BPRRecommender", "LightGCN", "LightGCL", "GraphCL", "DGI", "CCASSG", "GraphBarlowTwins", "BGRL", "GraphMAE", "InfoGraph", "MVGRL", "SwAV"]
