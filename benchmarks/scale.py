@@ -96,7 +96,8 @@ def launch(n: int, mode: str, args: argparse.Namespace) -> dict:
     if done.returncode:
         lines = done.stderr.strip().splitlines()
         tail = lines[-1] if lines else f"exit {done.returncode}"
-        memory = "memory" in done.stderr.lower() or "alloc" in done.stderr.lower() or done.returncode < 0
+        memory = done.returncode < 0 or any(sign in done.stderr for sign in ("MemoryError", "out of memory",
+                                                                                  "Cannot allocate", "bad_alloc"))
         settings = {"threads": args.threads, "avg_degree": args.avg_degree}
         if mode == "minibatch":
             settings.update(batch_size=args.batch_size, num_neighbors=args.num_neighbors)
