@@ -227,3 +227,19 @@ def test_the_progress_label_names_the_seed_and_estimates_the_time_left():
     assert _progress_label("grace", "cora", 1, 5, 0, 1, 60.0) == "grace cora seed 2/5 (about 4 min left)"
     assert _progress_label("pamc", "acm", 2, 3, 1, 5, 10.0) == "pamc acm seed 3/3 restart 2/5"
     assert _progress_label("grace", "cora", 2, 3, 0, 1, 20.0) == "grace cora seed 3/3 (about 10 s left)"
+
+
+def test_the_node_probe_takes_its_learning_rate_and_weight_decay_from_the_run_settings(tiny_graph, monkeypatch):
+    import graphcl.tasks.node as node_task
+
+    seen = {}
+    real = node_task.node_classification
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(node_task, "node_classification", spy)
+    run("grace", tiny_graph, epochs=1, evals=["node"], progress=False,
+        overrides={**SMALL, "eval_lr": 0.05, "eval_weight_decay": 1e-4})
+    assert seen["lr"] == 0.05 and seen["weight_decay"] == 1e-4

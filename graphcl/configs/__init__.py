@@ -59,8 +59,9 @@ class RunSettings:
                                "graph true means every node type with features, a list names the types)")
     patience: int | None = _setting(None, _optional(int), "early stopping on the training loss after this many "
                                                           "epochs without improvement (none: off)")
-    eval_lr: float = _setting(0.01, float, "learning rate of the HeCo-protocol probes")
-    eval_weight_decay: float = _setting(0.0, float, "weight decay of the HeCo-protocol probes")
+    eval_lr: float = _setting(0.01, float, "learning rate of the linear probes (node task, HeCo protocol)")
+    eval_weight_decay: float = _setting(0.0, float, "weight decay of the linear probes (node task, HeCo "
+                                                    "protocol)")
     val_fraction: float = _setting(0.1, float, "recommenders: fraction of each user's training interactions "
                                                "held out for validation")
     eval_every: int = _setting(5, int, "validation every this many epochs (recommenders; select_epoch=val)")

@@ -141,7 +141,9 @@ class NodeTask(Task):
         embeddings = model.embed(data).cpu()
         evaluation = Evaluation(extra={"direction_concentration": direction_concentration(embeddings)})
         if "node" in evals:
-            evaluation.metrics.update(node_classification(embeddings, data.cpu(), split=settings.split, seed=seed))
+            evaluation.metrics.update(node_classification(embeddings, data.cpu(), split=settings.split, seed=seed,
+                                                          lr=settings.eval_lr,
+                                                          weight_decay=settings.eval_weight_decay))
         if set(evals) - {"node", "none"}:
             self.evaluate_clusters(model, data, embeddings, seed, evals, monitor, result, evaluation)
         return evaluation
