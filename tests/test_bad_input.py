@@ -552,7 +552,7 @@ GRAPH_SET_ANOMALIES = {
 GRAPH_SET_MUST_RUN = {"plain", "isolated_nodes", "no_edges", "self_loops", "huge_hub", "single_node_graphs",
                       "integer_features", "float64_features", "missing_class"}
 GRAPHCL = {"hidden_channels": 8, "num_layers": 2, "batch_size": 8}
-GRAPH_METHODS = ("graphcl", "infograph")
+GRAPH_METHODS = ("graphcl", "infograph", "graphmae-graph")
 
 
 @pytest.mark.parametrize("method", GRAPH_METHODS)

@@ -110,6 +110,19 @@ def test_infograph_trains_on_toy_graphs_loss_finite_and_falling():
     assert emb.shape == (len(dataset), 48) and torch.isfinite(emb).all()
 
 
+def test_graphmae_on_graphs_trains_on_toy_graphs_loss_finite_and_falling():
+    dataset = toy_dataset()
+    before = [d.x.clone() for d in dataset]
+    method = build_method("graphmae-graph", 3, hidden_channels=16, num_layers=2, batch_size=16, pooling="max")
+    result = train(method, dataset, epochs=15, lr=0.01, seed=0, progress=False)
+    assert all(np.isfinite(result.losses)) and np.mean(result.losses[-3:]) < np.mean(result.losses[:3])
+    emb = method.embed(dataset)
+    assert emb.shape == (len(dataset), 16) and torch.isfinite(emb).all()
+    assert all(torch.equal(a, d.x) for a, d in zip(before, dataset))  # masking works on a copy
+    with pytest.raises(InvalidArgumentError, match="pooling"):
+        build_method("graphmae-graph", 3, pooling="attention")
+
+
 def test_local_global_jsd_equals_the_official_masked_formula():
     import math
 

@@ -221,7 +221,8 @@ def test_select_epoch_bad_input():
 SMOKE_ELSEWHERE = {"lightgcn": "test_lightgcl.py::test_recommenders_train_on_a_toy_graph_loss_finite_and_falling",
                    "lightgcl": "test_lightgcl.py::test_recommenders_train_on_a_toy_graph_loss_finite_and_falling",
                    "graphcl": "test_graphcl.py::test_graphcl_trains_on_toy_graphs_loss_finite_and_falling",
-                   "infograph": "test_graphcl.py::test_infograph_trains_on_toy_graphs_loss_finite_and_falling"}
+                   "infograph": "test_graphcl.py::test_infograph_trains_on_toy_graphs_loss_finite_and_falling",
+                   "graphmae-graph": "test_graphcl.py::test_graphmae_on_graphs_trains_on_toy_graphs_loss_finite_and_falling"}
 
 
 def test_every_registered_method_has_a_smoke_case():

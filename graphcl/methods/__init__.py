@@ -4,7 +4,7 @@ from graphcl.methods.base import (ClusteringMethod, Method, applicable_overrides
 from graphcl.methods.grace import GCA, GRACE
 from graphcl.methods.decorrelation import BGRL, CCASSG, GraphBarlowTwins
 from graphcl.methods.infomax import DGI, MVGRL
-from graphcl.methods.masked import GraphMAE
+from graphcl.methods.masked import GraphMAE, GraphMAEGraphs
 from graphcl.methods.graphcl_graph import GraphCL, InfoGraph
 from graphcl.methods.lightgcl import BPRRecommender, LightGCL, LightGCN
 from graphcl.methods.meow import MEOW, AdaMEOW, HeCoStyle, MetaPathContextContrast
@@ -14,4 +14,4 @@ from graphcl.methods.swav import SwAV
 __all__ = ["Method", "ClusteringMethod", "load_plugin", "register_method", "build_method", "get_method_class", "method_names", "method_parameters",
            "applicable_overrides",
            "GRACE", "GCA", "DeepClustering", "SCGC", "SCGCStar", "PamC", "MetaPathContextContrast", "MEOW", "AdaMEOW", "HeCoStyle",
-           "BPRRecommender", "LightGCN", "LightGCL", "GraphCL", "DGI", "CCASSG", "GraphBarlowTwins", "BGRL", "GraphMAE", "InfoGraph", "MVGRL", "SwAV"]
+           "BPRRecommender", "LightGCN", "LightGCL", "GraphCL", "DGI", "CCASSG", "GraphBarlowTwins", "BGRL", "GraphMAE", "InfoGraph", "MVGRL", "SwAV", "GraphMAEGraphs"]

@@ -1,10 +1,12 @@
-"""Masked feature reconstruction: GraphMAE (node level)."""
+"""Masked feature reconstruction: GraphMAE (node level and graph level)."""
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
-from torch_geometric.utils import dropout_edge
+from torch_geometric.data import Batch, Data, Dataset
+from torch_geometric.loader import DataLoader
+from torch_geometric.nn import MLP, GINConv, global_add_pool, global_max_pool, global_mean_pool
+from torch_geometric.utils import add_self_loops, dropout_edge, remove_self_loops
 
 from graphcl.checks import check_graph, float_features, parameter_dtype
 from graphcl.encoders import GATEncoder
@@ -12,6 +14,23 @@ from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import ScaledCosineError
 from graphcl.methods._parts import check_module, encoder_embeddings
 from graphcl.methods.base import Method, register_method
+from graphcl.methods.graphcl_graph import GraphBatchMethod
+
+
+def mask_rows(x: Tensor, token: Tensor, mask_rate: float, replace_rate: float) -> tuple[Tensor, Tensor]:
+    """GraphMAE's masking: ``int(mask_rate * N)`` random rows of ``x [N, F]`` are masked, ``int(replace_rate *``
+    that many of them get the features of random rows, the rest the learnable ``token [1, F]``.
+    Returns the masked copy and the masked rows' ids (``x`` is untouched)."""
+    n = x.size(0)
+    num_masked = int(mask_rate * n)
+    masked = torch.randperm(n, device=x.device)[:num_masked]
+    num_noise = int(replace_rate * num_masked)
+    order = torch.randperm(num_masked, device=x.device)
+    tokens, noise = masked[order[:num_masked - num_noise]], masked[order[num_masked - num_noise:]]
+    out = x.clone()
+    out[noise] = x[torch.randperm(n, device=x.device)[:num_noise]]
+    out[tokens] = token.to(x.dtype).expand(tokens.numel(), -1)
+    return out, masked
 
 
 @register_method("graphmae")
@@ -72,16 +91,7 @@ class GraphMAE(Method):
 
     def mask(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The features with a random ``mask_rate`` of the rows masked, and the masked rows' ids."""
-        n = x.size(0)
-        num_masked = int(self.mask_rate * n)
-        masked = torch.randperm(n, device=x.device)[:num_masked]
-        num_noise = int(self.replace_rate * num_masked)
-        order = torch.randperm(num_masked, device=x.device)
-        token, noise = masked[order[:num_masked - num_noise]], masked[order[num_masked - num_noise:]]
-        out = x.clone()
-        out[noise] = x[torch.randperm(n, device=x.device)[:num_noise]]
-        out[token] = self.mask_token.to(x.dtype).expand(token.numel(), -1)
-        return out, masked
+        return mask_rows(x, self.mask_token, self.mask_rate, self.replace_rate)
 
     def loss(self, data: Data) -> Tensor:
         x = float_features(data.x, parameter_dtype(self))
@@ -96,3 +106,95 @@ class GraphMAE(Method):
     @torch.no_grad()
     def embed(self, data: Data) -> Tensor:
         return encoder_embeddings(self, self.encoder, data)
+
+
+#: Readouts of :class:`GraphMAEGraphs` (``pooling``).
+POOLINGS = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}
+
+
+class _GraphMAEGIN(nn.Module):
+    """GraphMAE's GIN (``graphmae/models/gin.py``): per layer, dropout on its input, then
+    :math:`\mathrm{MLP}(h_i + \sum_{j \in N(i)} h_j)` with a two-layer MLP (linear, batch norm, PReLU,
+    linear); in the encoder each layer's MLP is followed by batch norm and PReLU, the decoder's
+    single layer ends linear. Shapes: ``x [N, F]`` -> ``[N, out_channels]``."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int,
+                 dropout: float, encoding: bool) -> None:
+        super().__init__()
+        self.out_channels, self.dropout = out_channels, dropout
+        self.convs = nn.ModuleList()
+        for i in range(num_layers):
+            last = i == num_layers - 1
+            d_in, d_out = in_channels if i == 0 else hidden_channels, out_channels if last else hidden_channels
+            mlp = MLP([d_in, hidden_channels, d_out], act="prelu", norm="batch_norm")
+            apply = nn.Sequential(mlp, nn.BatchNorm1d(d_out), nn.PReLU()) if encoding or not last else mlp
+            self.convs.append(GINConv(apply, eps=0.0, train_eps=False))
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        for conv in self.convs:
+            x = conv(nn.functional.dropout(x, self.dropout, self.training), edge_index)
+        return x
+
+
+@register_method("graphmae-graph")
+class GraphMAEGraphs(GraphBatchMethod):
+    r"""GraphMAE on a dataset of graphs (Hou et al., KDD 2022; the official ``main_graph.py`` with
+    ``--use_cfg``): :class:`GraphMAE`'s masked feature reconstruction on mini-batches of graphs,
+    with GraphMAE's GIN as encoder and (one layer) decoder, and a graph's embedding the
+    ``pooling`` readout (sum / mean / max) of its nodes' encoder outputs.
+
+    Each step masks ``mask_rate`` of the batch's nodes (:func:`mask_rows`: [MASK] token, or
+    ``replace_rate`` of them another node's features), encodes, maps the embeddings through a
+    linear layer without bias, sets the masked nodes to 0 again, decodes, and minimises the scaled
+    cosine error :math:`\frac{1}{|M|}\sum_{i \in M} (1 - \cos(x_i, \hat x_i))^{\alpha}` over the
+    masked nodes :math:`M`. Every graph is given exactly one self-loop per node, as the official
+    loader does.
+
+    Args:
+        in_channels: node feature size.
+        hidden_channels, num_layers: GIN width and depth (graph embeddings of ``hidden_channels`` entries).
+        mask_rate, replace_rate, alpha: as :class:`GraphMAE`.
+        feature_dropout: dropout on every GIN layer's input.
+        pooling: ``'sum'``, ``'mean'`` or ``'max'``.
+        batch_size: graphs per step.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 5, mask_rate: float = 0.75,
+                 replace_rate: float = 0.1, alpha: float = 2.0, feature_dropout: float = 0.2, pooling: str = "sum",
+                 batch_size: int = 64) -> None:
+        super().__init__()
+        if not 0 < mask_rate < 1:
+            raise InvalidArgumentError(f"mask_rate must be in (0, 1), got {mask_rate}")
+        if not 0 <= replace_rate < 1:
+            raise InvalidArgumentError(f"replace_rate must be in [0, 1), got {replace_rate}")
+        if pooling not in POOLINGS:
+            raise InvalidArgumentError(f"pooling must be one of {sorted(POOLINGS)}, got {pooling!r}")
+        if num_layers < 1:
+            raise InvalidArgumentError(f"num_layers must be >= 1, got {num_layers}")
+        self.gin = _GraphMAEGIN(in_channels, hidden_channels, hidden_channels, num_layers, feature_dropout, True)
+        self.decoder = _GraphMAEGIN(hidden_channels, hidden_channels, in_channels, 1, feature_dropout, False)
+        self.encoder_to_decoder = nn.Linear(hidden_channels, hidden_channels, bias=False)
+        self.mask_token = nn.Parameter(torch.zeros(1, in_channels))
+        self.criterion = ScaledCosineError(alpha)
+        self.mask_rate, self.replace_rate, self.pooling, self.batch_size = mask_rate, replace_rate, pooling, batch_size
+        self._loader: DataLoader | None = None
+
+    def encoder(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int) -> tuple[Tensor, Tensor]:
+        """Node embeddings and their ``pooling`` readout per graph, on the graphs with one self-loop per node."""
+        nodes = self.gin(x, _one_self_loop(edge_index, x.size(0)))
+        return nodes, POOLINGS[self.pooling](nodes, batch, num_graphs)
+
+    def loss(self, dataset: Dataset) -> Tensor:
+        batch = self._next_batch()
+        x = batch.x.float()
+        if int(self.mask_rate * x.size(0)) < 1:
+            raise InvalidGraphError(f"graphmae-graph masks {self.mask_rate} of a batch's nodes: {x.size(0)} nodes leave "
+                                    "none to reconstruct; raise mask_rate or batch_size")
+        edge_index = _one_self_loop(batch.edge_index, x.size(0))
+        masked_x, masked = mask_rows(x, self.mask_token, self.mask_rate, self.replace_rate)
+        h = self.encoder_to_decoder(self.gin(masked_x, edge_index)).index_fill(0, masked, 0.0)  # re-mask
+        return self.criterion(self.decoder(h, edge_index)[masked], x[masked])
+
+
+def _one_self_loop(edge_index: Tensor, num_nodes: int) -> Tensor:
+    return add_self_loops(remove_self_loops(edge_index)[0], num_nodes=num_nodes)[0]
