@@ -96,8 +96,11 @@ class NodeTask(Task):
 
     def check_data(self, method: str, data: Any) -> None:
         if not isinstance(data, (Data, HeteroData)):
+            from graphcl.methods import method_names
+
+            hint = f"; for a set of graphs use {method}-graph" if f"{method}-graph" in method_names() else ""
             raise InvalidGraphError(f"{method} trains on one graph (a PyG Data, e.g. --dataset cora), got "
-                                    f"{type(data).__name__}")
+                                    f"{type(data).__name__}{hint}")
         check_homogeneous(data)
         if data.get("x") is not None:  # without features: structural ones (prepare)
             check_features(data.x)  # before NormalizeFeatures spreads one NaN over every row
