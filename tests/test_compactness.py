@@ -101,7 +101,7 @@ def test_node_compactness_equals_the_official_dense_pot_loss_with_its_gradients(
     deg = degree(to_undirected(edge_index)[1], x.size(0))
     drops = 0.4 * deg
     params = [other, *encoder.parameters()]
-    ours = NodeCompactness()(encoder, x, edge_index, view, other, drops)
+    ours = NodeCompactness()(encoder, x, edge_index, [(view, other, drops)])
     grads = torch.autograd.grad(ours, params, allow_unused=True)
     reference = _official_pot_loss(encoder, other, x, edge_index, view, drops.numpy())
     expected = torch.autograd.grad(reference, params, allow_unused=True)
@@ -110,6 +110,11 @@ def test_node_compactness_equals_the_official_dense_pot_loss_with_its_gradients(
         assert (a is None) == (b is None)
         if a is not None:
             assert torch.allclose(a, b, atol=1e-5)
+    # two views: the mean of their losses (the official (pot_loss_1 + pot_loss_2) / 2)
+    second = torch.randn_like(other)
+    both = NodeCompactness()(encoder, x, edge_index, [(view, other, drops), (edge_index, second, 0.2 * deg)])
+    alone = _official_pot_loss(encoder, second, x, edge_index, edge_index, (0.2 * deg).numpy())
+    assert torch.allclose(both, (reference + alone) / 2, atol=1e-5)
 
 
 def test_node_compactness_refuses_what_it_cannot_bound():
@@ -117,13 +122,13 @@ def test_node_compactness_refuses_what_it_cannot_bound():
     other = torch.randn(12, 8)
     drops = torch.zeros(12)
     with pytest.raises(InvalidArgumentError, match="two-layer GCN"):
-        NodeCompactness()(GNNEncoder(12, 16, 8, num_layers=3), x, edge_index, view, other, drops)
+        NodeCompactness()(GNNEncoder(12, 16, 8, num_layers=3), x, edge_index, [(view, other, drops)])
     with pytest.raises(InvalidArgumentError, match="two-layer GCN"):
-        NodeCompactness()(GNNEncoder(12, 16, 8, conv="gat"), x, edge_index, view, other, drops)
+        NodeCompactness()(GNNEncoder(12, 16, 8, conv="gat"), x, edge_index, [(view, other, drops)])
     with pytest.raises(InvalidArgumentError, match="activation"):
-        NodeCompactness()(GNNEncoder(12, 16, 8, act="elu"), x, edge_index, view, other, drops)
+        NodeCompactness()(GNNEncoder(12, 16, 8, act="elu"), x, edge_index, [(view, other, drops)])
     with pytest.raises(InvalidArgumentError, match="at least 2 nodes"):
-        NodeCompactness()(GNNEncoder(12, 16, 8), x[:1], edge_index[:, :0], view[:, :0], other[:1], drops[:1])
+        NodeCompactness()(GNNEncoder(12, 16, 8), x[:1], edge_index[:, :0], [(view[:, :0], other[:1], drops[:1])])
 
 
 @pytest.mark.parametrize("method", ["grace", "gca"])

@@ -38,6 +38,8 @@ equal to the official dense code there, values and gradients).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -69,44 +71,48 @@ def leaky_relu_relaxation(lower: Tensor, upper: Tensor, slope: float) -> tuple[T
 class NodeCompactness(nn.Module):
     r"""POT's node-compactness regulariser (the formula is in this module's docstring).
 
-    ``forward(encoder, x, edge_index, view_edge_index, other, expected_drops)``: ``encoder`` a
-    two-layer GCN :class:`~graphcl.encoders.GNNEncoder` (ReLU, leaky ReLU or PReLU), ``x [N, F]``
-    the clean features, ``edge_index [2, E]`` the clean graph, ``view_edge_index`` this view's
-    graph, ``other [N, d]`` the other view's embeddings, ``expected_drops [N]`` the number of
-    edges the augmentation drops at each node in expectation. Returns a scalar.
+    ``forward(encoder, x, edge_index, views)``: ``encoder`` a two-layer GCN
+    :class:`~graphcl.encoders.GNNEncoder` (ReLU, leaky ReLU or PReLU), ``x [N, F]`` the clean
+    features, ``edge_index [2, E]`` the clean graph, and per view a tuple ``(view_edge_index,
+    other, expected_drops)``: that view's graph, the other view's embeddings ``[N, d]`` and the
+    number of edges the augmentation drops at each node in expectation ``[N]``. Returns the mean
+    of the views' losses (the clean graph's layers computed once).
 
     A GRACE / GCA run adds it as :math:`(1 - \kappa) \mathcal L_{\mathrm{InfoNCE}} + \kappa
     \tfrac12 (\mathcal L_{\mathrm{POT}}^{(1)} + \mathcal L_{\mathrm{POT}}^{(2)})` (``pot_kappa``).
     """
 
-    def forward(self, encoder: nn.Module, x: Tensor, edge_index: Tensor, view_edge_index: Tensor, other: Tensor,
-                expected_drops: Tensor) -> Tensor:
+    def forward(self, encoder: nn.Module, x: Tensor, edge_index: Tensor,
+                views: Sequence[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
         convs, slope = self.check_encoder(encoder)
         n = x.size(0)
         if n < 2:
             raise InvalidArgumentError(f"POT's node compactness compares each node with the others: it needs at least "
                                        f"2 nodes, got {n}")
-        center, radius = self.bound_operators(edge_index, n, expected_drops)
         first, second = convs
         bias_1 = first.bias if first.bias is not None else x.new_zeros(first.lin.weight.size(0))
         bias_2 = second.bias if second.bias is not None else x.new_zeros(second.lin.weight.size(0))
-        xw = first.lin(x)  # [N, hidden]
-        lower_1, upper_1 = _interval(center, radius, xw, bias_1)
-        hidden = gcn_propagation(edge_index, n) @ xw + bias_1
-        hidden = encoder.gnn.act(hidden)
-        lower_2, upper_2 = _interval(center, radius, second.lin(hidden), bias_2)
-        unit = F.normalize(other, dim=1)
-        w = unit * (n / (n - 1)) - unit.sum(0) / (n - 1)  # [N, d]: z_i minus the mean of the others
-        alpha_2, beta_2 = leaky_relu_relaxation(lower_2, upper_2, slope)
-        lambda_2 = alpha_2 * w
-        w_2 = lambda_2 @ second.lin.weight  # [N, hidden]
-        b_2 = (lambda_2 * (torch.where(w >= 0, torch.zeros_like(beta_2), beta_2) + bias_2)).sum(1)
-        alpha_1, beta_1 = leaky_relu_relaxation(lower_1, upper_1, slope)
-        lambda_1 = alpha_1 * w_2
-        b_1 = (lambda_1 * (torch.where(w_2 >= 0, torch.zeros_like(beta_1), beta_1) + bias_1)).sum(1)
-        view = gcn_propagation(view_edge_index, n)
-        score = view @ (view @ (lambda_1 * xw).sum(1, keepdim=True) + b_1[:, None]) + b_2[:, None]
-        return F.softplus(-score).mean()
+        xw = encoder._sparse_input.linear(first.lin, x)  # [N, hidden], X W_1 (sparse X where it is sparse)
+        hidden = encoder.gnn.act(gcn_propagation(edge_index, n) @ xw + bias_1)
+        hw = second.lin(hidden)
+        losses = []
+        for view_edge_index, other, expected_drops in views:
+            center, radius = self.bound_operators(edge_index, n, expected_drops)
+            lower_1, upper_1 = _interval(center, radius, xw, bias_1)
+            lower_2, upper_2 = _interval(center, radius, hw, bias_2)
+            unit = F.normalize(other, dim=1)
+            w = unit * (n / (n - 1)) - unit.sum(0) / (n - 1)  # [N, d]: z_i minus the mean of the others
+            alpha_2, beta_2 = leaky_relu_relaxation(lower_2, upper_2, slope)
+            lambda_2 = alpha_2 * w
+            w_2 = lambda_2 @ second.lin.weight  # [N, hidden]
+            b_2 = (lambda_2 * (torch.where(w >= 0, torch.zeros_like(beta_2), beta_2) + bias_2)).sum(1)
+            alpha_1, beta_1 = leaky_relu_relaxation(lower_1, upper_1, slope)
+            lambda_1 = alpha_1 * w_2
+            b_1 = (lambda_1 * (torch.where(w_2 >= 0, torch.zeros_like(beta_1), beta_1) + bias_1)).sum(1)
+            view = gcn_propagation(view_edge_index, n)
+            score = view @ (view @ (lambda_1 * xw).sum(1, keepdim=True) + b_1[:, None]) + b_2[:, None]
+            losses.append(F.softplus(-score).mean())
+        return torch.stack(losses).mean()
 
     @staticmethod
     def check_encoder(encoder: nn.Module) -> tuple[tuple[nn.Module, nn.Module], float]:

@@ -286,9 +286,9 @@ class GRACE(Method):
         h1, h2 = self.encode(views[0]), self.encode(views[1])
         contrast = self.criterion(self.projector(h1), self.projector(h2))
         x = float_features(data.x, parameter_dtype(self))
-        compactness = sum(self.compactness(self.encoder, x, data.edge_index, view.edge_index, other,
-                                           expected_edge_drops(augmenter, data))
-                          for view, other, augmenter in zip(views, (h2, h1), (self.view_1, self.view_2))) / 2
+        compactness = self.compactness(self.encoder, x, data.edge_index,
+                                       [(view.edge_index, other, expected_edge_drops(augmenter, data))
+                                        for view, other, augmenter in zip(views, (h2, h1), (self.view_1, self.view_2))])
         return (1 - self.pot_kappa) * contrast + self.pot_kappa * compactness
 
     @torch.no_grad()
