@@ -44,7 +44,8 @@ _EVALUATION_SETTINGS = frozenset({"epochs", "patience", "split", "eval_lr", "eva
 def optimization(settings: RunSettings) -> dict:
     """The optimizer arguments of :func:`graphcl.train.train` from the run settings."""
     return {"lr": settings.lr, "weight_decay": settings.weight_decay, "optimizer": settings.optimizer,
-            "lr_schedule": settings.lr_schedule, "warmup_epochs": settings.warmup_epochs}
+            "lr_schedule": settings.lr_schedule, "warmup_epochs": settings.warmup_epochs,
+            "restore_best": settings.restore_best}
 
 
 class CollapseWarning(UserWarning):

@@ -52,6 +52,8 @@ class TrainResult:
     #: The epoch a checkpoint resumed from (0: trained from scratch); ``train_seconds`` then counts
     #: the training before the checkpoint too.
     resumed_from_epoch: int = 0
+    #: With ``restore_best``: the epoch whose weights were restored (the lowest training loss).
+    restored_epoch: int | None = None
 
 
 #: ``train(resume=...)``: what an existing checkpoint file is used for.
@@ -109,7 +111,8 @@ def learning_rate_factor(epoch: int, epochs: int, schedule: str, warmup_epochs: 
 def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: float = 0.0,
           optimizer: str = "adam", lr_schedule: str = "constant", warmup_epochs: int = 0,
           device: str | torch.device = "cpu", seed: int | None = None, patience: int | None = None,
-          min_delta: float = 0.0, checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 50,
+          min_delta: float = 0.0, restore_best: bool = False, checkpoint: str | os.PathLike | None = None,
+          checkpoint_every: int = 50,
           identity: dict | None = None, resume: str = "auto", progress: bool = True, description: str | None = None,
           on_epoch_end: Callable[[int, float], None] | None = None) -> TrainResult:
     """Train ``method`` on ``data`` with Adam for ``epochs`` epochs: one full-batch step per epoch, or
@@ -130,6 +133,9 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
             (early stopping on the training loss only, never on labels); ``None`` disables it.
             Training also stops when :meth:`Method.converged` says so (e.g. deep clustering's
             ``stop_tol``).
+        restore_best: at the end, reload the weights of the epoch with the lowest training loss
+            (DGI's and MVGRL's official codes; label-free). Their copy is kept in memory and in
+            the checkpoint.
         checkpoint: path of a checkpoint file; if it exists the run resumes from it, and it is
             rewritten every ``checkpoint_every`` epochs and at the end.
         identity: a JSON-able description of everything the trained weights depend on besides the
@@ -168,6 +174,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
         method.parameters(), lr=lr, weight_decay=weight_decay)
     result = TrainResult()
     best, since_best = math.inf, 0
+    best_state: dict | None = None  # restore_best: (epoch, weights) of the lowest loss so far
     start_epoch = 0
     path = Path(checkpoint) if checkpoint is not None else None
     state = _load_checkpoint(path, dev, identity, epochs, resume) if path is not None else None
@@ -183,6 +190,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
         result.losses = state["losses"]
         start_epoch = result.resumed_from_epoch = state["epoch"]
         best, since_best = state.get("best", math.inf), state.get("since_best", 0)
+        best_state = state.get("best_model")
         earlier_seconds = state.get("train_seconds", 0.0)
         result.stopped_early = bool(state.get("stopped_early", False))
         rng_ranks = state.get("rng_ranks", [])
@@ -200,7 +208,7 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
         tmp = path.with_suffix(path.suffix + ".tmp")
         torch.save({"model": method.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                     "losses": result.losses, "best": best, "since_best": since_best, "identity": identity,
-                    "stopped_early": result.stopped_early, "train_seconds": earlier_seconds + time.perf_counter() - t0,
+                    "stopped_early": result.stopped_early, "best_model": best_state, "train_seconds": earlier_seconds + time.perf_counter() - t0,
                     "rng": rng_ranks[0], "rng_ranks": rng_ranks, "world_size": world_size()}, tmp)
         os.replace(tmp, path)
 
@@ -236,6 +244,8 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
                 break
             if value < best - min_delta:
                 best, since_best = value, 0
+                if restore_best:
+                    best_state = (completed, {k: v.detach().clone() for k, v in method.state_dict().items()})
             else:
                 since_best += 1
             if completed % checkpoint_every == 0:
@@ -249,6 +259,10 @@ def train(method: Method, data: Data, *, epochs: int, lr: float, weight_decay: f
                 log.info("stopped at epoch %d: the method reports convergence", completed)
                 break
     bar.close()
+    if restore_best and best_state is not None:
+        result.restored_epoch, weights = best_state
+        method.load_state_dict(weights)
+        log.info("restored the weights of epoch %d (the lowest training loss)", result.restored_epoch)
     result.epochs = completed
     result.train_seconds = earlier_seconds + time.perf_counter() - t0
     result.peak_memory_mb = mem.peak_mb

@@ -264,6 +264,35 @@ def test_early_stopping_on_training_loss(tiny_graph):
     assert result.stopped_early and result.epochs < 500
 
 
+def test_restore_best_reloads_the_weights_of_the_lowest_training_loss_also_across_a_resume(tiny_graph, tmp_path):
+    import copy
+
+    def fresh():
+        return build_method("dgi", tiny_graph.num_features, out_channels=8)
+
+    snapshots = {}
+
+    def keep(model):
+        return lambda epoch, loss: snapshots.__setitem__(epoch, copy.deepcopy(model.state_dict()))
+
+    model = fresh()
+    result = train(model, tiny_graph, epochs=30, lr=0.05, seed=0, restore_best=True, progress=False,
+                   on_epoch_end=keep(model))
+    lowest = min(range(len(result.losses)), key=result.losses.__getitem__) + 1
+    assert result.restored_epoch == lowest
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, snapshots[lowest][key])
+    # the same across a checkpoint written after the lowest epoch: its weights are not lost
+    assert lowest < 30
+    ckpt = tmp_path / "dgi.pt"
+    train(fresh(), tiny_graph, epochs=lowest, lr=0.05, seed=0, restore_best=True, progress=False, checkpoint=ckpt)
+    again = fresh()
+    resumed = train(again, tiny_graph, epochs=30, lr=0.05, seed=0, restore_best=True, progress=False, checkpoint=ckpt)
+    assert resumed.restored_epoch == lowest and resumed.losses == pytest.approx(result.losses, rel=1e-5)
+    with pytest.raises(InvalidArgumentError, match="restore_best"):
+        run("dgi", tiny_graph, epochs=1, overrides={"out_channels": 8, "restore_best": "yes"}, progress=False)
+
+
 def test_runner_writes_records(tiny_graph, tmp_path):
     from graphcl.records import read_records
 

@@ -29,6 +29,12 @@ def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda v: None if v is None else convert(v)
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
 def _feature_types(value: Any) -> bool | list[str]:
     return [str(t) for t in value] if isinstance(value, (list, tuple)) else bool(value)
 
@@ -59,6 +65,8 @@ class RunSettings:
                                "graph true means every node type with features, a list names the types)")
     patience: int | None = _setting(None, _optional(int), "early stopping on the training loss after this many "
                                                           "epochs without improvement (none: off)")
+    restore_best: bool = _setting(False, _boolean, "reload the weights of the lowest training loss at the end (DGI's "
+                                               "and MVGRL's official codes)")
     eval_lr: float = _setting(0.01, float, "learning rate of the linear probes (node task, HeCo protocol)")
     eval_weight_decay: float = _setting(0.0, float, "weight decay of the linear probes (node task, HeCo "
                                                     "protocol)")
