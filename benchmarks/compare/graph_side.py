@@ -22,8 +22,9 @@ the other one augmentation per graph among four, as ``random4``) and ``graphcl.t
 stamp per ``on_epoch_end``; its epochs start after ``setup`` (the data loader).
 
 Differences that remain (the two implementations', not the harness's): graphcl's loader reshuffles
-every epoch and drops the last partial batch (MUTAG: 1 step of 128 graphs per epoch against the
-official 2 steps, 128 + 60; NCI1: 32 against 33), so ``graphs_per_epoch`` is reported; graphcl's
+every epoch (until session 19 it also dropped the last partial batch: MUTAG 1 step of 128 graphs per
+epoch against the official 2 steps, 128 + 60; now both see every graph), ``graphs_per_epoch`` is
+reported; graphcl's
 augmentations all use ratio 0.2 (the paper's), the official random4 drops / masks 10 % of the nodes,
 removes 10 % of the edges (adds none) and keeps a subgraph of ~20 % of the nodes; the official code
 adds a self-loop to (almost) every node of both views; graphcl's loss is symmetric (both

@@ -45,8 +45,8 @@ def _finite_features(batch: Batch) -> Batch:
 
 class GraphBatchMethod(Method):
     """Shared machinery of the graph-level methods: mini-batches of whole graphs from a dataset
-    (``batch_size`` per step, shuffled each epoch, the last partial batch dropped where the dataset
-    holds more than one batch), and graph embeddings ``[num_graphs, d]`` from ``self.encoder``
+    (``batch_size`` per step, shuffled each epoch, every graph every epoch; a last batch of a single
+    graph is dropped), and graph embeddings ``[num_graphs, d]`` from ``self.encoder``
     (``encoder(x, edge_index, batch, num_graphs) -> (node embeddings, graph embeddings)``)."""
 
     task = "graph"
@@ -65,7 +65,10 @@ class GraphBatchMethod(Method):
             raise InvalidGraphError(f"the graphs' node features x have shape {tuple(first.x.shape)}: they need "
                                     "[num_nodes, F] with F >= 1; add degree features "
                                     "(torch_geometric.transforms.OneHotDegree) or a constant (Constant)")
-        self._loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True, drop_last=len(dataset) > self.batch_size)
+        # every graph in every epoch, as the official codes; a last batch of one graph is dropped (a
+        # contrast within the batch and batch norm need two)
+        self._loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True,
+                                  drop_last=len(dataset) % self.batch_size == 1)
 
     def start_epoch(self, dataset: Dataset) -> int:
         if getattr(self, "_loader", None) is None:
