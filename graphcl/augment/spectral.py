@@ -84,7 +84,8 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     row, col = edge_index
     deg = scatter(torch.ones(row.numel(), device=row.device), row, dim=0, dim_size=num_nodes)
     inv = deg.pow(-0.5)
-    return torch.sparse_coo_tensor(edge_index, inv[row] * inv[col], (num_nodes, num_nodes)).coalesce()
+    return torch.sparse_coo_tensor(edge_index, inv[row] * inv[col], (num_nodes, num_nodes),
+                                   check_invariants=False).coalesce()
 
 
 def ppr_diffusion(edge_index: Tensor, num_nodes: int, alpha: float = 0.2, eps: float = 1e-4,
@@ -120,7 +121,8 @@ def ppr_diffusion(edge_index: Tensor, num_nodes: int, alpha: float = 0.2, eps: f
         total.eliminate_zeros()
     total = total.tocoo()
     index = torch.from_numpy(np.vstack([total.row, total.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(index, torch.from_numpy(total.data).float(), (num_nodes, num_nodes)).coalesce()
+    return torch.sparse_coo_tensor(index, torch.from_numpy(total.data).float(), (num_nodes, num_nodes),
+                                   check_invariants=False).coalesce()
 
 
 def normalized_biadjacency(pairs: Tensor, num_users: int, num_items: int) -> Tensor:
@@ -131,7 +133,8 @@ def normalized_biadjacency(pairs: Tensor, num_users: int, num_items: int) -> Ten
     ones = torch.ones(user.numel(), device=pairs.device)
     du = scatter(ones, user, dim=0, dim_size=num_users).clamp_min(1).pow(-0.5)
     di = scatter(ones, item, dim=0, dim_size=num_items).clamp_min(1).pow(-0.5)
-    return torch.sparse_coo_tensor(pairs, du[user] * di[item], (num_users, num_items)).coalesce()
+    return torch.sparse_coo_tensor(pairs, du[user] * di[item], (num_users, num_items),
+                                   check_invariants=False).coalesce()
 
 
 def svd_operator(matrix: Tensor, rank: int, niter: int = 2, oversample: int = 10) -> LowRankOperator:

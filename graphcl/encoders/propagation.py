@@ -49,7 +49,7 @@ class SparseOperator:
     def __init__(self, index: Tensor, values: Tensor, shape: tuple[int, int], transpose: bool = True) -> None:
         with warnings.catch_warnings():  # torch's notices that sparse CSR support is in beta
             warnings.simplefilter("ignore", UserWarning)
-            coo = torch.sparse_coo_tensor(index, values.detach(), shape).coalesce()
+            coo = torch.sparse_coo_tensor(index, values.detach(), shape, check_invariants=False).coalesce()
             self.shape = tuple(shape)
             self.matrix = coo.to_sparse_csr()
             # A^T for the backward; an operator built for inference only (transpose=False) has none
@@ -127,7 +127,7 @@ def _csr_with_diagonal(rows: Tensor, cols: Tensor, values: Tensor, diagonal: Ten
     del sorted_rows, order, position
     with warnings.catch_warnings():  # torch's notice that sparse CSR support is in beta
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, value, (n, n))
+        return torch.sparse_csr_tensor(crow, col, value, (n, n), check_invariants=False)
 
 
 class SparseInput:
