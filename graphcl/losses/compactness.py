@@ -49,7 +49,7 @@ from graphcl.encoders.gnn import gcn_propagation
 from graphcl.encoders.propagation import SparseOperator
 from graphcl.errors import InvalidArgumentError
 
-__all__ = ["NodeCompactness", "leaky_relu_relaxation"]
+__all__ = ["NodeCompactness", "leaky_relu_relaxation", "distinct_degree"]
 
 
 def leaky_relu_relaxation(lower: Tensor, upper: Tensor, slope: float) -> tuple[Tensor, Tensor]:
@@ -95,9 +95,11 @@ class NodeCompactness(nn.Module):
         xw = encoder._sparse_input.linear(first.lin, x)  # [N, hidden], X W_1 (sparse X where it is sparse)
         hidden = encoder.gnn.act(gcn_propagation(edge_index, n) @ xw + bias_1)
         hw = second.lin(hidden)
+        tilde = distinct_degree(edge_index, n) + 1
+        pattern = coalesce(remove_self_loops(edge_index)[0], num_nodes=n)  # the edges of A, once
         losses = []
         for view_edge_index, other, expected_drops in views:
-            center, radius = self.bound_operators(edge_index, n, expected_drops)
+            center, radius = self.bound_operators(pattern, tilde, expected_drops)
             lower_1, upper_1 = _interval(center, radius, xw, bias_1)
             lower_2, upper_2 = _interval(center, radius, hw, bias_2)
             unit = F.normalize(other, dim=1)
@@ -133,20 +135,23 @@ class NodeCompactness(nn.Module):
                                    f"activation, got {type(act).__name__}")
 
     @staticmethod
-    def bound_operators(edge_index: Tensor, num_nodes: int, expected_drops: Tensor) -> tuple[SparseOperator,
-                                                                                             SparseOperator]:
-        r""":math:`(U + L) / 2` and :math:`(U - L) / 2` as sparse operators (pattern of :math:`A + I`)."""
-        undirected = to_undirected(edge_index, num_nodes=num_nodes)
-        deg = degree(undirected[1], num_nodes, dtype=torch.float)  # distinct neighbours (self-loops once)
-        tilde = deg + 1
+    def bound_operators(pattern: Tensor, tilde: Tensor, expected_drops: Tensor) -> tuple[SparseOperator,
+                                                                                    SparseOperator]:
+        r""":math:`(U + L) / 2` and :math:`(U - L) / 2` as sparse operators with the pattern of
+        :math:`A + I`: ``pattern`` the coalesced edges of :math:`A` without self-loops, ``tilde``
+        :math:`\tilde d` (distinct neighbours + 1), ``expected_drops`` :math:`\Delta` ``[N]``."""
         most = torch.minimum((tilde - 2).clamp(min=0), torch.round(expected_drops.to(tilde)))
         s = (tilde - most).rsqrt()
-        pattern = coalesce(remove_self_loops(edge_index)[0], num_nodes=num_nodes)
         rows, cols = pattern[1], pattern[0]  # row i: node i's incoming edges, as gcn_propagation
         off = s[rows] * s[cols] / 2
         upper_diag, lower_diag = s.square(), 1.0 / tilde
         return (SparseOperator.with_diagonal(rows, cols, off, (upper_diag + lower_diag) / 2),
                 SparseOperator.with_diagonal(rows, cols, off, (upper_diag - lower_diag) / 2))
+
+
+def distinct_degree(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """Each node's number of distinct neighbours in the undirected graph (a self-loop counts once), ``[N]`` float."""
+    return degree(to_undirected(edge_index, num_nodes=num_nodes)[1], num_nodes, dtype=torch.float)
 
 
 def _interval(center: SparseOperator, radius: SparseOperator, m: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,7 +1,8 @@
 """Checks of the parts a method accepts as objects (``encoder=``, ``augmenters=``, ``loss=``, ...)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -31,17 +32,24 @@ def check_transforms(method: str, name: str, value: Any, count: int | None, exam
                                    f"got {value!r}")
 
 
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """``module`` in eval mode inside the block, back in its previous mode after it (also on errors)."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
 @torch.no_grad()
 def encoder_embeddings(method: nn.Module, encoder: nn.Module, data: Data) -> Tensor:
     """``encoder``'s embeddings of every node of ``data`` in eval mode, ``[N, d]``, detached: layer by
     layer where the encoder has a layer-wise ``inference``
     (:meth:`graphcl.encoders.GNNEncoder.inference`); ``method`` is put back in its mode."""
-    was_training = method.training
-    method.eval()
     x = float_features(data.x, parameter_dtype(method))  # integer / float64 features as the model's dtype
-    if hasattr(encoder, "inference"):
-        z = encoder.inference(x, data.edge_index, data.get("edge_weight"))
-    else:
-        z = encoder(x, data.edge_index, data.get("edge_weight"))
-    method.train(was_training)
-    return z.detach()
+    with eval_mode(method):
+        if hasattr(encoder, "inference"):
+            return encoder.inference(x, data.edge_index, data.get("edge_weight")).detach()
+        return encoder(x, data.edge_index, data.get("edge_weight")).detach()

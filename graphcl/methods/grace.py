@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform, Compose
-from torch_geometric.utils import degree, scatter, to_undirected
+from torch_geometric.utils import scatter
 
 from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature, SVDView
 from graphcl.checks import check_graph, float_features, parameter_dtype
@@ -18,6 +18,7 @@ from graphcl.encoders import GNNEncoder, ProjectionHead
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import (HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE, LearnedTemperatureInfoNCE,
                              NodeCompactness)
+from graphcl.losses.compactness import distinct_degree
 from graphcl.methods._parts import check_module, check_transforms, encoder_embeddings
 from graphcl.methods.base import Method, register_method
 
@@ -43,8 +44,7 @@ def expected_edge_drops(view: BaseTransform, data: Data) -> Tensor:
             drops += scatter(part.drop_probability(data).to(drops), data.edge_index[1], 0, dim_size=data.num_nodes,
                              reduce="sum")
         elif isinstance(part, DropEdge):
-            undirected = to_undirected(data.edge_index, num_nodes=data.num_nodes)
-            drops += part.p * degree(undirected[1], data.num_nodes, dtype=drops.dtype)
+            drops += part.p * distinct_degree(data.edge_index, data.num_nodes)
     return drops
 
 

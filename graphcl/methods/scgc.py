@@ -41,7 +41,7 @@ from graphcl.encoders import SDCNAutoencoder, pretrained_autoencoder
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import (ClusteringKL, MetaNodeContrast, NeighbourContrast, PositivePairs,
                             student_t_assignment, target_distribution)
-from graphcl.methods._parts import check_module
+from graphcl.methods._parts import check_module, eval_mode
 from graphcl.methods.base import ClusteringMethod, register_method
 
 __all__ = ["DeepClustering", "SCGC", "SCGCStar", "PamC"]
@@ -304,11 +304,8 @@ class DeepClustering(ClusteringMethod):
 
     @torch.no_grad()
     def embed(self, data: Data) -> Tensor:
-        was_training = self.training
-        self.eval()
-        z = self.autoencoder.encode(self._features(data))
-        self.train(was_training)
-        return z.detach()
+        with eval_mode(self):
+            return self.autoencoder.encode(self._features(data)).detach()
 
     @torch.no_grad()
     def predict(self, data: Data) -> Tensor:

@@ -12,7 +12,7 @@ from graphcl.checks import check_graph, check_num_clusters, float_features, para
 from graphcl.encoders import GNNEncoder
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import SwappedPrototypeLoss
-from graphcl.methods._parts import check_module, check_transforms, encoder_embeddings
+from graphcl.methods._parts import check_module, check_transforms, encoder_embeddings, eval_mode
 from graphcl.methods.base import ClusteringMethod, register_method
 
 
@@ -100,8 +100,5 @@ class SwAV(ClusteringMethod):
     @torch.no_grad()
     def predict(self, data: Data) -> Tensor:
         """The prototype of every node on the unaugmented graph, ``[N]``."""
-        was_training = self.training
-        self.eval()
-        clusters = self.criterion.assign(self._project(data))
-        self.train(was_training)
-        return clusters
+        with eval_mode(self):
+            return self.criterion.assign(self._project(data))
