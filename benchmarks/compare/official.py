@@ -24,6 +24,7 @@ OFFICIAL: dict[str, tuple[str, Path | None, tuple[str, ...]]] = {
     "PAMC": ("gayanku/PAMC", None, ()),
     "SCGC": ("gayanku/SCGC", None, ()),
     "MEOW": ("jianxiangyu/MEOW", HERE / "patches" / "MEOW.diff", ("code_meow",)),  # data: the mirror's MEOW/
+    "BGRL": ("nerdslab/bgrl", None, ("bgrl",)),  # its package only: the model, predictor, transforms, schedule
 }
 #: graphcl method -> the official implementation's name above.
 METHOD = {"grace": "GRACE", "gca": "GCA", "lightgcl": "LightGCL", "pamc": "PAMC", "scgc-star": "SCGC",
