@@ -28,29 +28,35 @@ priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran i
 
 1. CUDA checks: every CUDA-only test (``pytest -k "cuda or keeps_device"``: augmenters, GRACE,
    MEOW / AdaMEOW / HeCo-style, LightGCN / LightGCL, GraphCL) and a short ``scgc`` run on the device.
-2. GCA on Amazon Photo (random 10/10/80, 3 seeds, the published 2,000 epochs): the official
+2. ``compare-gca-photo-s*``: GCA on Amazon Photo, graphcl and the official code side by side
+   (``benchmarks/compare/compare.py --device cuda --eval-only --evaluate``), the official 2,000 epochs, seeds
+   0-2, both scored by graphcl's probe (issue 25). Needs ``--official-work`` with the prepared code carried
+   (``cp -r ~/.cache/graphcl/official/GCA .devrun/official/``) and ``Amazon/Photo`` in the mirror subset.
+3. ``coauthor-{cs,physics}-{full,minibatch}-s*``: GRACE full-batch and mini-batch (``batch_size=1024``,
+   ``num_neighbors=[10,10]``) with the same settings, random 10/10/80, seeds 0-2 (issue 26); ``Coauthor/``.
+4. GCA on Amazon Photo (random 10/10/80, 3 seeds, the published 2,000 epochs): the official
    config and two variants against its early collapse at lr 0.1 (lr 0.01; raw features), the one
    to keep chosen by mean validation accuracy.
-3. MEOW and AdaMEOW on heco-acm, heco-dblp, heco-aminer (``graphcl train``, one process per seed, 5 seeds;
+5. MEOW and AdaMEOW on heco-acm, heco-dblp, heco-aminer (``graphcl train``, one process per seed, 5 seeds;
    ``hetero-val-*``: the same with the encoder epoch chosen on validation Macro-F1; alone,
    AdaMEOW heco-acm trains its 1,200 epochs in 40 s on an H100). heco-aminer's MEOW / AdaMEOW
    configs first train metapath2vec features (``walk_features``, about 10 min on one CPU core,
    cached per machine under ``$GRAPHCL_DATA/features``): run one AMiner job before the others.
-4. SCGC* and PamC on Cora, CiteSeer, PubMed and Amazon Photo: ``tune_clustering.py`` (validation
+6. SCGC* and PamC on Cora, CiteSeer, PubMed and Amazon Photo: ``tune_clustering.py`` (validation
    labels only; candidates crossed with ``smooth_features``, the low-pass filter of the input
    features), then the clustering suite with the chosen settings, 10 seeds in chunks (merge with
    ``--combine``).
-5. LightGCN and LightGCL on Gowalla (``graphcl bench rec``, validation-selected; on this project's
+7. LightGCN and LightGCL on Gowalla (``graphcl bench rec``, validation-selected; on this project's
    CPU one LightGCL epoch takes ~41 min, ``benchmarks/results/rec_epoch_cost.json``), side by side
    with the same wall-clock budget (``--rec-budget`` seconds each, ``graphcl bench rec --time-budget``)
    and the same epoch cap (1,000). Needs ``Gowalla/{train,test}.txt`` in the carried mirror subset.
-6. GraphCL and the untrained GIN on NCI1 / PROTEINS / IMDB-BINARY (``graphcl bench graph``, 5 seeds):
+8. GraphCL and the untrained GIN on NCI1 / PROTEINS / IMDB-BINARY (``graphcl bench graph``, 5 seeds):
    CPU-bound (the 10-fold SVM / logistic-regression grid searches), so they use the device machine's
    16 cores; on the 2-core CPU NCI1's evaluation alone is over an hour. Needs ``TUDataset/`` in
    the carried mirror subset.
-7. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings; GRACE's 200-epoch settings
+9. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings; GRACE's 200-epoch settings
    with degree-adaptive dropping, ``gca.yaml``: about 8 s per run on an H200 among five processes).
-8. Exploratory: SCGC* on acm with 200 pretraining epochs.
+10. Exploratory: SCGC* on acm with 200 pretraining epochs.
 
 Second device session of 2026-11-26 (H100, 900 s): AdaMEOW heco-dblp seeds 0-3, HeCo-style heco-dblp
 seeds 0-1, AdaMEOW heco-aminer seed 0 (``results/hetero.md``); SCGC* tuning + 10 seeds on Cora,
@@ -107,13 +113,15 @@ EMBEDDING_BASELINES = ("acm", "dblp", "cite", "cora")
 #: within a 200-epoch cap; AdaMEOW and HeCo-style every 50 of their full schedules.
 VAL_SELECTION = {"meow": ["eval_every=10", "epochs=200"], "adameow": ["eval_every=50"], "heco-style": ["eval_every=50"]}
 HETERO = [(m, d) for d in ("heco-acm", "heco-dblp", "heco-aminer") for m in ("meow", "adameow", "heco-style")]
+#: Mini-batch GRACE against full-batch GRACE with the same settings (issue 26): neighbour-sampled batches.
+MINIBATCH = ["batch_size=1024", "num_neighbors=[10,10]"]
 
 
 class Batch:
     """Runs commands with a shared deadline and logs their outcome."""
 
     def __init__(self, out: Path, budget: float, dry: bool, threads: int) -> None:
-        self.out, self.deadline, self.dry = out, time.monotonic() + budget, dry
+        self.out, self.deadline, self.dry, self.threads = out, time.monotonic() + budget, dry, threads
         self.start = time.monotonic()
         self.lock = threading.Lock()
         # The repository root on the path: the scripts under benchmarks/ import graphcl even where it is not installed.
@@ -154,6 +162,8 @@ def main() -> None:
                         "jobs cross their candidates with (default %(default)s; 0 alone: raw features only)")
     parser.add_argument("--hetero-seeds", type=int, default=5, help="seeds per heterogeneous method and dataset")
     parser.add_argument("--dry", action="store_true", help="a few epochs and seeds: checks the plumbing only")
+    parser.add_argument("--official-work", type=Path, help="the prepared official code (benchmarks/compare/official.py's "
+                        "export, e.g. a carried .devrun/official holding GCA/): the compare-* jobs need it")
     parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only the jobs whose name starts so, in this order")
     args = parser.parse_args()
     (args.out / "records").mkdir(parents=True, exist_ok=True)
@@ -239,6 +249,21 @@ def main() -> None:
                                                  *(["--quick"] if args.dry else ["--seeds", "5"]),
                                                  "--out", str(args.out / f"graph-{dataset}")])
 
+    def coauthor(dataset: str, mode: str, seed: str) -> None:
+        name = f"{dataset}-{mode}-s{seed}"
+        batch.run(name, GRAPHCL + ["train", "grace", "--dataset", dataset, "--split", "random", "--seeds", seed,
+                                   "--quiet", *dev, *train_epochs, "--out", str(args.out / "records" / f"{name}.json"),
+                                   *(["--set", *MINIBATCH] if mode == "minibatch" else [])])
+
+    def compare_gca_photo(seed: str) -> None:
+        # GCA on Amazon Photo, graphcl then the official code, the official 2,000 epochs, both probed alike (issue 25).
+        compare = Path(__file__).resolve().parent / "compare" / "compare.py"
+        batch.run(f"compare-gca-photo-s{seed}", [
+            sys.executable, str(compare), "--method", "gca", "--datasets", "amazon-photo", "--eval-only", "--evaluate",
+            "--eval-seeds", seed, "--eval-epochs", "2" if args.dry else "2000", "--threads", str(batch.threads),
+            "--device", args.device, "--runs-dir", str(args.out / "compare"),
+            *(["--official-work", str(args.official_work)] if args.official_work else [])])
+
     # (name, job, datasets it reads)
     done_before = [(f"grace-citeseer-{c}", lambda c=c: grace_citeseer(c), ["citeseer"]) for c in GRACE_CITESEER]
     done_before += [(f"clustering-grace-{d}", lambda d=d: clustering("grace", d, 0, 10), [d]) for d in EMBEDDING_BASELINES]
@@ -249,6 +274,11 @@ def main() -> None:
     done_before += [(f"clustering-pamc-amazon-photo-from{f}", lambda f=f: clustering("pamc", "amazon-photo", f, 5),
                      ["amazon-photo"]) for f in (0, 5)]
     jobs = [("cuda-checks", cuda_checks, ["cora"])]
+    jobs += [(f"compare-gca-photo-s{seed}", lambda seed=seed: compare_gca_photo(seed), ["amazon-photo"])
+             for seed in ("0", "1", "2")[: 1 if args.dry else 3]]
+    jobs += [(f"{d}-{mode}-s{seed}", lambda d=d, mode=mode, seed=seed: coauthor(d, mode, seed), [d])
+             for seed in ("0", "1", "2")[: 1 if args.dry else 3] for d in ("coauthor-cs", "coauthor-physics")
+             for mode in ("full", "minibatch")]
     jobs += [(f"gca-photo-{c}", lambda c=c: gca_photo(c), ["amazon-photo"]) for c in GCA_PHOTO]
     jobs += [(f"hetero-{m}-{d}", lambda m=m, d=d: hetero(m, d), [d]) for m, d in HETERO]
     # The same with the encoder epoch chosen on validation Macro-F1 (``select_epoch=val``), e.g. for

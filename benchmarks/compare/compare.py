@@ -36,12 +36,12 @@ RESULTS = HERE.parent / "results"
 
 
 def side(method: str, name: str, code: Path, dataset: str, threads: int, epochs: int | None, seed: int,
-         evaluate: bool) -> dict:
+         evaluate: bool, device: str = "cpu") -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            "OPENBLAS_NUM_THREADS": str(threads)}
     command = [sys.executable, str(HERE / "side.py"), "--method", method, "--side", name, "--dataset", dataset,
                "--threads", str(threads),
-               "--seed", str(seed), "--official-code", str(code)]
+               "--seed", str(seed), "--official-code", str(code), "--device", device]
     command += ["--epochs", str(epochs)] if epochs else []
     command += ["--evaluate"] if evaluate else []
     done = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -136,13 +136,19 @@ def main() -> None:
                         "config's), the same on both sides")
     parser.add_argument("--eval-only", action="store_true", help="only the --evaluate runs (no timing runs)")
     parser.add_argument("--official-root", help="folder of fetched snapshots (default: ../.mirror)")
+    parser.add_argument("--official-work", help="folder of the prepared (exported, patched) official code, reused "
+                        "as it is where present (default: ~/.cache/graphcl/official)")
     parser.add_argument("--combine", nargs="+", type=Path, help="write the table from these runs/compare JSON files")
     parser.add_argument("--note", default="")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]: GRACE and GCA only (both sides)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs/compare"), help="where the run's JSON goes")
     args = parser.parse_args()
+    if args.device != "cpu" and args.method not in ("grace", "gca"):
+        raise SystemExit(f"--device {args.device}: only GRACE and GCA run on a GPU here; leave --device out")
     if args.combine:
         print(write_table(merge([r for path in args.combine for r in json.loads(path.read_text())]), args.note).read_text())
         return
-    code = prepare(METHOD[args.method], args.official_root)
+    code = prepare(METHOD[args.method], args.official_root, args.official_work and Path(args.official_work) / METHOD[args.method])
     datasets = args.datasets or {"grace": ["cora", "citeseer", "coauthor-cs"], "gca": ["amazon-photo"],
                                  "lightgcl": ["gowalla"], "meow": ["heco-acm"],
                                  "graphcl": ["mutag", "nci1"]}[args.method]
@@ -156,23 +162,25 @@ def main() -> None:
         except ImportError:
             pass
     results = []
-    out = Path("runs/compare") / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = args.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     for dataset in datasets:
         for threads in args.threads:
             runs: dict[str, list[dict]] = {name: [] for name in names}
             for repeat in range(0 if args.eval_only else args.repeats):
                 for name in names:
-                    runs[name].append(side(args.method, name, code, dataset, threads, args.epochs, 0, False))
+                    runs[name].append(side(args.method, name, code, dataset, threads, args.epochs, 0, False,
+                                                args.device))
                     print(f"{dataset} threads {threads} repeat {repeat} {name}: "
                           f"{statistics.median(runs[name][-1]['epoch_seconds'][1:]):.3f} s/epoch", flush=True)
             if args.evaluate and threads == max(args.threads):
                 for seed in args.eval_seeds:
                     for name in ("ours", "official"):  # the final metric of graphcl and the official code
-                        runs[name].append(side(args.method, name, code, dataset, threads, args.eval_epochs, seed, True))
+                        runs[name].append(side(args.method, name, code, dataset, threads, args.eval_epochs, seed, True,
+                                                args.device))
                         print(f"{dataset} {name} seed {seed} accuracy {runs[name][-1]['accuracy']:.4f}", flush=True)
             results.append({"method": args.method, "dataset": dataset, "threads": threads, "epochs": args.epochs,
-                            "repeats": args.repeats, "device": "cpu", "runs": runs, "eval_epochs": args.eval_epochs,
+                            "repeats": args.repeats, "device": args.device, "runs": runs, "eval_epochs": args.eval_epochs,
                             **{name: summary([r for r in runs[name] if "accuracy" not in r] or runs[name])
                                for name in names if runs[name]}})
             for name in (n for n in names if runs[n]):
