@@ -15,7 +15,15 @@ from torch_geometric.transforms import BaseTransform, Compose
 from graphcl.augment._utils import check_positive_int
 from graphcl.errors import InvalidArgumentError
 
-__all__ = ["Compose", "RandomChoice"]
+__all__ = ["Compose", "RandomChoice", "accepts_sparse_features"]
+
+
+def accepts_sparse_features(transform: Callable) -> bool:
+    """Whether ``transform`` takes a sparse COO ``x`` (its class says ``accepts_sparse_features``;
+    a :class:`Compose` or :class:`RandomChoice` when every transform in it does)."""
+    if isinstance(transform, (Compose, RandomChoice)):
+        return all(accepts_sparse_features(t) for t in transform.transforms)
+    return bool(getattr(transform, "accepts_sparse_features", False))
 
 
 class RandomChoice(BaseTransform):

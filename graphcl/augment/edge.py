@@ -51,6 +51,8 @@ class DropEdge(BaseTransform):
         force_undirected: drop both directions of an undirected edge together.
     """
 
+    accepts_sparse_features = True  # x is left as it is
+
     def __init__(self, p: float = 0.2, force_undirected: bool = False) -> None:
         self.p = check_probability("p", p)
         self.force_undirected = bool(force_undirected)
@@ -174,6 +176,8 @@ class AddEdge(BaseTransform):
         force_undirected: add each new edge in both directions.
     """
 
+    accepts_sparse_features = True  # x is left as it is
+
     def __init__(self, p: float = 0.2, force_undirected: bool = False) -> None:
         self.p = check_probability("p", p)
         self.force_undirected = bool(force_undirected)
@@ -243,6 +247,8 @@ class AdaptiveDropEdge(BaseTransform):
         threshold: cut-off :math:`p_\tau` in ``[0, 1]`` (GCA uses 0.7).
         pagerank_iterations: power-iteration steps for ``'pagerank'``.
     """
+
+    accepts_sparse_features = True  # x is left as it is
 
     def __init__(self, p: float = 0.3, centrality: str = "degree", threshold: float = 0.7,
                  pagerank_iterations: int = 200) -> None:

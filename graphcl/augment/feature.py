@@ -1,7 +1,9 @@
 r"""Feature augmenters: column masking (GRACE), element-wise dropout, Gaussian noise, GCA's adaptive masking.
 
 Each returns a new ``Data`` whose ``x`` is a new tensor (the input's ``x`` is never written to);
-randomness comes from torch's generator on ``x``'s device.
+randomness comes from torch's generator on ``x``'s device. Each also takes a sparse COO ``x`` (the
+mini-batches of bag-of-words features, :class:`~graphcl.data.neighbors.SparseRows`): the masks keep
+it sparse (column masks draw the same numbers as on the dense matrix), the noise makes it dense.
 """
 from __future__ import annotations
 
@@ -20,6 +22,20 @@ from graphcl.errors import InvalidGraphError
 __all__ = ["MaskFeature", "DropoutFeature", "GaussianNoise", "AdaptiveMaskFeature"]
 
 
+def _mask_columns(x: Tensor, keep: Tensor) -> Tensor:
+    """``x`` with the columns where ``keep [F]`` is False zeroed, dense or sparse COO (kept sparse)."""
+    if x.layout == torch.sparse_coo:
+        return _sparse_entries(x, keep[x.indices()[1]])
+    return x.masked_fill(~keep.view(1, -1), 0)
+
+
+def _sparse_entries(x: Tensor, keep: Tensor) -> Tensor:
+    """The coalesced sparse COO ``x`` with only the stored entries where ``keep [nnz]``."""
+    x = x.coalesce()
+    return torch.sparse_coo_tensor(x.indices()[:, keep], x.values()[keep], x.shape, is_coalesced=True,
+                                   check_invariants=False)
+
+
 class MaskFeature(BaseTransform):
     r"""Zero a random subset of feature dimensions, the same dimensions for every node (GRACE).
 
@@ -34,13 +50,18 @@ class MaskFeature(BaseTransform):
         p: probability that a feature dimension is masked, in ``[0, 1]``.
     """
 
+    accepts_sparse_features = True
+
     def __init__(self, p: float = 0.2) -> None:
         self.p = check_probability("p", p)
 
     def forward(self, data: Data) -> Data:
         data = require_data(data, "MaskFeature")
         x = require_features(data, "MaskFeature")
-        data.x, _ = mask_feature(x, p=self.p, mode="col")
+        if x.layout == torch.sparse_coo:  # the numbers mask_feature draws, applied to the stored entries
+            data.x = _mask_columns(x, torch.rand(x.size(1), device=x.device) >= self.p)
+        else:
+            data.x, _ = mask_feature(x, p=self.p, mode="col")
         return data
 
     def __repr__(self) -> str:
@@ -63,13 +84,19 @@ class DropoutFeature(BaseTransform):
         p: probability that an entry is zeroed, in ``[0, 1]``.
     """
 
+    accepts_sparse_features = True
+
     def __init__(self, p: float = 0.2) -> None:
         self.p = check_probability("p", p)
 
     def forward(self, data: Data) -> Data:
         data = require_data(data, "DropoutFeature")
         x = require_features(data, "DropoutFeature")
-        data.x, _ = mask_feature(x, p=self.p, mode="all")
+        if x.layout == torch.sparse_coo:  # zeroing a zero changes nothing: draws for the stored entries only
+            x = x.coalesce()
+            data.x = _sparse_entries(x, torch.rand(x.values().numel(), device=x.device) >= self.p)
+        else:
+            data.x, _ = mask_feature(x, p=self.p, mode="all")
         return data
 
     def __repr__(self) -> str:
@@ -87,6 +114,8 @@ class GaussianNoise(BaseTransform):
         std: noise standard deviation :math:`\sigma \ge 0`.
     """
 
+    accepts_sparse_features = True
+
     def __init__(self, std: float = 0.1) -> None:
         self.std = check_nonnegative("std", std)
 
@@ -95,6 +124,7 @@ class GaussianNoise(BaseTransform):
         x = require_features(data, "GaussianNoise", floating=True)
         if self.std == 0.0:
             return data
+        x = x.to_dense() if x.layout == torch.sparse_coo else x  # noise on every entry: dense
         data.x = x + self.std * torch.randn_like(x)
         return data
 
@@ -133,6 +163,8 @@ class AdaptiveMaskFeature(BaseTransform):
             the default 10 of its ``compute_pr``).
     """
 
+    accepts_sparse_features = True
+
     def __init__(self, p: float = 0.3, centrality: str = "degree", threshold: float = 0.7, dense: bool = False,
                  pagerank_iterations: int = 10) -> None:
         self.p = check_probability("p", p)
@@ -168,6 +200,7 @@ class AdaptiveMaskFeature(BaseTransform):
         prob = self._prob_cache.get([edge_index, x], extra)
         if prob is None:
             c = self.node_centrality(data).to(x.device)
+            x = x.to_dense() if x.layout == torch.sparse_coo else x
             xw = x.abs().float() if self.dense else (x != 0).float()
             w = torch.log(xw.t() @ c + 1.0)
             prob = C._gca_drop_probability(C._gca_weights(w), self.p, self.threshold)
@@ -186,7 +219,7 @@ class AdaptiveMaskFeature(BaseTransform):
         if prob.numel() == 0:
             return data
         drop = torch.bernoulli(prob.to(data.x.device)).to(torch.bool)
-        data.x = data.x.masked_fill(drop.view(1, -1), 0)
+        data.x = _mask_columns(data.x, ~drop)
         return data
 
     def __repr__(self) -> str:

@@ -82,6 +82,10 @@ class GNNEncoder(nn.Module):
     Shapes: ``x: [N, F]``, ``edge_index: [2, E]``, ``edge_weight: [E]`` (GCN only) -> ``[N, d]``.
     """
 
+    #: ``x`` may be a sparse COO tensor (mini-batches of bag-of-words features): GCN multiplies it
+    #: as a sparse matrix, the other convolutions densify it first.
+    accepts_sparse_features = True
+
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
                  conv: str = "gcn", act: str | nn.Module = "relu", act_last: bool = True, dropout: float = 0.0,
                  norm: str | None = None, **conv_kwargs) -> None:
@@ -200,6 +204,7 @@ class GNNEncoder(nn.Module):
         if self._sparse_gcn and isinstance(edge_index, Tensor) and not edge_index.is_sparse and (
                 edge_weight is None or not edge_weight.requires_grad):
             return self.forward_operator(x, gcn_propagation(edge_index, x.size(0), edge_weight))
+        x = x.to_dense() if x.layout != torch.strided else x
         if edge_weight is not None and self.gnn.supports_edge_weight:
             h = self.gnn(x, edge_index, edge_weight=edge_weight)
         else:

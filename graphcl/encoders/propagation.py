@@ -18,10 +18,17 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-__all__ = ["SparseOperator", "SparseInput", "SPARSE_INPUT_DENSITY"]
+__all__ = ["SparseOperator", "SparseInput", "SPARSE_INPUT_DENSITY", "sparse_enough"]
 
 #: Input features with at most this fraction of non-zeros meet a first linear layer as a sparse matrix.
 SPARSE_INPUT_DENSITY = 0.1
+
+
+def sparse_enough(x: Tensor) -> bool:
+    """Whether dense features ``x [N, F]`` are worth multiplying as a sparse matrix: at least 64
+    columns, at most :data:`SPARSE_INPUT_DENSITY` non-zeros, no gradient (bag-of-words features)."""
+    return (not x.requires_grad and x.dim() == 2 and x.layout == torch.strided and x.size(1) >= 64
+            and int(torch.count_nonzero(x)) <= SPARSE_INPUT_DENSITY * x.numel())
 
 
 class _Apply(torch.autograd.Function):
@@ -54,6 +61,20 @@ class SparseOperator:
             self.matrix = coo.to_sparse_csr()
             # A^T for the backward; an operator built for inference only (transpose=False) has none
             self.transpose = coo.t().coalesce().to_sparse_csr() if transpose else None
+
+    @classmethod
+    def from_coalesced(cls, x: Tensor) -> "SparseOperator":
+        """The operator of a coalesced sparse COO matrix ``x`` (entries sorted by row, then column),
+        its CSR and its transpose's built by counting and one stable sort of the columns: no COO
+        coalesce (a mini-batch's bag-of-words features, every step)."""
+        index, values = x.indices(), x.values().detach()
+        rows, cols = index[0], index[1]
+        operator = cls.__new__(cls)
+        operator.shape = tuple(x.shape)
+        operator.matrix = _csr(rows, cols, values, operator.shape)
+        order = torch.argsort(cols, stable=True)  # row-major order within each column: the transpose's CSR
+        operator.transpose = _csr(cols[order], rows[order], values[order], operator.shape[::-1])
+        return operator
 
     @classmethod
     def with_diagonal(cls, rows: Tensor, cols: Tensor, values: Tensor, diagonal: Tensor,
@@ -130,6 +151,15 @@ def _csr_with_diagonal(rows: Tensor, cols: Tensor, values: Tensor, diagonal: Ten
         return torch.sparse_csr_tensor(crow, col, value, (n, n), check_invariants=False)
 
 
+def _csr(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """The CSR matrix of entries already sorted by row (then column)."""
+    crow = torch.zeros(shape[0] + 1, dtype=torch.long, device=rows.device)
+    crow[1:] = torch.bincount(rows, minlength=shape[0]).cumsum(0)
+    with warnings.catch_warnings():  # torch's notice that sparse CSR support is in beta
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, values, shape, check_invariants=False)
+
+
 class SparseInput:
     r"""A first linear layer on sparse input features: :math:`X W^\top + b` with :math:`X` multiplied
     as a sparse matrix where it has at most :data:`SPARSE_INPUT_DENSITY` non-zeros and needs no
@@ -148,11 +178,14 @@ class SparseInput:
         self._operator: SparseOperator | None = None
 
     def sparse_form(self, x: Tensor) -> SparseOperator | None:
-        """``x`` as a sparse operator where it is sparse enough (and needs no gradient), else ``None``."""
+        """``x`` as a sparse operator where it is sparse enough (and needs no gradient), else ``None``;
+        a sparse COO ``x`` (mini-batches of bag-of-words features) always, without a scan."""
+        if x.layout == torch.sparse_coo:
+            return SparseOperator.from_coalesced(x.coalesce())
         if x.requires_grad or x.dim() != 2 or x.layout != torch.strided or x.size(1) < 64:
             return None
         if self._source is None or self._source() is not x or x._version != self._version:
-            sparse = int(torch.count_nonzero(x)) <= SPARSE_INPUT_DENSITY * x.numel()
+            sparse = sparse_enough(x)
             index = x.nonzero().t() if sparse else None
             self._operator = SparseOperator(index, x[index[0], index[1]], tuple(x.shape)) if sparse else None
             self._source, self._version = weakref.ref(x), x._version

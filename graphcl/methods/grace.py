@@ -11,6 +11,7 @@ from torch_geometric.transforms import BaseTransform, Compose
 from torch_geometric.utils import scatter
 
 from graphcl.augment import AdaptiveDropEdge, AdaptiveMaskFeature, DropEdge, MaskFeature, SVDView
+from graphcl.augment.compose import accepts_sparse_features
 from graphcl.checks import check_graph, float_features, parameter_dtype
 from graphcl.data.neighbors import NeighborBatches, check_sampling
 from graphcl.distributed import is_distributed, rank, world_size
@@ -220,14 +221,22 @@ class GRACE(Method):
             if is_distributed():  # an equal share of the nodes per rank (the remainder is left out)
                 share = data.num_nodes // world_size()
                 seeds = torch.arange(rank(), data.num_nodes, world_size())[:share]
+            sparse = self.takes_sparse_features()
             self._loader = NeighborBatches(data, self.num_neighbors, self.batch_size, num_workers=self.num_workers,
-                                           seed=seed, input_nodes=seeds)
+                                           seed=seed, input_nodes=seeds, sparse_features=sparse)
             if self.num_negatives is not None:
                 if self.num_negatives > data.num_nodes:
                     raise InvalidArgumentError(f"num_negatives {self.num_negatives} exceeds the graph's "
                                                f"{data.num_nodes} nodes")
-                self._negative_loader = NeighborBatches(data, self.num_neighbors, self.num_negatives, seed=seed + 1)
+                self._negative_loader = NeighborBatches(data, self.num_neighbors, self.num_negatives, seed=seed + 1,
+                                                        sparse_features=sparse)
                 self._negative_batches = iter(self._negative_loader)
+
+    def takes_sparse_features(self) -> bool:
+        """Whether the mini-batches may carry bag-of-words features as sparse COO tensors: the encoder
+        and every augmenter of both views say they take them (``accepts_sparse_features``)."""
+        return (bool(getattr(self.encoder, "accepts_sparse_features", False))
+                and accepts_sparse_features(self.view_1) and accepts_sparse_features(self.view_2))
 
     def start_epoch(self, data: Data) -> int:
         if self._loader is None:
