@@ -32,31 +32,33 @@ priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran i
    (``benchmarks/compare/compare.py --device cuda --eval-only --evaluate``), the official 2,000 epochs, seeds
    0-2, both scored by graphcl's probe (issue 25). Needs ``--official-work`` with the prepared code carried
    (``cp -r ~/.cache/graphcl/official/GCA .devrun/official/``) and ``Amazon/Photo`` in the mirror subset.
-3. ``coauthor-{cs,physics}-{full,minibatch}-s*``: GRACE full-batch and mini-batch (``batch_size=1024``,
+3. ``node-<method>-<dataset>-s*``: the node suite's missing rows (``NODE_SUITE``: GraphMAE on Planetoid, BGRL on
+   Amazon Photo at its paper's 10,000 epochs, MVGRL / BGRL on CiteSeer and PubMed), 5 seeds, one process each.
+4. ``coauthor-{cs,physics}-{full,minibatch}-s*``: GRACE full-batch and mini-batch (``batch_size=1024``,
    ``num_neighbors=[10,10]``) with the same settings, random 10/10/80, seeds 0-2 (issue 26); ``Coauthor/``.
-4. GCA on Amazon Photo (random 10/10/80, 3 seeds, the published 2,000 epochs): the official
+5. GCA on Amazon Photo (random 10/10/80, 3 seeds, the published 2,000 epochs): the official
    config and two variants against its early collapse at lr 0.1 (lr 0.01; raw features), the one
    to keep chosen by mean validation accuracy.
-5. MEOW and AdaMEOW on heco-acm, heco-dblp, heco-aminer (``graphcl train``, one process per seed, 5 seeds;
+6. MEOW and AdaMEOW on heco-acm, heco-dblp, heco-aminer (``graphcl train``, one process per seed, 5 seeds;
    ``hetero-val-*``: the same with the encoder epoch chosen on validation Macro-F1; alone,
    AdaMEOW heco-acm trains its 1,200 epochs in 40 s on an H100). heco-aminer's MEOW / AdaMEOW
    configs first train metapath2vec features (``walk_features``, about 10 min on one CPU core,
    cached per machine under ``$GRAPHCL_DATA/features``): run one AMiner job before the others.
-6. SCGC* and PamC on Cora, CiteSeer, PubMed and Amazon Photo: ``tune_clustering.py`` (validation
+7. SCGC* and PamC on Cora, CiteSeer, PubMed and Amazon Photo: ``tune_clustering.py`` (validation
    labels only; candidates crossed with ``smooth_features``, the low-pass filter of the input
    features), then the clustering suite with the chosen settings, 10 seeds in chunks (merge with
    ``--combine``).
-7. LightGCN and LightGCL on Gowalla (``graphcl bench rec``, validation-selected; on this project's
+8. LightGCN and LightGCL on Gowalla (``graphcl bench rec``, validation-selected; on this project's
    CPU one LightGCL epoch takes ~41 min, ``benchmarks/results/rec_epoch_cost.json``), side by side
    with the same wall-clock budget (``--rec-budget`` seconds each, ``graphcl bench rec --time-budget``)
    and the same epoch cap (1,000). Needs ``Gowalla/{train,test}.txt`` in the carried mirror subset.
-8. GraphCL and the untrained GIN on NCI1 / PROTEINS / IMDB-BINARY (``graphcl bench graph``, 5 seeds):
+9. GraphCL and the untrained GIN on NCI1 / PROTEINS / IMDB-BINARY (``graphcl bench graph``, 5 seeds):
    CPU-bound (the 10-fold SVM / logistic-regression grid searches), so they use the device machine's
    16 cores; on the 2-core CPU NCI1's evaluation alone is over an hour. Needs ``TUDataset/`` in
    the carried mirror subset.
-9. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings; GRACE's 200-epoch settings
+10. GCA on acm, dblp, cite, cora in the clustering suite (k-means on embeddings; GRACE's 200-epoch settings
    with degree-adaptive dropping, ``gca.yaml``: about 8 s per run on an H200 among five processes).
-10. Exploratory: SCGC* on acm with 200 pretraining epochs.
+11. Exploratory: SCGC* on acm with 200 pretraining epochs.
 
 Second device session of 2026-11-26 (H100, 900 s): AdaMEOW heco-dblp seeds 0-3, HeCo-style heco-dblp
 seeds 0-1, AdaMEOW heco-aminer seed 0 (``results/hetero.md``); SCGC* tuning + 10 seeds on Cora,
@@ -113,6 +115,10 @@ EMBEDDING_BASELINES = ("acm", "dblp", "cite", "cora")
 #: within a 200-epoch cap; AdaMEOW and HeCo-style every 50 of their full schedules.
 VAL_SELECTION = {"meow": ["eval_every=10", "epochs=200"], "adameow": ["eval_every=50"], "heco-style": ["eval_every=50"]}
 HETERO = [(m, d) for d in ("heco-acm", "heco-dblp", "heco-aminer") for m in ("meow", "adameow", "heco-style")]
+#: The node suite's rows still missing (issue 27), in priority order: GraphMAE on Planetoid (on the CPU 23+ min
+#: per Cora seed), BGRL on Amazon Photo against its own paper (10,000 epochs), the other methods on CiteSeer / PubMed.
+NODE_SUITE = [("graphmae", "cora"), ("bgrl", "amazon-photo"), ("graphmae", "citeseer"), ("mvgrl", "citeseer"),
+              ("bgrl", "citeseer"), ("graphmae", "pubmed"), ("mvgrl", "pubmed"), ("bgrl", "pubmed")]
 #: Mini-batch GRACE against full-batch GRACE with the same settings (issue 26): neighbour-sampled batches.
 MINIBATCH = ["batch_size=1024", "num_neighbors=[10,10]"]
 
@@ -249,6 +255,11 @@ def main() -> None:
                                                  *(["--quick"] if args.dry else ["--seeds", "5"]),
                                                  "--out", str(args.out / f"graph-{dataset}")])
 
+    def node(method: str, dataset: str, seed: str) -> None:
+        name = f"node-{method}-{dataset}-s{seed}"  # one process per seed: merge with graphcl bench node --combine
+        batch.run(name, GRAPHCL + ["bench", "node", "--methods", method, "--datasets", dataset, "--seeds", "1",
+                                   "--first-seed", seed, *dev, *bench_short, "--out", str(args.out / name)])
+
     def coauthor(dataset: str, mode: str, seed: str) -> None:
         name = f"{dataset}-{mode}-s{seed}"
         batch.run(name, GRAPHCL + ["train", "grace", "--dataset", dataset, "--split", "random", "--seeds", seed,
@@ -276,6 +287,8 @@ def main() -> None:
     jobs = [("cuda-checks", cuda_checks, ["cora"])]
     jobs += [(f"compare-gca-photo-s{seed}", lambda seed=seed: compare_gca_photo(seed), ["amazon-photo"])
              for seed in ("0", "1", "2")[: 1 if args.dry else 3]]
+    jobs += [(f"node-{m}-{d}-s{seed}", lambda m=m, d=d, seed=seed: node(m, d, seed), [d])
+             for m, d in NODE_SUITE for seed in seeds5]
     jobs += [(f"{d}-{mode}-s{seed}", lambda d=d, mode=mode, seed=seed: coauthor(d, mode, seed), [d])
              for seed in ("0", "1", "2")[: 1 if args.dry else 3] for d in ("coauthor-cs", "coauthor-physics")
              for mode in ("full", "minibatch")]
