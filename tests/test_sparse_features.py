@@ -130,8 +130,9 @@ class _DenseOnly(torch.nn.Module):
         return data
 
 
+@pytest.mark.parametrize("batch_size", [32, None])
 @pytest.mark.parametrize("method", ["grace", "gca", "bgrl"])
-def test_a_mini_batch_step_on_sparse_features_equals_the_dense_step(method):
+def test_a_step_on_sparse_features_equals_the_dense_step(method, batch_size):
     from graphcl.methods import build_method
 
     torch.manual_seed(0)
@@ -140,7 +141,7 @@ def test_a_mini_batch_step_on_sparse_features_equals_the_dense_step(method):
 
     edge_index = coalesce(remove_self_loops(random_graph(n, 700, seed=2))[0], num_nodes=n)
     data = Data(x=bag_of_words(n, 90, seed=4), edge_index=edge_index)
-    sizes = {"out_channels": 8, "batch_size": 32, "num_neighbors": [4, 4]}
+    sizes = {"out_channels": 8, "batch_size": batch_size, "num_neighbors": [4, 4] if batch_size else None}
     sizes.update({"hidden_channels": 16} if method == "bgrl" else {"projection_channels": 8})
     model = build_method(method, 90, **sizes)
     assert model.takes_sparse_features()
@@ -154,7 +155,11 @@ def test_a_mini_batch_step_on_sparse_features_equals_the_dense_step(method):
         loss = m.loss(data)
         loss.backward()
         losses.append(loss)
-    assert model._loader._sparse_rows is not None and twin._loader._sparse_rows is None
+    if batch_size:  # mini-batches: sparse rows gathered; full batch: the views drawn from the sparse form
+        assert model._loader._sparse_rows is not None and twin._loader._sparse_rows is None
+    else:
+        assert model.view_input(data).x.layout == torch.sparse_coo and twin.view_input(data) is data
+        assert model.view_input(data).x is model.view_input(data).x  # converted once
     assert torch.allclose(losses[0], losses[1], atol=1e-5)
     for a, b in zip(model.parameters(), twin.parameters()):
         assert (a.grad is None) == (b.grad is None)
@@ -170,3 +175,11 @@ def test_sparse_features_need_every_augmenter_and_the_encoder_to_take_them():
     model = build_method("grace", 90, out_channels=8, batch_size=32)
     model.view_2 = Compose([model.view_2, _DenseOnly()])
     assert not model.takes_sparse_features()
+
+
+def test_dense_features_keep_the_dense_views():
+    from graphcl.methods import build_method
+
+    data = Data(x=torch.randn(30, 80), edge_index=random_graph(30, 100, seed=0))
+    model = build_method("grace", 80, out_channels=8)
+    assert model.view_input(data) is data

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-__all__ = ["SparseOperator", "SparseInput", "SPARSE_INPUT_DENSITY", "sparse_enough"]
+__all__ = ["SparseOperator", "SparseInput", "SparseFeatures", "SPARSE_INPUT_DENSITY", "sparse_enough"]
 
 #: Input features with at most this fraction of non-zeros meet a first linear layer as a sparse matrix.
 SPARSE_INPUT_DENSITY = 0.1
@@ -29,6 +29,32 @@ def sparse_enough(x: Tensor) -> bool:
     columns, at most :data:`SPARSE_INPUT_DENSITY` non-zeros, no gradient (bag-of-words features)."""
     return (not x.requires_grad and x.dim() == 2 and x.layout == torch.strided and x.size(1) >= 64
             and int(torch.count_nonzero(x)) <= SPARSE_INPUT_DENSITY * x.numel())
+
+
+class SparseFeatures:
+    """The sparse COO form (coalesced) of dense features where :func:`sparse_enough`, else ``None``;
+    kept while the same tensor comes back unchanged (a weak reference and its version counter).
+    Module-owned scratch: never in a ``state_dict``, not copied by ``deepcopy``."""
+
+    def __init__(self) -> None:
+        self._source: weakref.ref | None = None
+        self._version = -1
+        self._sparse: Tensor | None = None
+
+    def __call__(self, x: Tensor) -> Tensor | None:
+        if self._source is None or self._source() is not x or x._version != self._version:
+            self._sparse = x.detach().to_sparse().coalesce() if sparse_enough(x) else None
+            self._source, self._version = weakref.ref(x), x._version
+        return self._sparse
+
+    def __deepcopy__(self, memo: dict) -> "SparseFeatures":
+        return SparseFeatures()
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
 
 
 class _Apply(torch.autograd.Function):

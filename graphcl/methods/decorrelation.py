@@ -166,7 +166,7 @@ class BGRL(GRACE):
             self.update_target(self.target_momentum(int(self.steps_done) - 1))
         if self.training:
             self.steps_done += 1
-        graph = self._next_batch(data) if self.batch_size is not None else data
+        graph = self._next_batch(data) if self.batch_size is not None else self.view_input(data)
         rows = slice(0, graph.batch_size) if self.batch_size is not None else slice(None)
         view_1, view_2 = self.view_1(graph), self.view_2(graph)
         h1, h2 = self.encode(view_1)[rows], self.encode(view_2)[rows]

@@ -1,6 +1,7 @@
 """GRACE and GCA: node-level contrast between two stochastically augmented views."""
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Iterator, Sequence
 
@@ -16,6 +17,7 @@ from graphcl.checks import check_graph, float_features, parameter_dtype
 from graphcl.data.neighbors import NeighborBatches, check_sampling
 from graphcl.distributed import is_distributed, rank, world_size
 from graphcl.encoders import GNNEncoder, ProjectionHead
+from graphcl.encoders.propagation import SparseFeatures
 from graphcl.errors import InvalidArgumentError, InvalidGraphError
 from graphcl.losses import (HardMixingInfoNCE, IndividualTemperatureInfoNCE, InfoNCE, LearnedTemperatureInfoNCE,
                              NodeCompactness)
@@ -172,6 +174,7 @@ class GRACE(Method):
             augmenters = self.make_views(drop_edge_1, drop_edge_2, drop_feature_1, drop_feature_2)
         self.view_1, self.view_2 = augmenters
         self.batch_size, self.num_workers, self.num_neighbors = batch_size, num_workers, None
+        self._view_features = SparseFeatures()
         self._loader: NeighborBatches | None = None
         self._batches: Iterator[Data] | None = None
         if batch_size is not None:
@@ -238,6 +241,21 @@ class GRACE(Method):
         return (bool(getattr(self.encoder, "accepts_sparse_features", False))
                 and accepts_sparse_features(self.view_1) and accepts_sparse_features(self.view_2))
 
+    def view_input(self, data: Data) -> Data:
+        """The graph the full-batch views are drawn from: ``data`` itself, or a shallow copy whose ``x``
+        is its sparse COO form where :meth:`takes_sparse_features` and the features are sparse enough
+        (bag-of-words): the views' masks then touch only the stored entries and no view is a dense
+        ``[N, F]`` copy. The sparse form is kept while the same ``x`` comes back unchanged."""
+        x = data.get("x")
+        if x is None or x.layout != torch.strided or not self.takes_sparse_features():
+            return data
+        sparse = self._view_features(x)
+        if sparse is None:
+            return data
+        view = copy.copy(data)
+        view.x = sparse
+        return view
+
     def start_epoch(self, data: Data) -> int:
         if self._loader is None:
             return 1
@@ -281,6 +299,7 @@ class GRACE(Method):
             return self.criterion(z1, z2, anchors=batches[0].batch_size)
         if self.compactness is not None:
             return self._loss_with_compactness(data)
+        data = self.view_input(data)
         z1 = self.projector(self.encode(self.view_1(data)))
         if self.svd_view is not None:
             operator = self.svd_view.factors(data.edge_index, data.num_nodes)
