@@ -183,3 +183,26 @@ def test_dense_features_keep_the_dense_views():
     data = Data(x=torch.randn(30, 80), edge_index=random_graph(30, 100, seed=0))
     model = build_method("grace", 80, out_channels=8)
     assert model.view_input(data) is data
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("batch_size", [32, None])
+def test_sparse_features_on_cuda_equal_the_dense_step(batch_size):
+    from torch_geometric.utils import coalesce, remove_self_loops
+
+    from graphcl.methods import build_method
+
+    torch.manual_seed(0)
+    edge_index = coalesce(remove_self_loops(random_graph(120, 700, seed=2))[0], num_nodes=120)
+    data = Data(x=bag_of_words(120, 90, seed=4), edge_index=edge_index).to("cuda")
+    model = build_method("grace", 90, out_channels=8, projection_channels=8, batch_size=batch_size,
+                         num_neighbors=[4, 4] if batch_size else None).to("cuda")
+    twin = copy.deepcopy(model)
+    twin.takes_sparse_features = lambda: False
+    losses = []
+    for m in (model, twin):
+        torch.manual_seed(1)
+        m.setup(data)
+        m.start_epoch(data)
+        losses.append(m.loss(data))
+    assert losses[0].device.type == "cuda" and torch.allclose(losses[0], losses[1], atol=1e-5)
