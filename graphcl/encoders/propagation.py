@@ -199,22 +199,19 @@ class SparseInput:
     """
 
     def __init__(self) -> None:
-        self._source: weakref.ref | None = None
-        self._version = -1
+        self._features = SparseFeatures()
         self._operator: SparseOperator | None = None
+        self._operator_of: Tensor | None = None  # the sparse features it was built from
 
     def sparse_form(self, x: Tensor) -> SparseOperator | None:
         """``x`` as a sparse operator where it is sparse enough (and needs no gradient), else ``None``;
         a sparse COO ``x`` (mini-batches of bag-of-words features) always, without a scan."""
         if x.layout == torch.sparse_coo:
             return SparseOperator.from_coalesced(x.coalesce())
-        if x.requires_grad or x.dim() != 2 or x.layout != torch.strided or x.size(1) < 64:
-            return None
-        if self._source is None or self._source() is not x or x._version != self._version:
-            sparse = sparse_enough(x)
-            index = x.nonzero().t() if sparse else None
-            self._operator = SparseOperator(index, x[index[0], index[1]], tuple(x.shape)) if sparse else None
-            self._source, self._version = weakref.ref(x), x._version
+        sparse = self._features(x)
+        if sparse is not self._operator_of:
+            self._operator = None if sparse is None else SparseOperator.from_coalesced(sparse)
+            self._operator_of = sparse
         return self._operator
 
     def linear(self, lin: nn.Module, x: Tensor) -> Tensor:
