@@ -376,6 +376,52 @@ def test_graphmae_masks_with_the_token_and_random_rows_and_reconstructs_only_the
     assert torch.equal(data.x.float(), x)  # the input is not modified
 
 
+@pytest.mark.parametrize("heads, training", [(1, True), (2, True), (3, False)])
+def test_gat_rows_equals_the_layer_on_those_rows_values_and_gradients(heads, training):
+    from torch_geometric.nn import GATConv
+
+    from graphcl.encoders.gnn import gat_rows
+
+    g = torch.Generator().manual_seed(heads)
+    x = torch.randn(30, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    edge_index = torch.randint(0, 30, (2, 90), generator=g)  # with self-loops and duplicates
+    conv = GATConv(5, 12, heads=heads, dropout=0.3).double().train(training)
+    with torch.no_grad():
+        conv.bias.normal_(generator=g)
+    rows = torch.randperm(30, generator=g)[:13]
+    torch.manual_seed(0)
+    ours = gat_rows(conv, x, edge_index, rows)
+    torch.manual_seed(0)
+    ref = conv(x, edge_index)[rows]  # the same dropout draws
+    assert ours.shape == (13, 12 * heads) and torch.allclose(ours, ref, atol=1e-10)
+    w = torch.randn(13, 12 * heads, generator=g, dtype=torch.float64)
+    params = [x, *conv.parameters()]
+    for a, b in zip(torch.autograd.grad((ours * w).sum(), params), torch.autograd.grad((ref * w).sum(), params)):
+        assert torch.allclose(a, b, atol=1e-10)
+    wide = GATConv(5, 4, heads=heads).double()  # the input is wider than a head: the layer itself
+    assert torch.allclose(gat_rows(wide, x, edge_index, rows), wide(x, edge_index)[rows])
+
+
+def test_graphmae_loss_with_the_decoder_on_masked_rows_equals_the_full_decoder():
+    from graphcl.methods import build_method
+    from conftest import planted_graph
+
+    data = planted_graph()
+    model = build_method("graphmae", data.num_features, out_channels=8, heads=2, replace_rate=0.2).double()
+    data.x = data.x.double()
+    torch.manual_seed(1)
+    ours = model.loss(data)
+    grads = torch.autograd.grad(ours, list(model.parameters()))
+    torch.manual_seed(1)  # the same steps with the whole decoder output, sliced afterwards
+    x = data.x
+    masked_x, masked = model.mask(x)
+    h = model.encoder_to_decoder(model.encoder(masked_x, data.edge_index)).index_fill(0, masked, 0.0)
+    ref = model.criterion(model.decoder(h, data.edge_index)[masked], x[masked])
+    assert torch.allclose(ours, ref, atol=1e-12)
+    for a, b in zip(grads, torch.autograd.grad(ref, list(model.parameters()))):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
 def test_mvgrl_loss_is_the_official_cross_view_bce_on_dense_windows():
     import torch.nn.functional as F
 

@@ -100,8 +100,11 @@ class GraphMAE(Method):
         encoder_edges = dropout_edge(edge_index, p=self.drop_edge)[0] if self.drop_edge > 0 else edge_index
         h = self.encoder_to_decoder(self.encoder(masked_x, encoder_edges))
         h = h.index_fill(0, masked, 0.0)  # re-mask
-        reconstructed = self.decoder(h, edge_index)
-        return self.criterion(reconstructed[masked], x[masked])
+        if isinstance(self.decoder, GATEncoder):  # only the masked rows, aggregated at the narrower width
+            reconstructed = self.decoder(h, edge_index, rows=masked)
+        else:
+            reconstructed = self.decoder(h, edge_index)[masked]
+        return self.criterion(reconstructed, x[masked])
 
     @torch.no_grad()
     def embed(self, data: Data) -> Tensor:
