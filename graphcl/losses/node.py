@@ -428,8 +428,8 @@ class HardMixingInfoNCE(InfoNCE):
                     float("-inf")  # the positive v_i
                 if self.intra_view_negatives:
                     scores[torch.arange(rows.numel(), device=device), rows] = float("-inf")  # the anchor itself
-                hard = pool[scores.topk(k, dim=1).indices]  # [c, k, d]
-                picks = lambda idx: hard.gather(1, idx[rows].unsqueeze(-1).expand(-1, -1, hard.size(-1)))  # noqa: E731
+                hard = scores.topk(k, dim=1).indices  # [c, k] ids into the pool
+                picks = lambda idx: pool[hard.gather(1, idx[rows])]  # noqa: E731  [c, s, d], no [c, k, d] copy
                 mixed = F.normalize(alpha[rows] * picks(first) + (1 - alpha[rows]) * picks(second), dim=-1)
                 query = F.normalize(beta[rows] * u[rows].detach().unsqueeze(1) + (1 - beta[rows]) * picks(partner),
                                     dim=-1)
