@@ -34,6 +34,7 @@ priority order. Part of that was CPU oversubscription: AdaMEOW on heco-acm ran i
    (``cp -r ~/.cache/graphcl/official/GCA .devrun/official/``) and ``Amazon/Photo`` in the mirror subset.
 3. ``node-<method>-<dataset>-s*``: the node suite's missing rows (``NODE_SUITE``: GraphMAE on Planetoid, BGRL on
    Amazon Photo at its paper's 10,000 epochs, MVGRL / BGRL on CiteSeer and PubMed), 5 seeds, one process each.
+   ``plugins-<plugin>-citeseer-s*``: GRACE CiteSeer with each loss plugin and without (``PLUGINS``), 5 seeds.
 4. ``coauthor-{cs,physics}-{full,minibatch}-s*``: GRACE full-batch and mini-batch (``batch_size=1024``,
    ``num_neighbors=[10,10]``) with the same settings, random 10/10/80, seeds 0-2 (issue 26); ``Coauthor/``.
 5. GCA on Amazon Photo (random 10/10/80, 3 seeds, the published 2,000 epochs): the official
@@ -119,6 +120,9 @@ HETERO = [(m, d) for d in ("heco-acm", "heco-dblp", "heco-aminer") for m in ("me
 #: per Cora seed), BGRL on Amazon Photo against its own paper (10,000 epochs), the other methods on CiteSeer / PubMed.
 NODE_SUITE = [("graphmae", "cora"), ("bgrl", "amazon-photo"), ("graphmae", "citeseer"), ("mvgrl", "citeseer"),
               ("bgrl", "citeseer"), ("graphmae", "pubmed"), ("mvgrl", "pubmed"), ("bgrl", "pubmed")]
+#: The loss plugins on GRACE CiteSeer with vs without (issue 27; plugins.md): the same seeds per candidate.
+PLUGINS = {"base": [], "mochi": ["hard_negatives=64"], "pot": ["pot_kappa=0.4"], "isogclr": ["temperature_rho=6.0"],
+           "learntau": ["learn_tau=true"]}
 #: Mini-batch GRACE against full-batch GRACE with the same settings (issue 26): neighbour-sampled batches.
 MINIBATCH = ["batch_size=1024", "num_neighbors=[10,10]"]
 
@@ -266,6 +270,12 @@ def main() -> None:
                                    "--quiet", *dev, *train_epochs, "--out", str(args.out / "records" / f"{name}.json"),
                                    *(["--set", *MINIBATCH] if mode == "minibatch" else [])])
 
+    def plugin(name: str, seed: str) -> None:
+        job = f"grace-citeseer-{name}-s{seed}"
+        batch.run(job, GRAPHCL + ["train", "grace", "--dataset", "citeseer", "--seeds", seed, "--quiet", *dev,
+                                  *train_epochs, "--out", str(args.out / "records" / f"{job}.json"),
+                                  *(["--set", *PLUGINS[name]] if PLUGINS[name] else [])])
+
     def compare_gca_photo(seed: str) -> None:
         # GCA on Amazon Photo, graphcl then the official code, the official 2,000 epochs, both probed alike (issue 25).
         compare = Path(__file__).resolve().parent / "compare" / "compare.py"
@@ -289,6 +299,8 @@ def main() -> None:
              for seed in ("0", "1", "2")[: 1 if args.dry else 3]]
     jobs += [(f"node-{m}-{d}-s{seed}", lambda m=m, d=d, seed=seed: node(m, d, seed), [d])
              for m, d in NODE_SUITE for seed in seeds5]
+    jobs += [(f"plugins-{p}-citeseer-s{seed}", lambda p=p, seed=seed: plugin(p, seed), ["citeseer"])
+             for p in PLUGINS for seed in seeds5]
     jobs += [(f"{d}-{mode}-s{seed}", lambda d=d, mode=mode, seed=seed: coauthor(d, mode, seed), [d])
              for seed in ("0", "1", "2")[: 1 if args.dry else 3] for d in ("coauthor-cs", "coauthor-physics")
              for mode in ("full", "minibatch")]
