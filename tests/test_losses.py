@@ -165,7 +165,8 @@ def test_bad_input_raises_clear_error(bad):
         bad()
 
 
-@pytest.mark.parametrize("intra,exclude,chunk", [(True, False, 3), (False, True, 4), (True, True, 5), (False, False, 64)])
+@pytest.mark.parametrize("intra,exclude,chunk", [(True, False, 3), (False, True, 4), (True, True, 5), (False, False, 64),
+                                               (True, False, 64), (True, True, None)])
 def test_two_view_logsumexp_both_outputs_match_dense(intra, exclude, chunk):
     from graphcl.losses.chunked import two_view_logsumexp
     n, tau = 17, 0.3
