@@ -403,6 +403,25 @@ def test_gat_rows_equals_the_layer_on_those_rows_values_and_gradients(heads, tra
     assert torch.allclose(gat_rows(wide, x, edge_index, rows), wide(x, edge_index)[rows])
 
 
+def test_gat_encoder_xavier_normal_init_survives_the_per_seed_reset():
+    from graphcl.encoders import GATEncoder
+
+    torch.manual_seed(0)
+    encoder = GATEncoder(400, 256, 256, 2, heads=4, init="xavier_normal")
+    for module in encoder.modules():  # as train() does for every seed: parents first, then their children
+        if module is not encoder and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    conv = encoder.convs[0]
+    gain = 2 ** 0.5
+    assert abs(conv.lin.weight.std().item() - gain * (2 / (400 + 256)) ** 0.5) < 0.003  # DGL's xavier_normal_
+    assert abs(conv.att_src.std().item() - gain * (2 / (4 * 64 + 64)) ** 0.5) < 0.015
+    assert float(conv.bias.abs().max()) == 0.0
+    glorot = GATEncoder(400, 256, 256, 2, heads=4).convs[0].lin.weight
+    assert abs(glorot.std().item() - (2 / (400 + 256)) ** 0.5) < 0.003  # PyG's default, a factor sqrt(2) apart
+    with pytest.raises(InvalidArgumentError, match="init must be"):
+        GATEncoder(4, 8, 8, init="kaiming")
+
+
 def test_graphmae_loss_with_the_decoder_on_masked_rows_equals_the_full_decoder():
     from graphcl.methods import build_method
     from conftest import planted_graph

@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn import GATConv
+from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.models import GAT, GCN, GIN, MLP, GraphSAGE
 from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
 
@@ -223,19 +225,24 @@ class GATEncoder(nn.Module):
     ``out_channels / out_heads``). Unlike PyG's ``GAT`` model, the last layer concatenates its
     heads too and the input dropout applies before the first layer as well.
 
+    ``init``: ``'glorot'`` (PyG's: Glorot-uniform weights and attention vectors) or
+    ``'xavier_normal'`` (DGL's ``GATConv``, as GraphMAE's official code: Xavier-normal with the
+    ReLU gain :math:`\sqrt 2`), biases 0 either way.
+
     Shapes: ``x: [N, F]``, ``edge_index: [2, E]`` -> ``[N, out_channels]``.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
                  heads: int = 4, out_heads: int | None = None, feature_dropout: float = 0.2,
                  attention_dropout: float = 0.1, negative_slope: float = 0.2, act: str | nn.Module = "prelu",
-                 act_last: bool = True) -> None:
+                 act_last: bool = True, init: str = "glorot") -> None:
         super().__init__()
-        from torch_geometric.nn import GATConv
-
         out_heads = heads if out_heads is None else out_heads
         if num_layers < 1:
             raise InvalidArgumentError(f"num_layers must be >= 1, got {num_layers}")
+        if init not in ("glorot", "xavier_normal"):
+            raise InvalidArgumentError(f"init must be 'glorot' or 'xavier_normal', got {init!r}")
+        layer = GATConv if init == "glorot" else _XavierNormalGATConv
         for total, count, what in ((hidden_channels, heads, "hidden_channels"), (out_channels, out_heads, "out_channels")):
             if count < 1 or total % count:
                 raise InvalidArgumentError(f"{what} ({total}) must be a multiple of its number of heads ({count})")
@@ -243,8 +250,8 @@ class GATEncoder(nn.Module):
         for i in range(num_layers):
             last = i == num_layers - 1
             width, count = (out_channels, out_heads) if last else (hidden_channels, heads)
-            self.convs.append(GATConv(in_channels if i == 0 else hidden_channels, width // count, heads=count,
-                                      concat=True, negative_slope=negative_slope, dropout=attention_dropout))
+            self.convs.append(layer(in_channels if i == 0 else hidden_channels, width // count, heads=count,
+                                    concat=True, negative_slope=negative_slope, dropout=attention_dropout))
         self.acts = nn.ModuleList(activation_resolver(act) if isinstance(act, str) else copy.deepcopy(act)
                                   for _ in range(num_layers if act_last else num_layers - 1))
         self.dropout = nn.Dropout(feature_dropout)
@@ -268,6 +275,30 @@ class GATEncoder(nn.Module):
             if i < len(self.acts):
                 x = self.acts[i](x)
         return x
+
+
+class _XavierNormalLinear(Linear):
+    """PyG's ``Linear`` re-initialised Xavier-normal with the ReLU gain (DGL's ``GATConv``)."""
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        nn.init.xavier_normal_(self.weight, gain=nn.init.calculate_gain("relu"))
+
+
+class _XavierNormalGATConv(GATConv):
+    """PyG's ``GATConv`` initialised as DGL's (GraphMAE's official layers): weights and attention
+    vectors Xavier-normal with the ReLU gain, bias 0. Its linear map re-initialises itself the same
+    way when ``reset_parameters`` reaches it directly (``train`` resets every submodule per seed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lin = _XavierNormalLinear(self.lin.in_channels, self.lin.out_channels, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        nn.init.xavier_normal_(self.att_src, gain=nn.init.calculate_gain("relu"))
+        nn.init.xavier_normal_(self.att_dst, gain=nn.init.calculate_gain("relu"))
 
 
 def gat_rows(conv: Any, x: Tensor, edge_index: Tensor, rows: Tensor) -> Tensor:

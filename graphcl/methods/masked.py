@@ -55,14 +55,17 @@ class GraphMAE(Method):
         alpha: the loss's exponent :math:`\gamma`.
         feature_dropout, attention_dropout: GAT's input and attention dropout.
         drop_edge: fraction of edges dropped from the encoder's graph per step (the decoder sees all).
+        init: the default encoder's and decoder's initialisation (:class:`~graphcl.encoders.GATEncoder`'s
+            ``init``: ``'glorot'``, PyG's, or ``'xavier_normal'``, the official code's DGL layers).
         encoder, decoder: replace the GAT encoder (``forward(x, edge_index) -> [N, d]``) and decoder
             (``forward(h, edge_index) -> [N, in_channels]``).
     """
 
     def __init__(self, in_channels: int, out_channels: int = 512, num_layers: int = 2, heads: int = 4,
                  decoder_heads: int = 1, mask_rate: float = 0.5, replace_rate: float = 0.05, alpha: float = 3.0,
-                 feature_dropout: float = 0.2, attention_dropout: float = 0.1, drop_edge: float = 0.0, *,
-                 encoder: nn.Module | None = None, decoder: nn.Module | None = None) -> None:
+                 feature_dropout: float = 0.2, attention_dropout: float = 0.1, drop_edge: float = 0.0,
+                 init: str = "glorot", *, encoder: nn.Module | None = None,
+                 decoder: nn.Module | None = None) -> None:
         super().__init__()
         check_module(self.name, "encoder", encoder, "GATEncoder(in_channels, 512, 512, heads=4)")
         check_module(self.name, "decoder", decoder, "GATEncoder(512, in_channels, in_channels, num_layers=1, heads=1)")
@@ -72,11 +75,11 @@ class GraphMAE(Method):
             raise InvalidArgumentError(f"replace_rate must be in [0, 1), got {replace_rate}")
         if encoder is None:
             encoder = GATEncoder(in_channels, out_channels, out_channels, num_layers, heads=heads,
-                                 feature_dropout=feature_dropout, attention_dropout=attention_dropout)
+                                 feature_dropout=feature_dropout, attention_dropout=attention_dropout, init=init)
         d = getattr(encoder, "out_channels", out_channels)
         if decoder is None:
             decoder = GATEncoder(d, in_channels, in_channels, 1, heads=decoder_heads, feature_dropout=feature_dropout,
-                                 attention_dropout=attention_dropout, act_last=False)
+                                 attention_dropout=attention_dropout, act_last=False, init=init)
         self.encoder, self.decoder = encoder, decoder
         self.encoder_to_decoder = nn.Linear(d, d, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, in_channels))
