@@ -25,6 +25,7 @@ OFFICIAL: dict[str, tuple[str, Path | None, tuple[str, ...]]] = {
     "SCGC": ("gayanku/SCGC", None, ()),
     "MEOW": ("jianxiangyu/MEOW", HERE / "patches" / "MEOW.diff", ("code_meow",)),  # data: the mirror's MEOW/
     "BGRL": ("nerdslab/bgrl", None, ("bgrl",)),  # its package only: the model, predictor, transforms, schedule
+    "GraphMAE": ("THUDM/GraphMAE", None, ("graphmae", "configs.yml")),  # DGL-based: graphmae_side.py
 }
 #: graphcl method -> the official implementation's name above.
 METHOD = {"grace": "GRACE", "gca": "GCA", "lightgcl": "LightGCL", "pamc": "PAMC", "scgc-star": "SCGC",
