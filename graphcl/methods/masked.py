@@ -56,7 +56,7 @@ class GraphMAE(Method):
         feature_dropout, attention_dropout: GAT's input and attention dropout.
         drop_edge: fraction of edges dropped from the encoder's graph per step (the decoder sees all).
         init: the default encoder's and decoder's initialisation (:class:`~graphcl.encoders.GATEncoder`'s
-            ``init``: ``'glorot'``, PyG's, or ``'xavier_normal'``, the official code's DGL layers).
+            ``init``): ``'xavier_normal'``, the official code's DGL layers, or ``'glorot'``, PyG's.
         encoder, decoder: replace the GAT encoder (``forward(x, edge_index) -> [N, d]``) and decoder
             (``forward(h, edge_index) -> [N, in_channels]``).
     """
@@ -64,7 +64,7 @@ class GraphMAE(Method):
     def __init__(self, in_channels: int, out_channels: int = 512, num_layers: int = 2, heads: int = 4,
                  decoder_heads: int = 1, mask_rate: float = 0.5, replace_rate: float = 0.05, alpha: float = 3.0,
                  feature_dropout: float = 0.2, attention_dropout: float = 0.1, drop_edge: float = 0.0,
-                 init: str = "glorot", *, encoder: nn.Module | None = None,
+                 init: str = "xavier_normal", *, encoder: nn.Module | None = None,
                  decoder: nn.Module | None = None) -> None:
         super().__init__()
         check_module(self.name, "encoder", encoder, "GATEncoder(in_channels, 512, 512, heads=4)")
