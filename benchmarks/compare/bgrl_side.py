@@ -17,8 +17,6 @@ the graph; the embeddings are scored by graphcl's linear probe on the public spl
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -78,24 +76,7 @@ def run_official(code: Path, dataset: str, seed: int, epochs: int | None = None)
             "val_accuracy": probe["val_accuracy"], "kmeans_acc": clusters["acc"], "kmeans_nmi": clusters["nmi"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="cora")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--epochs", type=int, help="default: graphcl's config for the dataset")
-    parser.add_argument("--official-root", help="folder holding nerdslab+bgrl/repo (default: the fetch mirror)")
-    args = parser.parse_args()
-    from official import prepare
-
-    code = prepare("BGRL", args.official_root)
-    out = Path("runs/compare") / f"bgrl-{args.dataset}.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for seed in args.seeds:
-        row = run_official(code, args.dataset, seed, args.epochs)
-        print(json.dumps(row), flush=True)
-        with out.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-
-
 if __name__ == "__main__":
-    main()
+    from official import seeds_main
+
+    seeds_main("BGRL", __doc__.splitlines()[0], run_official, "default: graphcl's config for the dataset")

@@ -19,8 +19,6 @@ line per seed, appended to ``runs/compare/graphmae-<dataset>.jsonl``.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 import types
@@ -93,24 +91,7 @@ def run_official(code: Path, dataset: str, seed: int, epochs: int | None = None)
             "val_accuracy": probe["val_accuracy"], "official_probe_accuracy": official_probe}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="cora")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--epochs", type=int, help="default: the official configs.yml's max_epoch")
-    parser.add_argument("--official-root", help="folder holding THUDM+GraphMAE/repo (default: the fetch mirror)")
-    args = parser.parse_args()
-    from official import prepare
-
-    code = prepare("GraphMAE", args.official_root)
-    out = Path("runs/compare") / f"graphmae-{args.dataset}.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for seed in args.seeds:
-        row = run_official(code, args.dataset, seed, args.epochs)
-        print(json.dumps(row), flush=True)
-        with out.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-
-
 if __name__ == "__main__":
-    main()
+    from official import seeds_main
+
+    seeds_main("GraphMAE", __doc__.splitlines()[0], run_official, "default: the official configs.yml's max_epoch")

@@ -9,9 +9,12 @@ with ``--official-root`` or set ``GRAPHCL_OFFICIAL_ROOT`` (default: ``../.mirror
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 #: name -> (GitHub repository, the patch applied after export or None, the folders exported: all if empty)
@@ -54,3 +57,24 @@ def prepare(name: str, root: str | os.PathLike | None = None, work: str | os.Pat
         subprocess.run(["patch", "-p1", "-d", str(out), "-i", str(patch)], check=True, capture_output=True)
     stamp.write_text(repo)
     return out
+
+
+def seeds_main(name: str, description: str, run: Callable[[Path, str, int, int | None], dict],
+               epochs_help: str) -> None:
+    """The command line of a ``*_side.py`` script: prepare ``name``'s official code, then for each seed
+    ``run(code, dataset, seed, epochs)`` and append its JSON row to ``runs/compare/<name>-<dataset>.jsonl``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dataset", default="cora")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--epochs", type=int, help=epochs_help)
+    parser.add_argument("--official-root", help=f"folder holding {OFFICIAL[name][0].replace('/', '+')}/repo "
+                                                "(default: the fetch mirror)")
+    args = parser.parse_args()
+    code = prepare(name, args.official_root)
+    out = Path("runs/compare") / f"{name.lower()}-{args.dataset}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        row = run(code, args.dataset, seed, args.epochs)
+        print(json.dumps(row), flush=True)
+        with out.open("a") as f:
+            f.write(json.dumps(row) + "\n")
